@@ -1,0 +1,190 @@
+"""The diagnostics catalogue: one entry per code, printed by ``econdsl explain CODE``.
+
+Families: E1xx syntax and files, E2xx names, E3xx shapes and indices, E4xx timing, E5xx structure,
+E6xx units, E7xx domains, W8xx economics, E9xx accounting, E10xx curriculum and training settings.
+Codes starting with W are warnings: they are printed but do not fail ``econdsl check``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Entry:
+    code: str
+    title: str
+    explanation: str
+    fix: str
+    example: str = ""
+
+
+def _entries(*items: Entry) -> dict[str, Entry]:
+    return {e.code: e for e in items}
+
+
+CATALOGUE: dict[str, Entry] = _entries(
+    # ---------------------------------------------------------------- syntax and files
+    Entry("E101", "unexpected character",
+          "The lexer met a character that cannot start any token of the language.",
+          "Remove the character or put it inside a comment (`# ...`)."),
+    Entry("E102", "unexpected token",
+          "The parser met a token where the grammar does not allow it.",
+          "Compare the line with the examples in docs/language.md; the hint lists what was expected."),
+    Entry("E103", "unexpected end of file",
+          "The file ended while a block or expression was still open.",
+          "Close every `model`, `agent`, `step`, `accounting`, `curriculum`, `train` and `preset` "
+          "block with `end`, and every bracket."),
+    Entry("E104", "cannot read imported file",
+          "An `import \"file.econ\"` names a file that does not exist, cannot be read, or imports itself.",
+          "Give the path relative to the importing file, and break import cycles."),
+    Entry("E105", "malformed literal",
+          "A number, unit or literal is not well formed (for example a unit exponent that is not an "
+          "integer).",
+          "Write units as products of base units with integer powers, e.g. `money/goods` or `hours^-1`."),
+    # ---------------------------------------------------------------- names
+    Entry("E201", "undeclared name",
+          "A name is used that is not a constant, parameter, state, action, step quantity, function, "
+          "population or index in scope.",
+          "Declare it, or fix the spelling (the hint suggests the closest declared name)."),
+    Entry("E202", "duplicate declaration",
+          "Two declarations (or two step equations) define the same name.",
+          "Rename one of them, or use `replace` in a variant to redefine a name of the base model."),
+    Entry("E203", "name shadows a declaration",
+          "An index variable, function parameter or reduction variable has the name of a declared "
+          "quantity, which would make the quantity unreachable inside it.",
+          "Choose another name for the index or parameter."),
+    Entry("E204", "unknown population",
+          "A reduction, action or index refers to a population (agent type) that is not declared.",
+          "Use the name of an `agent` block."),
+    Entry("E205", "unknown base or variant target",
+          "`extends`, `set`, `replace` or `remove` names a model or declaration that does not exist.",
+          "Import the base model's file and name a declaration that it has."),
+    Entry("E206", "wrong kind of name",
+          "A name is used in a way its kind does not allow: indexing a scalar, calling a quantity, "
+          "setting a state, assigning an action in the step section, and so on.",
+          "Check what the name is declared as."),
+    Entry("E207", "unknown function or wrong number of arguments",
+          "A call names neither a built-in function nor a declared `function`/`utility`/`production`, "
+          "or passes a different number of arguments than it takes.",
+          "See the list of built-in functions in docs/language.md."),
+    # ---------------------------------------------------------------- shapes and indices
+    Entry("E301", "wrong number of indices",
+          "A quantity is indexed with more or fewer indices than it has dimensions.",
+          "A quantity of a population takes that population's index, a pair quantity takes two."),
+    Entry("E302", "index of the wrong population",
+          "A quantity of one population is indexed by the index of another, e.g. a firm price `p[j]` "
+          "with a consumer index `j`.",
+          "Use an index bound to the right population, or reduce over it first."),
+    Entry("E303", "reduction over the wrong population",
+          "A reduction binds its variable to a population, but the body uses the variable to index "
+          "quantities of another population, or does not use it at all.",
+          "Reduce over the population whose quantities the body indexes."),
+    Entry("E304", "index by a chosen member of another population",
+          "An action that chooses a member of a population (e.g. `employer ∈ Firm`) is used to index a "
+          "quantity of a different population.",
+          "Only index quantities of the population the action chooses from."),
+    Entry("E305", "equation shape mismatch",
+          "The right-hand side depends on an index that the left-hand side does not bind, or the "
+          "value of a declaration does not have the declared shape.",
+          "Bind the index on the left (`x[i] = ...`), or reduce over it on the right."),
+    Entry("E306", "array length does not match population size",
+          "An array literal gives a per-agent value but has a different length than the population.",
+          "Give exactly one value per member."),
+    # ---------------------------------------------------------------- timing
+    Entry("E401", "cycle among step equations",
+          "Step quantities depend on each other in a cycle, so there is no order to compute them in.",
+          "Break the cycle: one of the quantities must use a state (last step's value) instead."),
+    Entry("E402", "value used before it is known",
+          "A step equation reads a quantity, or the next value of a state, that is only defined later "
+          "in the step; or reads `next` values at all.",
+          "Equations run in the order written: move the definition above its first use."),
+    Entry("E403", "observation of a value not yet known",
+          "An observation uses an action or a step quantity, which are only known after all agents "
+          "have acted. Agents observe the state at the start of the step.",
+          "Observe states, parameters and constants, or make the quantity a state."),
+    # ---------------------------------------------------------------- structure
+    Entry("E501", "state without exactly one transition",
+          "Every state needs exactly one `next x = ...` equation in the step section.",
+          "Add the missing transition (`next x = x` keeps it constant) or remove the duplicate."),
+    Entry("E502", "action never used",
+          "An action is declared but no step equation or reward depends on it, so it cannot matter.",
+          "Use it in the step section, or remove it."),
+    Entry("E503", "agent type without a reward",
+          "Every agent type needs one `reward` declaration.",
+          "Add `reward <expression>` to the agent block."),
+    Entry("E504", "transition of something that is not a state",
+          "`next x = ...` is only for declared states.",
+          "Declare `x` as a state of its agent, or drop `next` to define a step quantity."),
+    Entry("E505", "missing or invalid horizon",
+          "A model needs exactly one `horizon N` with N a positive whole number of steps.",
+          "Add `horizon 10` (for example) at the model level."),
+    Entry("E506", "declaration in the wrong place",
+          "Actions, observations and rewards belong in agent blocks; horizon and functions at model level.",
+          "Move the declaration."),
+    Entry("E507", "invalid action domain",
+          "An action grid is empty, has a non-constant value, or a range whose step does not reach.",
+          "Use a set `{a, b, c}`, a range `a:b` or `a:step:b` of constants, or a population name."),
+    Entry("W501", "unused declaration",
+          "A constant or parameter is declared but never used.",
+          "Remove it, or use it."),
+    # ---------------------------------------------------------------- units
+    Entry("E601", "unit mismatch",
+          "Both sides of `+`, `-`, a comparison, `min`/`max`/`ifelse` branches or an equation must have "
+          "the same unit.",
+          "Convert one side (multiply by a price, a wage ...), or fix the unit annotation."),
+    Entry("E602", "unit where a pure number is needed",
+          "Exponents, and the arguments of log, exp and friends, must be dimensionless.",
+          "Divide by a reference quantity of the same unit first."),
+    Entry("E603", "unknown unit",
+          "A unit annotation uses a name outside the unit vocabulary.",
+          "Base units: money, goods, hours, capital, utils, period, and 1 (dimensionless)."),
+    # ---------------------------------------------------------------- domains
+    Entry("E701", "argument possibly outside the function's domain",
+          "`log`, `sqrt` or a fractional power is applied to something not provably non-negative "
+          "under the declared bounds.",
+          "Declare bounds (`in [0, Inf]`) on the states or parameters involved, or guard with "
+          "`max(x, 0)`."),
+    Entry("E702", "division by something that can be zero",
+          "A denominator is not provably non-zero under the declared bounds and the surrounding "
+          "`ifelse` guards.",
+          "Guard it: `ifelse(D > 0, y / D, 1)`, or declare a positive lower bound."),
+    # ---------------------------------------------------------------- economics
+    Entry("W801", "utility not provably increasing and concave",
+          "A `utility` function could not be shown to be increasing and concave in each consumption "
+          "argument over its domain.",
+          "Check the formula; if it is intended, write it as a plain `function`."),
+    Entry("W802", "production not provably increasing",
+          "A `production` function could not be shown to be non-decreasing in each input.",
+          "Check the formula and the bounds of its parameters."),
+    # ---------------------------------------------------------------- accounting
+    Entry("E901", "unbalanced money flow",
+          "The changes of all money budgets do not add up to the declared external flows: some money "
+          "leaves one budget without arriving in another (Walras' law fails).",
+          "Add the missing receipt or payment, or declare the flow in the `accounting` section with "
+          "`external name = ...`."),
+    # ---------------------------------------------------------------- curriculum and training
+    Entry("E1001", "invalid curriculum item",
+          "A curriculum item names an unknown agent type, action or constant, or uses names other than "
+          "`e` (iteration), `age` (iterations since the type started training), constants and the "
+          "type's action components.",
+          "See the curriculum section of docs/language.md."),
+    Entry("E1002", "invalid training setting",
+          "A `train` setting is unknown or has a value of the wrong type.",
+          "See `econdsl train --help` and the train section of docs/language.md for the settings."),
+    Entry("W1001", "unsupported by the trainer",
+          "The model uses a feature that the language accepts but the trainer does not run yet "
+          "(continuous actions).",
+          "Discretise the action into a grid."),
+)
+
+
+def explain(code: str) -> str | None:
+    e = CATALOGUE.get(code.upper())
+    if e is None:
+        return None
+    kind = "warning" if e.code.startswith("W") else "error"
+    text = f"{e.code}: {e.title} ({kind})\n\n{e.explanation}\n\nHow to fix: {e.fix}\n"
+    if e.example:
+        text += f"\nExample:\n{e.example}\n"
+    return text

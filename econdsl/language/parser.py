@@ -1,0 +1,439 @@
+"""Stage 1, parse: ``.econ`` text → AST (``econdsl.language.ast``), or diagnostics for syntax errors."""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+
+from lark import Lark, Token, Transformer, Tree, v_args
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+
+from . import ast
+from .diagnostics import Diagnostics
+
+_CANON = {
+    "∧": "&&", "and": "&&", "∨": "||", "or": "||", "¬": "!", "not": "!",
+    "≤": "<=", "≥": ">=", "≠": "!=", "∈": "in",
+}
+REDUCTIONS = ("sum", "mean", "prod", "min", "max")
+
+# Friendly names for the terminals in "expected ..." hints.
+_TOKEN_NAMES = {
+    "_NL": "end of line", "NAME": "a name", "NUMBER": "a number", "STRING": "a string",
+    "LPAR": "`(`", "RPAR": "`)`", "LSQB": "`[`", "RSQB": "`]`", "LBRACE": "`{`", "RBRACE": "`}`",
+    "COMMA": "`,`", "EQUAL": "`=`", "COLON": "`:`", "SEMICOLON": "`;`", "PLUS": "`+`", "MINUS": "`-`",
+    "STAR": "`*`", "SLASH": "`/`", "CIRCUMFLEX": "`^`", "TILDE": "`~`", "QMARK": "`?`",
+    "$END": "end of file",
+}
+
+
+class _BracketNewlines:
+    """Post-lexer: newlines inside (), [] and {} continue the line, as in Julia and Python."""
+
+    always_accept = ("_NL",)
+
+    def process(self, stream):
+        depth = 0
+        for tok in stream:
+            if tok.type in ("LPAR", "LSQB", "LBRACE"):
+                depth += 1
+            elif tok.type in ("RPAR", "RSQB", "RBRACE"):
+                depth = max(depth - 1, 0)
+            elif tok.type == "_NL" and depth > 0:
+                continue
+            yield tok
+
+
+@functools.cache
+def _parser() -> Lark:
+    grammar = resources.files("econdsl.language").joinpath("econ.lark").read_text(encoding="utf-8")
+    return Lark(grammar, parser="lalr", propagate_positions=True, postlex=_BracketNewlines(),
+                maybe_placeholders=False)
+
+
+class _ToAST(Transformer):
+    """Lark tree → AST. Spans come from lark's propagated ``meta``."""
+
+    def __init__(self, file: str):
+        super().__init__()
+        self.file = file
+
+    def _span(self, meta) -> ast.Span:
+        if getattr(meta, "empty", True):
+            return ast.NOWHERE
+        return ast.Span(self.file, meta.line, meta.column, meta.end_line, meta.end_column)
+
+    def _tspan(self, tok: Token) -> ast.Span:
+        return ast.Span(self.file, tok.line, tok.column, tok.end_line, tok.end_column)
+
+    # ------------------------------------------------------------ operators (kept-token rules)
+    def _op(self, children) -> str:
+        text = str(children[0])
+        return _CANON.get(text, text)
+
+    in_kw = or_op = and_op = not_op = cmp_op = add_op = mul_op = pow_op = func_kind = _op
+
+    def inf(self, children):
+        return "inf"
+
+    # ------------------------------------------------------------ expressions
+    @v_args(meta=True)
+    def number(self, meta, c):
+        return ast.Num(float(c[0]), str(c[0]), span=self._span(meta))
+
+    @v_args(meta=True)
+    def string(self, meta, c):
+        return ast.Str(str(c[0])[1:-1], span=self._span(meta))
+
+    @v_args(meta=True)
+    def infinity(self, meta, c):
+        return ast.Inf(span=self._span(meta))
+
+    @v_args(meta=True)
+    def name(self, meta, c):
+        return ast.Name(str(c[0]), span=self._span(meta))
+
+    @v_args(meta=True)
+    def index(self, meta, c):
+        return ast.Index(str(c[0]), tuple(c[1:]), span=self._span(meta), base_span=self._tspan(c[0]))
+
+    @v_args(meta=True)
+    def call(self, meta, c):
+        args = c[1].children if len(c) > 1 else []
+        params = c[2].children if len(c) > 2 else []
+        return ast.Call(str(c[0]), tuple(args), tuple(params), span=self._span(meta))
+
+    def args(self, c):
+        return Tree("args", c)
+
+    @v_args(meta=True)
+    def reduction(self, meta, c):
+        name, body, gen = c
+        var, _in, over, *cond = gen.children
+        return ast.Reduce(str(name), body, str(var), str(over), cond[0] if cond else None,
+                          span=self._span(meta), over_span=self._tspan(over))
+
+    def generator(self, c):
+        return Tree("generator", c)
+
+    @v_args(meta=True)
+    def binop(self, meta, c):
+        left, op, right = c
+        return ast.BinOp(op, left, right, span=self._span(meta))
+
+    @v_args(meta=True)
+    def unop(self, meta, c):
+        op, operand = c
+        if op == "-" and isinstance(operand, ast.Num) and not operand.text.startswith("-"):
+            pass  # keep unary minus explicit: the printer round-trips it
+        return ast.UnOp(op, operand, span=self._span(meta))
+
+    @v_args(meta=True)
+    def ternary(self, meta, c):
+        return ast.Ternary(c[0], c[1], c[2], span=self._span(meta))
+
+    @v_args(meta=True)
+    def array(self, meta, c):
+        return ast.Array(tuple(c), span=self._span(meta))
+
+    # ------------------------------------------------------------ units
+    @v_args(meta=True)
+    def unit(self, meta, c):
+        factors: dict[str, int] = {}
+        sign = 1
+        for item in c:
+            if isinstance(item, str) and item in ("*", "/"):
+                sign = -1 if item == "/" else 1
+                continue
+            name, power = item
+            if name != "1":
+                factors[name] = factors.get(name, 0) + sign * power
+        return ast.Unit(tuple(sorted((k, v) for k, v in factors.items() if v != 0)), span=self._span(meta))
+
+    def unit_factor(self, c):
+        return (str(c[0]), int(c[1]) if len(c) > 1 else 1)
+
+    def unit_one(self, c):
+        return ("1", 1)
+
+    # ------------------------------------------------------------ declarations
+    @staticmethod
+    def _opt(c, kind):
+        for x in c:
+            if isinstance(x, kind):
+                return x
+        return None
+
+    @v_args(meta=True)
+    def horizon_decl(self, meta, c):
+        return ast.Horizon(c[0], span=self._span(meta))
+
+    @v_args(meta=True)
+    def const_decl(self, meta, c):
+        return ast.Const(str(c[0]), self._opt(c, ast.Unit), c[-1], span=self._span(meta))
+
+    @v_args(meta=True)
+    def param_decl(self, meta, c):
+        value = c[-1]
+        kw = {"value": value} if not (isinstance(value, tuple) and value[0] == "dist") else {"dist": value[1]}
+        return ast.Param(str(c[0]), self._opt(c, ast.Unit), self._opt(c, ast.Bounds), **kw,
+                         span=self._span(meta))
+
+    def param_expr(self, c):
+        return c[0]
+
+    @v_args(meta=True)
+    def param_dist(self, meta, c):
+        return ("dist", ast.Call(str(c[0]), tuple(c[1].children), (), span=self._span(meta)))
+
+    @v_args(meta=True)
+    def state_decl(self, meta, c):
+        exprs = [x for x in c[1:] if isinstance(x, ast.Expr)]
+        return ast.State(str(c[0]), self._opt(c, ast.Unit), exprs[0], self._opt(c, ast.Bounds),
+                         span=self._span(meta))
+
+    @v_args(meta=True)
+    def bounds(self, meta, c):
+        return ast.Bounds(c[1], c[2], span=self._span(meta))
+
+    @v_args(meta=True)
+    def action_decl(self, meta, c):
+        names, per = c[0]
+        return ast.Action(names, per, c[2], span=self._span(meta))
+
+    def action_single(self, c):
+        return ((str(c[0]),), str(c[1]) if len(c) > 1 else None)
+
+    def action_joint(self, c):
+        return (tuple(str(x) for x in c), None)
+
+    def domain(self, c):
+        return tuple(c)
+
+    @v_args(meta=True)
+    def grid_set(self, meta, c):
+        return ast.GridSet(tuple(c), span=self._span(meta))
+
+    @v_args(meta=True)
+    def grid_range(self, meta, c):
+        if len(c) == 2:
+            return ast.GridRange(c[0], None, c[1], span=self._span(meta))
+        return ast.GridRange(c[0], c[1], c[2], span=self._span(meta))
+
+    @v_args(meta=True)
+    def grid_bare(self, meta, c):
+        e = c[0]
+        if isinstance(e, ast.Name):
+            return ast.GridPopulation(e.id, span=self._span(meta))
+        if isinstance(e, ast.Array) and len(e.items) == 2:
+            return ast.GridInterval(e.items[0], e.items[1], span=self._span(meta))
+        # A single value: a grid of one point.
+        return ast.GridSet((e,), span=self._span(meta))
+
+    @v_args(meta=True)
+    def observe_decl(self, meta, c):
+        return ast.Observe(tuple(c), span=self._span(meta))
+
+    @v_args(meta=True)
+    def reward_decl(self, meta, c):
+        return ast.Reward(c[0], span=self._span(meta))
+
+    @v_args(meta=True)
+    def func_decl(self, meta, c):
+        kind, name, *rest = c
+        body = rest[-1]
+        unit = self._opt(rest[:-1], ast.Unit)
+        groups = [x for x in rest[:-1] if isinstance(x, Tree) and x.data == "fparams"]
+        inputs = tuple(groups[0].children) if groups else ()
+        params = tuple(groups[1].children) if len(groups) > 1 else ()
+        return ast.Function(kind, str(name), inputs, params, unit, body, span=self._span(meta))
+
+    def fparams(self, c):
+        return Tree("fparams", c)
+
+    @v_args(meta=True)
+    def fparam(self, meta, c):
+        return ast.FParam(str(c[0]), c[1] if len(c) > 1 else None, span=self._span(meta))
+
+    # ------------------------------------------------------------ blocks
+    @v_args(meta=True)
+    def agent(self, meta, c):
+        name = c[0]
+        size, index = None, None
+        decls = []
+        for x in c[1:]:
+            if isinstance(x, Tree) and x.data == "agent_size":
+                size = x.children[0]
+                index = str(x.children[1]) if len(x.children) > 1 else None
+            else:
+                decls.append(x)
+        return ast.Agent(str(name), size, index, tuple(decls), span=self._span(meta),
+                         name_span=self._tspan(name))
+
+    def agent_size(self, c):
+        return Tree("agent_size", c)
+
+    @v_args(meta=True)
+    def step(self, meta, c):
+        return ast.Step(tuple(c), span=self._span(meta))
+
+    def _equation(self, meta, c, is_next):
+        target, value = c
+        name, idx = target
+        return ast.Equation(str(name), tuple(str(i) for i in idx), value, is_next, span=self._span(meta),
+                            target_span=self._tspan(name))
+
+    @v_args(meta=True)
+    def equation(self, meta, c):
+        return self._equation(meta, c, False)
+
+    @v_args(meta=True)
+    def transition(self, meta, c):
+        return self._equation(meta, c, True)
+
+    def target(self, c):
+        return (c[0], c[1:])
+
+    @v_args(meta=True)
+    def accounting(self, meta, c):
+        return ast.Accounting(tuple(c), span=self._span(meta))
+
+    @v_args(meta=True)
+    def external(self, meta, c):
+        return ast.External(str(c[0]), c[1], span=self._span(meta))
+
+    @v_args(meta=True)
+    def curriculum(self, meta, c):
+        return ast.Curriculum(tuple(c), span=self._span(meta))
+
+    @v_args(meta=True)
+    def cur_train(self, meta, c):
+        return ast.TrainFrom(str(c[0]), c[1], span=self._span(meta))
+
+    @v_args(meta=True)
+    def cur_anneal(self, meta, c):
+        return ast.Anneal(str(c[0]), c[1], span=self._span(meta))
+
+    @v_args(meta=True)
+    def cur_allow(self, meta, c):
+        return ast.Allow(str(c[0]), c[1], span=self._span(meta))
+
+    @v_args(meta=True)
+    def cur_entropy(self, meta, c):
+        if len(c) == 2:
+            return ast.Entropy(str(c[0]), c[1], span=self._span(meta))
+        return ast.Entropy(None, c[0], span=self._span(meta))
+
+    @v_args(meta=True)
+    def train(self, meta, c):
+        settings = tuple(x for x in c if isinstance(x, ast.Setting))
+        presets = tuple(x for x in c if isinstance(x, ast.Preset))
+        return ast.Train(settings, presets, span=self._span(meta))
+
+    @v_args(meta=True)
+    def setting(self, meta, c):
+        if len(c) == 3:
+            return ast.Setting(str(c[0]), str(c[1]), c[2], span=self._span(meta))
+        return ast.Setting(str(c[0]), None, c[1], span=self._span(meta))
+
+    @v_args(meta=True)
+    def preset(self, meta, c):
+        return ast.Preset(str(c[0]), tuple(c[1:]), span=self._span(meta))
+
+    @v_args(meta=True)
+    def set_stmt(self, meta, c):
+        return ast.SetValue(str(c[0]), c[1], span=self._span(meta))
+
+    @v_args(meta=True)
+    def replace_stmt(self, meta, c):
+        return ast.Replace(c[0], span=self._span(meta))
+
+    @v_args(meta=True)
+    def remove_stmt(self, meta, c):
+        return ast.Remove(str(c[0]), span=self._span(meta))
+
+    @v_args(meta=True)
+    def import_stmt(self, meta, c):
+        return ast.Import(str(c[0])[1:-1], span=self._span(meta))
+
+    def extends(self, c):
+        return ("extends", str(c[0]))
+
+    @v_args(meta=True)
+    def model(self, meta, c):
+        name = str(c[0])
+        extends = None
+        items = []
+        for x in c[1:]:
+            if isinstance(x, tuple) and x and x[0] == "extends":
+                extends = x[1]
+            else:
+                items.append(x)
+        return ast.Model(name, extends, (), tuple(items), span=self._span(meta))
+
+    def start(self, c):
+        imports = tuple(x for x in c if isinstance(x, ast.Import))
+        model = c[-1]
+        return ast.Model(model.name, model.extends, imports, model.items, span=model.span)
+
+
+def _describe_expected(expected) -> str:
+    names = sorted({_TOKEN_NAMES.get(t, f"`{t.lower()}`" if t.isupper() and len(t) > 1 else t)
+                    for t in expected if not t.startswith("__")})
+    if len(names) > 8:
+        names = names[:8] + ["..."]
+    return ", ".join(names)
+
+
+def _syntax_diagnostic(e: UnexpectedInput, file: str, text: str, diags: Diagnostics) -> None:
+    line, col = max(e.line, 1), max(e.column, 1)
+    if isinstance(e, UnexpectedCharacters):
+        ch = text[e.pos_in_stream] if e.pos_in_stream < len(text) else "?"
+        span = ast.Span(file, line, col, line, col + 1)
+        diags.add("E101", f"unexpected character `{ch}`", span,
+                  "operators are + - * / ^, comparisons == != < <= > >=, logic && || !")
+    elif isinstance(e, UnexpectedEOF) or (isinstance(e, UnexpectedToken) and e.token.type == "$END"):
+        lines = text.splitlines() or [""]
+        span = ast.Span(file, len(lines), len(lines[-1]) + 1, len(lines), len(lines[-1]) + 2)
+        diags.add("E103", "unexpected end of file", span, "is an `end` missing?")
+    else:
+        tok = e.token
+        shown = "end of line" if tok.type == "_NL" else f"`{tok}`"
+        end_col = col + (len(str(tok)) if tok.type != "_NL" else 1)
+        span = ast.Span(file, line, col, line, end_col)
+        diags.add("E102", f"unexpected {shown}", span, f"expected {_describe_expected(e.expected)}")
+
+
+def parse(text: str, file: str = "<input>", diags: Diagnostics | None = None) -> ast.Model | None:
+    """Parse one ``.econ`` source. Returns the AST, or None after adding syntax diagnostics to ``diags``.
+
+    Syntax errors are recovered from at the next line where possible, so that one run reports several.
+    """
+    diags = diags if diags is not None else Diagnostics()
+    diags.sources[file] = text
+    if not text.endswith("\n"):
+        text += "\n"
+    errors: list[UnexpectedInput] = []
+
+    def on_error(e: UnexpectedInput) -> bool:
+        # Keep the first error of each line; lark then drops the offending token and resumes.
+        if not errors or errors[-1].line != e.line:
+            errors.append(e)
+        return len(errors) < 20 and not (isinstance(e, UnexpectedToken) and e.token.type == "$END")
+
+    try:
+        tree = _parser().parse(text, on_error=on_error)
+    except UnexpectedInput as e:
+        if not errors or errors[-1] is not e:
+            errors.append(e)
+        tree = None
+    for e in errors:
+        _syntax_diagnostic(e, file, text, diags)
+    if errors or tree is None:
+        return None
+    try:
+        model = _ToAST(file).transform(tree)
+    except VisitError as e:  # malformed literal caught while building the AST
+        diags.add("E105", str(e.orig_exc), ast.Span(file, 1, 1, 1, 2))
+        return None
+    return ast.Model(model.name, model.extends, model.imports, model.items, span=model.span, source=text)

@@ -1,0 +1,509 @@
+"""Stage 2, resolve: imports and ``extends`` flattened into one model, and its symbol table.
+
+The result, :class:`Resolved`, is what every later stage reads: the flat AST (variants applied), the
+populations with their sizes, every declared name with its kind, owner population, dimensions and
+unit, and the step equations in order. Problems found here (unknown imports or bases, duplicate
+names, population sizes that are not whole numbers) become diagnostics; nothing raises.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from . import ast
+from .diagnostics import Diagnostics, did_you_mean
+from .parser import parse
+
+BUILTIN_FUNCTIONS = {
+    # name: (min args, max args)
+    "log": (1, 1), "exp": (1, 1), "sqrt": (1, 1), "abs": (1, 1),
+    "min": (2, 99), "max": (2, 99), "clamp": (3, 3), "ifelse": (3, 3),
+    "onehot": (1, 1), "size": (1, 1), "floor": (1, 1), "ceil": (1, 1),
+}
+DISTRIBUTIONS = {"Uniform": 2, "Normal": 2, "LogNormal": 2, "Pareto": 2}
+# Names every model may read: `t` is the step within the episode (0-based).
+BUILTIN_NAMES = {"t"}
+
+
+@dataclass(frozen=True)
+class Population:
+    name: str
+    size: int
+    index: str | None
+    singleton: bool
+    span: ast.Span
+
+
+@dataclass(frozen=True)
+class Symbol:
+    """A declared name.
+
+    kind: const | param | state | action | quantity | function | external | builtin.
+    dims: the populations it is indexed by, e.g. ("Consumer", "Firm") for a consumer's demand of each
+    firm's good; () for a per-replica scalar.
+    """
+
+    name: str
+    kind: str
+    owner: str | None
+    dims: tuple[str, ...]
+    unit: ast.Unit | None
+    decl: ast.Node
+    chooses: str | None = None  # for actions that choose a member of a population
+
+
+@dataclass(frozen=True)
+class ActionHead:
+    """One categorical head of an agent type's policy."""
+
+    agent: str
+    decl: ast.Action
+    components: tuple[str, ...]  # names of the action values this head sets
+    per: str | None  # one head per member of this population
+    sizes: tuple[int, ...]  # grid size of each component (product = number of choices)
+    values: tuple[tuple[float, ...], ...]  # grid values of each component (member indices for populations)
+    continuous: bool = False
+
+    @property
+    def n(self) -> int:
+        return math.prod(self.sizes)
+
+
+@dataclass
+class Resolved:
+    """A flat, name-resolved model: the input of the checks, the lowering and the trainer."""
+
+    name: str
+    file: str
+    model: ast.Model
+    horizon: int | None
+    populations: dict[str, Population]
+    symbols: dict[str, Symbol]
+    consts: dict[str, float]
+    functions: dict[str, ast.Function]
+    agents: dict[str, ast.Agent]
+    equations: list[ast.Equation]
+    externals: list[ast.External]
+    heads: dict[str, list[ActionHead]]
+    curriculum: ast.Curriculum | None
+    train: ast.Train | None
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def population_of_index(self, index: str) -> str | None:
+        for p in self.populations.values():
+            if p.index == index:
+                return p.name
+        return None
+
+
+# ---------------------------------------------------------------- loading and variants
+
+
+def load_ast(path: str | Path, diags: Diagnostics, _stack: tuple[Path, ...] = ()) -> ast.Model | None:
+    """Parse ``path`` and everything it imports; apply ``extends`` so the result is one flat model."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        diags.add("E104", f"cannot read `{path}`: {e.__class__.__name__}", ast.NOWHERE)
+        return None
+    return load_text(text, str(path), diags, _stack + (path.resolve(),))
+
+
+def load_text(text: str, file: str, diags: Diagnostics, _stack: tuple[Path, ...] = ()) -> ast.Model | None:
+    model = parse(text, file, diags)
+    if model is None:
+        return None
+    bases: dict[str, ast.Model] = {}
+    for imp in model.imports:
+        target = Path(os.path.normpath(Path(file).parent / imp.path))
+        if target.resolve() in _stack:
+            diags.add("E104", f"import cycle: `{imp.path}` imports itself", imp.span, "remove one of the imports")
+            continue
+        if not target.exists():
+            diags.add("E104", f"imported file `{imp.path}` does not exist", imp.span,
+                      "paths are relative to the importing file")
+            continue
+        base = load_ast(target, diags, _stack)
+        if base is not None:
+            bases[base.name] = base
+    if model.extends is None:
+        return model
+    base = bases.get(model.extends)
+    if base is None:
+        if not diags.has_errors():
+            diags.add("E205", f"base model `{model.extends}` is not defined", model.span,
+                      did_you_mean(model.extends, bases) or f"add `import \"{model.extends}.econ\"`")
+        return None
+    return apply_variant(base, model, diags)
+
+
+def _item_name(item: ast.Node) -> str | None:
+    if isinstance(item, ast.Action):
+        return item.names[0]
+    if isinstance(item, ast.Decl):
+        return item.name
+    if isinstance(item, ast.Equation):
+        return ("next " if item.is_next else "") + item.name
+    if isinstance(item, ast.External):
+        return item.name
+    return None
+
+
+def apply_variant(base: ast.Model, variant: ast.Model, diags: Diagnostics) -> ast.Model:
+    """``model B extends A``: A's items, then B's ``set``/``replace``/``remove`` and new items."""
+    items = list(base.items)
+
+    def edit(name: str, fn, span: ast.Span, what: str) -> None:
+        """Apply ``fn(node) -> node | None`` to the named node wherever it is; report if absent."""
+        nonlocal items
+        found = False
+
+        def visit_decls(decls):
+            nonlocal found
+            out = []
+            for d in decls:
+                if not found and _item_name(d) == name:
+                    found = True
+                    new = fn(d)
+                    if new is not None:
+                        out.append(new)
+                else:
+                    out.append(d)
+            return tuple(out)
+
+        new_items = []
+        for it in items:
+            if isinstance(it, ast.Agent):
+                it = replace(it, decls=visit_decls(it.decls))
+            elif isinstance(it, ast.Step):
+                it = replace(it, equations=visit_decls(it.equations))
+            elif isinstance(it, ast.Accounting):
+                it = replace(it, externals=visit_decls(it.externals))
+            elif isinstance(it, ast.Curriculum):
+                it = replace(it, items=visit_decls(it.items))
+            elif not found and _item_name(it) == name:
+                found = True
+                r = fn(it)
+                if r is None:
+                    continue
+                it = r
+            new_items.append(it)
+        items = new_items
+        if not found:
+            known = [n for it in base.items for n in _names_in(it)]
+            diags.add("E205", f"`{what}` names `{name}`, which the base model `{base.name}` does not declare",
+                      span, did_you_mean(name, known))
+
+    for it in variant.items:
+        if isinstance(it, ast.SetValue):
+            def set_value(d, it=it):
+                if isinstance(d, (ast.Const, ast.Param)):
+                    return replace(d, value=it.value, dist=None) if isinstance(d, ast.Param) \
+                        else replace(d, value=it.value)
+                diags.add("E206", f"`set` changes constants and parameters; `{it.name}` is not one", it.span,
+                          "use `replace` for other declarations")
+                return d
+            edit(it.name, set_value, it.span, "set")
+        elif isinstance(it, ast.Replace):
+            name = _item_name(it.item)
+            edit(name, lambda d, it=it: it.item, it.span, "replace")
+        elif isinstance(it, ast.Remove):
+            edit(it.name, lambda d: None, it.span, "remove")
+        elif isinstance(it, ast.Step):
+            merged = False
+            for k, old in enumerate(items):
+                if isinstance(old, ast.Step):
+                    items[k] = replace(old, equations=old.equations + it.equations)
+                    merged = True
+            if not merged:
+                items.append(it)
+        elif isinstance(it, ast.Accounting):
+            for k, old in enumerate(items):
+                if isinstance(old, ast.Accounting):
+                    items[k] = replace(old, externals=old.externals + it.externals)
+                    break
+            else:
+                items.append(it)
+        elif isinstance(it, (ast.Curriculum, ast.Train)):
+            items = [x for x in items if not isinstance(x, type(it))] + [it]
+        else:
+            items.append(it)
+    return ast.Model(variant.name, None, (), tuple(items), span=variant.span, source=variant.source)
+
+
+def _names_in(item: ast.Node) -> list[str]:
+    if isinstance(item, ast.Agent):
+        return [_item_name(d) for d in item.decls if _item_name(d)]
+    if isinstance(item, ast.Step):
+        return [e.name for e in item.equations]
+    if isinstance(item, ast.Accounting):
+        return [e.name for e in item.externals]
+    if isinstance(item, ast.Curriculum):
+        return [c.name for c in item.items if isinstance(c, ast.Const)]
+    n = _item_name(item)
+    return [n] if n else []
+
+
+# ---------------------------------------------------------------- constant evaluation
+
+
+class NotConstant(Exception):
+    def __init__(self, node: ast.Node, reason: str):
+        self.node = node
+        self.reason = reason
+        super().__init__(reason)
+
+
+_CONST_FUNCS = {
+    "log": math.log, "exp": math.exp, "sqrt": math.sqrt, "abs": abs, "min": min, "max": max,
+    "floor": math.floor, "ceil": math.ceil, "clamp": lambda x, lo, hi: min(max(x, lo), hi),
+    "ifelse": lambda c, a, b: a if c else b,
+}
+
+
+def eval_const(e: ast.Expr, env: dict[str, float]) -> float:
+    """Evaluate a compile-time expression of numbers and known names; raises NotConstant otherwise."""
+    if isinstance(e, ast.Num):
+        return e.value
+    if isinstance(e, ast.Inf):
+        return math.inf
+    if isinstance(e, ast.Name):
+        if e.id in env:
+            return env[e.id]
+        raise NotConstant(e, f"`{e.id}` is not a constant")
+    if isinstance(e, ast.UnOp):
+        v = eval_const(e.operand, env)
+        return -v if e.op == "-" else (float(not v) if e.op == "!" else v)
+    if isinstance(e, ast.BinOp):
+        a, b = eval_const(e.left, env), eval_const(e.right, env)
+        try:
+            return _binop(e.op, a, b)
+        except (ZeroDivisionError, OverflowError, ValueError) as exc:
+            raise NotConstant(e, f"cannot evaluate: {exc}") from None
+    if isinstance(e, ast.Ternary):
+        return eval_const(e.then, env) if eval_const(e.cond, env) else eval_const(e.other, env)
+    if isinstance(e, ast.Call) and e.func in _CONST_FUNCS and not e.params:
+        args = [eval_const(a, env) for a in e.args]
+        try:
+            return float(_CONST_FUNCS[e.func](*args))
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise NotConstant(e, f"cannot evaluate `{e.func}`: {exc}") from None
+    raise NotConstant(e, "not a compile-time constant")
+
+
+def _binop(op: str, a: float, b: float) -> float:
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op == "*":
+        return a * b
+    if op == "/":
+        return a / b
+    if op == "^":
+        r = a ** b
+        if isinstance(r, complex):
+            raise ValueError("negative base with a fractional power")
+        return float(r)
+    return float({
+        "==": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b,
+        "&&": bool(a) and bool(b), "||": bool(a) or bool(b),
+    }[op])
+
+
+# ---------------------------------------------------------------- the symbol table
+
+
+def resolve(model: ast.Model, diags: Diagnostics, file: str | None = None) -> Resolved:
+    """Build the symbol table of a flat model. Adds E202/E204/E505/E506/E507 diagnostics as found."""
+    file = file or (model.span.file if model.span else "<input>")
+    symbols: dict[str, Symbol] = {}
+    consts: dict[str, float] = {}
+    functions: dict[str, ast.Function] = {}
+    agents: dict[str, ast.Agent] = {}
+    populations: dict[str, Population] = {}
+    equations: list[ast.Equation] = []
+    externals: list[ast.External] = []
+    horizon: int | None = None
+    curriculum = train = None
+
+    def declare(sym: Symbol, span: ast.Span) -> None:
+        if sym.name in symbols or sym.name in populations or sym.name in BUILTIN_NAMES:
+            prev = symbols.get(sym.name)
+            where = f" (first declared at {prev.decl.span})" if prev is not None else ""
+            diags.add("E202", f"`{sym.name}` is declared more than once{where}", span,
+                      "rename one of them, or use `replace` in a variant")
+            return
+        symbols[sym.name] = sym
+
+    # Populations first: declarations may refer to any of them.
+    for it in model.items:
+        if isinstance(it, ast.Agent):
+            if it.name in populations:
+                diags.add("E202", f"agent type `{it.name}` is declared more than once", it.name_span)
+                continue
+            agents[it.name] = it
+
+    # Constants in order (a constant may use earlier ones).
+    for it in model.items:
+        if isinstance(it, ast.Const):
+            declare(Symbol(it.name, "const", None, (), it.unit, it), it.span)
+            try:
+                consts[it.name] = eval_const(it.value, consts)
+            except NotConstant as e:
+                diags.add("E206", f"constant `{it.name}` must be a compile-time value: {e.reason}",
+                          e.node.span, "constants may use numbers and earlier constants only")
+        elif isinstance(it, ast.Horizon):
+            if horizon is not None:
+                diags.add("E505", "`horizon` is declared more than once", it.span)
+            try:
+                h = eval_const(it.value, consts)
+                if h != int(h) or h < 1:
+                    raise NotConstant(it.value, "not a positive whole number")
+                horizon = int(h)
+            except NotConstant as e:
+                diags.add("E505", f"the horizon must be a positive whole number of steps: {e.reason}",
+                          it.value.span)
+
+    for name, ag in agents.items():
+        size, singleton = 1, ag.size is None
+        if ag.size is not None:
+            try:
+                v = eval_const(ag.size, consts)
+                if v != int(v) or v < 1:
+                    raise NotConstant(ag.size, "not a positive whole number")
+                size = int(v)
+            except NotConstant as e:
+                diags.add("E206", f"the size of `{name}` must be a positive whole constant: {e.reason}",
+                          ag.size.span)
+        if ag.index is not None and ag.size is None:
+            diags.add("E206", f"`{name}` has no size, so it cannot have an index", ag.span,
+                      f"write `agent {name}[n] index {ag.index}`")
+        populations[name] = Population(name, size, ag.index, singleton and ag.index is None, ag.name_span)
+    for p in populations.values():
+        if p.index is not None:
+            clash = [q.name for q in populations.values() if q.index == p.index and q.name != p.name]
+            if clash:
+                diags.add("E202", f"index `{p.index}` is bound by both `{p.name}` and `{clash[0]}`",
+                          agents[p.name].span, "give each population its own index name")
+
+    heads: dict[str, list[ActionHead]] = {name: [] for name in agents}
+    for it in model.items:
+        if isinstance(it, ast.Function):
+            if it.name in BUILTIN_FUNCTIONS or it.name in functions:
+                diags.add("E202", f"function `{it.name}` is already defined", it.span)
+            else:
+                functions[it.name] = it
+                declare(Symbol(it.name, "function", None, (), it.unit, it), it.span)
+        elif isinstance(it, ast.Agent):
+            own = () if populations[it.name].singleton else (it.name,)
+            for d in it.decls:
+                if isinstance(d, ast.Param):
+                    declare(Symbol(d.name, "param", it.name, own, d.unit, d), d.span)
+                elif isinstance(d, ast.State):
+                    declare(Symbol(d.name, "state", it.name, own, d.unit, d), d.span)
+                elif isinstance(d, ast.Action):
+                    head = _action_head(it.name, d, populations, consts, diags)
+                    if head is None:
+                        continue
+                    heads[it.name].append(head)
+                    per = (d.per,) if d.per else ()
+                    chooses = d.grids[0].population if isinstance(d.grids[0], ast.GridPopulation) else None
+                    for comp in d.names:
+                        declare(Symbol(comp, "action", it.name, own + per, None, d, chooses), d.span)
+                elif isinstance(d, (ast.Const, ast.Horizon, ast.Function)):
+                    diags.add("E506", f"`{d.name}` belongs at the model level, not inside agent `{it.name}`",
+                              d.span)
+        elif isinstance(it, ast.Step):
+            equations.extend(it.equations)
+        elif isinstance(it, ast.Accounting):
+            externals.extend(it.externals)
+        elif isinstance(it, ast.Curriculum):
+            curriculum = it
+        elif isinstance(it, ast.Train):
+            train = it
+        elif isinstance(it, (ast.Param, ast.State, ast.Action, ast.Observe, ast.Reward)):
+            diags.add("E506", f"`{it.__class__.__name__.lower()}` declarations belong inside an agent block",
+                      it.span, "put it between `agent Name[n]` and `end`")
+        elif isinstance(it, (ast.SetValue, ast.Replace, ast.Remove)):
+            diags.add("E205", "`set`, `replace` and `remove` are only allowed in `model B extends A`", it.span)
+
+    for eq in equations:
+        if eq.is_next:
+            continue
+        dims = []
+        for ix in eq.indices:
+            pop = next((p.name for p in populations.values() if p.index == ix), None)
+            if pop is None:
+                diags.add("E204", f"`{ix}` is not the index of any population", eq.target_span,
+                          did_you_mean(ix, [p.index for p in populations.values() if p.index])
+                          or "bind indices with `agent Name[n] index i`")
+            dims.append(pop or "?")
+        declare(Symbol(eq.name, "quantity", None, tuple(dims), None, eq), eq.target_span)
+    for ex in externals:
+        declare(Symbol(ex.name, "external", None, (), None, ex), ex.span)
+
+    if horizon is None:
+        diags.add("E505", f"model `{model.name}` has no horizon", model.span, "add `horizon 10` (for example)")
+
+    return Resolved(model.name, file, model, horizon, populations, symbols, consts, functions, agents,
+                    equations, externals, heads, curriculum, train, dict(diags.sources))
+
+
+def _grid_values(g: ast.Node, populations, consts, diags) -> tuple[float, ...] | None:
+    try:
+        if isinstance(g, ast.GridSet):
+            return tuple(eval_const(v, consts) for v in g.values)
+        if isinstance(g, ast.GridRange):
+            a, b = eval_const(g.start, consts), eval_const(g.stop, consts)
+            s = eval_const(g.step, consts) if g.step is not None else 1.0
+            if s == 0 or (b - a) / s < 0:
+                diags.add("E507", f"the range {a:g}:{s:g}:{b:g} is empty", g.span)
+                return None
+            n = int(math.floor((b - a) / s + 1e-9)) + 1
+            return tuple(round(a + k * s, 12) for k in range(n))
+        if isinstance(g, ast.GridPopulation):
+            if g.population not in populations:
+                diags.add("E204", f"`{g.population}` is not a population", g.span,
+                          did_you_mean(g.population, populations))
+                return None
+            return tuple(float(k) for k in range(populations[g.population].size))
+    except NotConstant as e:
+        diags.add("E507", f"action grid values must be constants: {e.reason}", e.node.span)
+        return None
+    return None
+
+
+def _action_head(agent: str, d: ast.Action, populations, consts, diags) -> ActionHead | None:
+    if d.per is not None and d.per not in populations:
+        diags.add("E204", f"`{d.per}` is not a population", d.span, did_you_mean(d.per, populations))
+        return None
+    if len(d.grids) != len(d.names):
+        diags.add("E507", f"{len(d.names)} action name(s) but {len(d.grids)} grid(s) in the product", d.span,
+                  "write `(a, b) in X × Y` with one grid per name")
+        return None
+    if any(isinstance(g, ast.GridInterval) for g in d.grids):
+        return ActionHead(agent, d, d.names, d.per, (0,) * len(d.names), ((),) * len(d.names), continuous=True)
+    values = []
+    for g in d.grids:
+        v = _grid_values(g, populations, consts, diags)
+        if v is None:
+            return None
+        if not v:
+            diags.add("E507", "an action grid is empty", g.span)
+            return None
+        values.append(v)
+    return ActionHead(agent, d, d.names, d.per, tuple(len(v) for v in values), tuple(values))
+
+
+def load(path: str | Path, diags: Diagnostics | None = None) -> tuple[Resolved | None, Diagnostics]:
+    """Parse and resolve a file. Returns (resolved or None if it could not be built, diagnostics)."""
+    diags = diags if diags is not None else Diagnostics()
+    model = load_ast(path, diags)
+    if model is None:
+        return None, diags
+    return resolve(model, diags, str(path)), diags
