@@ -1,0 +1,302 @@
+"""Training configuration: one dataclass, one documented field per hyper-parameter.
+
+Values are layered, later layers winning: the dataclass defaults, the model's ``train`` section, the
+chosen ``preset`` inside it, then command-line flags (``--iterations``, ``--set name=value`` ...).
+Fields listed in :data:`PER_TYPE` may also be set for one agent type (``lr[Government] = 5e-5``); the
+plain value is the default for every type.
+
+The language checker validates ``train`` settings against :data:`SETTINGS`; names that are not fields
+are curriculum constants (``N_a``) or model constants, which presets and ``--set`` may also change.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+
+@dataclass
+class TrainConfig:
+    """PPO + curriculum hyper-parameters for every agent type of a model."""
+
+    iterations: int = 1000
+    """Training iterations. One iteration = ``steps`` environment steps in every replica, then one PPO update
+    per agent type that is training. Curriculum schedules count iterations (``e``)."""
+    envs: int = 128
+    """Parallel environment replicas (the paper's batch size)."""
+    steps: int = 0
+    """Environment steps per replica per iteration; 0 means the model's horizon (one episode per iteration)."""
+    hidden: tuple[int, ...] = (128, 128)
+    """Hidden layer widths of each agent type's shared policy/value MLP (the paper: two layers of 128)."""
+    lr: float = 1e-3
+    """Adam learning rate (per type: ``lr[Government] = 5e-5``)."""
+    reward_scale: float = 1.0
+    """Rewards are divided by this before returns are computed (per type)."""
+    gamma: float = 0.99
+    """Discount factor (per type). The paper's effective value is 1 (undiscounted reward-to-go)."""
+    gae_lambda: float = 0.95
+    """GAE(λ) parameter (per type); ignored when ``returns = "monte_carlo"``."""
+    returns: str = "gae"
+    """How advantages are built: "gae" (GAE(λ) with the type's γ, bootstrapped at the rollout end), or
+    "monte_carlo" (the paper's: discounted reward-to-go within the episode, advantage = return − V)."""
+    clip: float = 0.2
+    """PPO ratio clip ε."""
+    value_clip: float = -1.0
+    """Value clipping range around the old value prediction; negative means "same as ``clip``", 0 disables it."""
+    value_coef: float = 1.0
+    """Weight of the value loss."""
+    value_loss: str = "huber"
+    """Value loss: "huber" (SmoothL1, β = 1, the paper's) or "mse"."""
+    entropy: float = 0.01
+    """Entropy bonus weight (per type); a curriculum ``entropy`` schedule overrides it."""
+    epochs: int = 4
+    """PPO epochs over each iteration's batch."""
+    minibatches: int = 1
+    """Minibatches per epoch (1 = full batch, as in the paper)."""
+    max_grad_norm: float = 2.0
+    """Global gradient-norm clip per agent type (0 disables)."""
+    norm_adv: bool = True
+    """Standardise advantages over each type's whole batch (envs × steps × agents)."""
+    obs_norm: str = "running"
+    """Observation preprocessing: "running" (running mean/std, clipped), "digits" (the paper's digit
+    expansion of unbounded observed states, then running normalisation), or "none"."""
+    obs_clip: float = 10.0
+    """Normalised observations are clipped to ±obs_clip."""
+    seed: int = 0
+    """Seed of the policies, the action sampling and the environment."""
+    device: str = "cpu"
+    """torch device: "cpu" or "cuda"."""
+    backend: str = "torch"
+    """Environment backend: "torch" or "triton"."""
+    threads: int = 0
+    """torch CPU threads; 0 keeps torch's default."""
+    checkpoint_every: int = 50
+    """Write a checkpoint every this many iterations (and always at the end and on Ctrl-C)."""
+    log_every: int = 1
+    """Write a metrics row every this many iterations."""
+    eval_envs: int = 4
+    """Replicas of the final evaluation rollout (one episode each); the series of replica 0 are plotted."""
+    eval_greedy: bool = False
+    """Evaluate with the most likely action instead of sampling."""
+    curriculum: bool = True
+    """Execute the model's curriculum section (``--no-curriculum``: every action allowed, every type
+    training from iteration 0, constants at their model values)."""
+    per_type: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Per-type overrides of :data:`PER_TYPE` fields, e.g. ``{"lr": {"Government": 5e-5}}``."""
+
+    def get(self, name: str, agent: str) -> Any:
+        """The value of a per-type field for ``agent``: its override if any, else the plain value."""
+        return self.per_type.get(name, {}).get(agent, getattr(self, name))
+
+    def set(self, name: str, value: Any, agent: str | None = None) -> None:
+        """Set a field (or one type's override) from a value of the ``.econ`` file or the command line."""
+        if name not in SETTINGS:
+            raise ConfigError(f"`{name}` is not a training setting (known: {', '.join(sorted(SETTINGS))})")
+        if agent is not None:
+            if name not in PER_TYPE:
+                raise ConfigError(f"`{name}` cannot be set per agent type (only {', '.join(sorted(PER_TYPE))})")
+            self.per_type.setdefault(name, {})[agent] = _coerce(name, value)
+            return
+        setattr(self, name, _coerce(name, value))
+
+    def validate(self, agent_types: list[str] | None = None) -> None:
+        """Raise :class:`ConfigError` for values no run could use."""
+        _positive(self, "iterations", "envs", "epochs", "minibatches", "eval_envs", "checkpoint_every", "log_every")
+        if self.steps < 0:
+            raise ConfigError("`steps` must be ≥ 0 (0 = the model's horizon)")
+        if not self.hidden or any(h < 1 for h in self.hidden):
+            raise ConfigError("`hidden` must be a list of positive layer widths")
+        for name, allowed in CHOICES.items():
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"`{name}` must be one of {', '.join(allowed)}, not `{getattr(self, name)}`")
+        for name, per in self.per_type.items():
+            for agent in per:
+                if agent_types is not None and agent not in agent_types:
+                    raise ConfigError(f"`{name}[{agent}]`: `{agent}` is not an agent type of this model "
+                                      f"({', '.join(agent_types)})")
+        for agent in agent_types or []:
+            if not self.get("reward_scale", agent) > 0:
+                raise ConfigError(f"reward_scale[{agent}] must be > 0")
+            if not 0 <= self.get("gamma", agent) <= 1 or not 0 <= self.get("gae_lambda", agent) <= 1:
+                raise ConfigError(f"gamma and gae_lambda of {agent} must lie in [0, 1]")
+            if not self.get("lr", agent) > 0:
+                raise ConfigError(f"lr[{agent}] must be > 0")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["hidden"] = list(self.hidden)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        cfg = cls()
+        for k, v in d.items():
+            if k == "per_type":
+                cfg.per_type = {n: dict(p) for n, p in v.items()}
+            elif k in SETTINGS:
+                setattr(cfg, k, _coerce(k, v))
+        return cfg
+
+
+class ConfigError(ValueError):
+    """A training setting that cannot be used; the message names it."""
+
+
+# Every settable field (the `train` section's vocabulary), and those that may be set per agent type.
+SETTINGS: dict[str, type] = {f.name: f.type for f in fields(TrainConfig) if f.name != "per_type"}  # type: ignore
+PER_TYPE = frozenset({"lr", "reward_scale", "gamma", "gae_lambda", "entropy"})
+CHOICES = {
+    "returns": ("gae", "monte_carlo"),
+    "obs_norm": ("running", "digits", "none"),
+    "value_loss": ("huber", "mse"),
+    "device": ("cpu", "cuda"),
+    "backend": ("torch", "triton"),
+}
+_INT = {"iterations", "envs", "steps", "epochs", "minibatches", "seed", "threads", "checkpoint_every",
+        "log_every", "eval_envs"}
+_BOOL = {"norm_adv", "eval_greedy", "curriculum"}
+_STR = set(CHOICES)
+
+
+def _coerce(name: str, value: Any) -> Any:
+    """Convert a value from the ``.econ`` file (floats, strings, lists) or a CLI string to the field's type."""
+    try:
+        if name == "hidden":
+            if isinstance(value, str):
+                value = [v for v in value.replace("[", "").replace("]", "").replace("x", ",").split(",") if v.strip()]
+            if isinstance(value, int | float):
+                value = [value]
+            out = tuple(_as_int(name, v) for v in value)
+            return out
+        if name in _INT:
+            return _as_int(name, value)
+        if name in _BOOL:
+            if isinstance(value, str):
+                if value.lower() in ("1", "true", "yes", "on"):
+                    return True
+                if value.lower() in ("0", "false", "no", "off"):
+                    return False
+                raise ConfigError(f"`{name}` must be true or false, not `{value}`")
+            return bool(value)
+        if name in _STR:
+            if not isinstance(value, str):
+                raise ConfigError(f"`{name}` must be one of {', '.join(CHOICES[name])}")
+            return value
+        v = float(value)
+    except (TypeError, ValueError) as e:
+        if isinstance(e, ConfigError):
+            raise
+        raise ConfigError(f"`{name}` = `{value}` is not a valid value") from None
+    if math.isnan(v):
+        raise ConfigError(f"`{name}` must be a number, not NaN")
+    return v
+
+
+def _as_int(name: str, value: Any) -> int:
+    v = float(value)
+    if v != int(v):
+        raise ConfigError(f"`{name}` must be a whole number, not {value}")
+    return int(v)
+
+
+def _positive(cfg: TrainConfig, *names: str) -> None:
+    for n in names:
+        if getattr(cfg, n) < 1:
+            raise ConfigError(f"`{n}` must be ≥ 1, not {getattr(cfg, n)}")
+
+
+@dataclass
+class Layers:
+    """What the layers of settings produced: the config, and values for names that are not settings."""
+
+    config: TrainConfig
+    curriculum_consts: dict[str, float] = field(default_factory=dict)
+    """Overrides of the curriculum's own constants (``N_a`` in a preset)."""
+    model_overrides: dict[str, float] = field(default_factory=dict)
+    """Overrides of model constants and parameters, passed to ``econdsl.load``."""
+
+
+def setting_value(expr: Any, consts: dict[str, float]) -> Any:
+    """The value of a ``train`` setting's expression: a number, a string or a list of numbers."""
+    from ..language import ast
+    from ..language.resolve import NotConstant, eval_const
+
+    if isinstance(expr, ast.Str):
+        return expr.value
+    if isinstance(expr, ast.Array):
+        return [setting_value(x, consts) for x in expr.items]
+    if isinstance(expr, ast.Name) and expr.id in ("true", "false"):
+        return expr.id == "true"
+    if isinstance(expr, ast.Name) and expr.id not in consts and expr.id in _STR_VALUES:
+        return expr.id  # bare words such as `returns = monte_carlo`
+    try:
+        return eval_const(expr, consts)
+    except NotConstant as e:
+        raise ConfigError(f"{expr.span}: a training setting must be a constant: {e.reason}") from None
+
+
+_STR_VALUES = {v for vs in CHOICES.values() for v in vs}
+
+
+def build_layers(resolved: Any, preset: str | None = None, sets: dict[str, str] | None = None,
+                 flags: dict[str, Any] | None = None) -> Layers:
+    """Defaults → the model's ``train`` section → ``preset`` → ``--set name=value`` → explicit CLI flags.
+
+    ``sets`` keys may be ``name`` or ``name[Type]``; names that are not settings go to the curriculum's
+    constants when the curriculum declares them, else to the model's constants/parameters.
+    """
+    from ..language import ast
+
+    cfg = TrainConfig()
+    layers = Layers(cfg)
+    cur_consts = {c.name for c in (resolved.curriculum.items if resolved.curriculum else ())
+                  if isinstance(c, ast.Const)}
+    agent_types = list(resolved.populations)
+
+    def apply(name: str, agent: str | None, value: Any, where: str) -> None:
+        if name in SETTINGS:
+            if agent is not None and agent not in agent_types:
+                raise ConfigError(f"{where}: `{agent}` is not an agent type ({', '.join(agent_types)})")
+            cfg.set(name, value, agent)
+        elif agent is not None:
+            raise ConfigError(f"{where}: `{name}` is not a training setting, so it cannot be set per type")
+        elif name in cur_consts:
+            layers.curriculum_consts[name] = _number(name, value)
+        elif name in resolved.consts or resolved.symbols.get(name) is not None \
+                and resolved.symbols[name].kind == "param":
+            layers.model_overrides[name] = _number(name, value)
+        else:
+            raise ConfigError(f"{where}: `{name}` is neither a training setting, a curriculum constant nor a "
+                              f"model constant")
+
+    train = resolved.train
+    env = dict(resolved.consts)
+    if train is not None:
+        for s in train.settings:
+            apply(s.name, s.agent, setting_value(s.value, env), str(s.span))
+    if preset is not None:
+        found = [p for p in (train.presets if train else ()) if p.name == preset]
+        if not found:
+            known = [p.name for p in (train.presets if train else ())]
+            raise ConfigError(f"the model has no preset `{preset}`"
+                              + (f" (presets: {', '.join(known)})" if known else " (it declares no presets)"))
+        for s in found[0].settings:
+            apply(s.name, s.agent, setting_value(s.value, env), str(s.span))
+    for key, value in (sets or {}).items():
+        name, agent = key, None
+        if key.endswith("]") and "[" in key:
+            name, agent = key[:-1].split("[", 1)
+        apply(name.strip(), agent.strip() if agent else None, value, f"--set {key}")
+    for name, value in (flags or {}).items():
+        if value is not None:
+            cfg.set(name, value)
+    cfg.validate(agent_types)
+    return layers
+
+
+def _number(name: str, value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"`{name}` needs a number, not `{value}`") from None

@@ -1,0 +1,62 @@
+"""Training settings: the layering defaults → model `train` section → preset → --set → flags."""
+
+from pathlib import Path
+
+import pytest
+
+from econdsl.language import check_model
+from econdsl.trainer.config import PER_TYPE, SETTINGS, ConfigError, TrainConfig, build_layers
+
+MODELS = Path(__file__).resolve().parents[2] / "models"
+
+
+@pytest.fixture(scope="module")
+def rbc():
+    return check_model(MODELS / "rbc_open.econ")
+
+
+def test_model_train_section_sets_defaults(rbc):
+    cfg = build_layers(rbc).config
+    assert cfg.iterations == 200000 and cfg.envs == 128 and cfg.hidden == (128, 128)
+    assert cfg.get("lr", "Government") == pytest.approx(5e-5)
+    assert cfg.get("lr", "Firm") == pytest.approx(1e-3)
+    assert cfg.get("reward_scale", "Firm") == 30000
+
+
+def test_preset_then_sets_then_flags(rbc):
+    layers = build_layers(rbc, "quick", {"lr[Firm]": "0.002", "N_a": "40", "iterations": "7"}, {"iterations": 9})
+    assert layers.config.envs == 64
+    assert layers.config.iterations == 9  # the explicit flag wins over --set and the preset
+    assert layers.config.get("lr", "Firm") == 0.002
+    assert layers.curriculum_consts == {"N_a": 40.0, "D_decay": 30.0}
+
+
+def test_model_constant_override_goes_to_the_model(rbc):
+    assert build_layers(rbc, sets={"p_x": "1000"}).model_overrides == {"p_x": 1000.0}
+
+
+@pytest.mark.parametrize("sets, msg", [
+    ({"nonsense": "1"}, "neither a training setting"),
+    ({"iterations": "1.5"}, "whole number"),
+    ({"returns": "td"}, "must be one of"),
+    ({"lr[Bank]": "1"}, "not an agent type"),
+    ({"epochs[Firm]": "2"}, "per agent type"),
+    ({"gamma[Firm]": "1.5"}, "[0, 1]"),
+])
+def test_bad_settings_are_named(rbc, sets, msg):
+    with pytest.raises(ConfigError, match=msg.replace("[", r"\[").replace("]", r"\]")):
+        build_layers(rbc, sets=sets)
+
+
+def test_unknown_preset(rbc):
+    with pytest.raises(ConfigError, match="no preset `fast`.*quick"):
+        build_layers(rbc, "fast")
+
+
+def test_round_trip_and_vocabulary():
+    cfg = TrainConfig()
+    cfg.set("lr", 5e-5, "Government")
+    cfg.set("hidden", "64x32")
+    assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+    assert cfg.hidden == (64, 32)
+    assert PER_TYPE <= set(SETTINGS) and "per_type" not in SETTINGS
