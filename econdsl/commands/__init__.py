@@ -10,6 +10,7 @@ import click
 COMMANDS = {
     "check": "check",
     "explain": "explain",
+    "diff": "diff",
 }
 
 
