@@ -1,20 +1,84 @@
 """The econdsl IR: one small, typed, SSA list of vectorized operations over index spaces.
 
-A checked model is lowered to a :class:`Program` of three :class:`Function`s:
+A checked model (:class:`econdsl.language.resolve.Resolved`) is lowered (``lower.py``) to a
+:class:`Program` of three :class:`Function`\\ s:
 
-- ``init``: per-replica parameters and initial states (run at reset);
-- ``step``: (states, params, actions, runtime constants) → next states, rewards, named quantities;
-- ``observe``: (states, params, runtime constants) → one observation block per agent type.
+- ``init``    (uniform draws, runtime constants) → every parameter and every initial state;
+- ``step``    (states, params, actions, ``t``, runtime constants) → next states, rewards, named step
+  quantities and accounting externals;
+- ``observe`` (states, params, ``t``, runtime constants) → one observation block per agent type.
 
-Every value has a *shape* given by ``dims``: a tuple of population names in the model's canonical
-population order, e.g. ``()`` for a per-replica scalar, ``("Firm",)`` for one value per firm,
-``("Consumer", "Firm")`` for a consumer × firm pair. Every backend adds a leading replica (env)
-dimension, so a value of dims ``("Consumer", "Firm")`` is a tensor ``[n_envs, 100, 10]``.
+The contract (what every backend must implement; ``verify.py`` checks the structural part)
+---------------------------------------------------------------------------------------------------
+**Shapes.** Every value has ``dims``: a tuple of population names, always in the model's canonical
+population order (``Program.populations`` order, which is agent declaration order). ``()`` is a
+per-replica scalar, ``("Firm",)`` one value per firm, ``("Consumer", "Firm")`` one per pair.
+Singleton populations (``agent Government`` without a size) never appear in dims. A backend adds a
+leading replica (env) dimension: dims ``("Consumer", "Firm")`` is a tensor ``[n_envs, 100, 10]``. A
+population appears at most once in a value's dims.
 
-Operations broadcast by dimension name: the result of an elementwise op has the union of its
-arguments' dims (in canonical order). This is the whole contract between the front end and the
-backends: each backend (reference interpreter, torch printer, Triton printer) is a mapping from these
-op kinds to its own primitives.
+**Dtypes.** ``"f"`` real (the program's float dtype: float32 or float64), ``"b"`` boolean, ``"i"``
+integer (a member index of some population, or an integer constant). Arithmetic ops (add … ceil)
+take ``"f"`` arguments only (the lowering inserts ``float`` casts); comparisons take two arguments of
+the same dtype (``"f"`` or ``"i"``); ``and``/``or``/``not`` take ``"b"``; ``where(c, a, b)`` takes a
+``"b"`` condition and ``a``, ``b`` of one dtype.
+
+**Broadcasting.** Elementwise ops broadcast by dimension *name*: the result dims are the union of the
+arguments' dims, in canonical order. A backend aligns each argument by inserting size-1 axes for the
+missing dims.
+
+**SSA.** Each :class:`Op` defines a fresh name ``out`` (``v0``, ``v1`` …, never a user name); args refer
+to earlier ops of the same function. Ops are in a valid execution order.
+
+**Op kinds** (``Op.kind``; attributes in ``Op.attrs``, read them with ``op.attr(key)``):
+
+``const``      attrs ``value`` (float). dims ``()``, dtype ``"f"`` or ``"i"`` (integer-valued value).
+``input``      attrs ``source``, ``name``. Reads a function input:
+               - ``source="state"`` / ``"param"``: the buffer ``name`` (dims = ``Buffer.dims``, dtype "f");
+               - ``source="runtime_const"``: the runtime constant ``name`` (dims ``()``), a scalar the
+                 environment can change between steps (curriculum ``anneal``);
+               - ``source="time"``: ``t``, the 0-based step within the episode (dims ``()``, dtype "f",
+                 one value per replica);
+               - ``source="uniform"``: only in ``init``; the uniform(0,1) draws of the stream ``name``
+                 (``Program.uniforms[name]`` gives its dims), supplied by the runtime in float64.
+``action``     attrs ``agent``, ``column``, ``per``, ``stride``, ``size``, ``table`` (tuple of floats).
+               dims = (the agent's population, unless singleton) + (``per``,) if ``per`` is set.
+               With ``a`` = the agent's integer action tensor ``[n_envs, n_agents, n_columns]``, member
+               ``m`` of the agent's population and member ``k`` of ``per`` (k = 0 if no ``per``):
+               ``value = table[(a[env, m, column + k] // stride) % size]``.
+               dtype "i" when the head chooses a population member (``table`` is then 0..n-1), else "f".
+               (A joint head ``(price, wage) ∈ P × W`` has index ``|W|·price_idx + wage_idx``: row-major,
+               last component fastest; each component is one ``action`` op with its own stride.)
+``iota``       attrs ``dim``. The member index 0..n-1 along ``dim``; dims ``(dim,)``, dtype "i".
+elementwise    kinds in :data:`ELEMENTWISE` with the listed arity and result dtype. ``pow`` is real
+               power, ``div`` true division, ``where(c, a, b)`` selects ``a`` where ``c``; ``float``
+               casts "b"/"i" to "f" (True → 1.0); ``ndtri`` is the inverse standard normal CDF.
+``broadcast``  args ``(x,)``; the result has the op's ``dims`` (a superset of x's): x repeated.
+``reduce``     attrs ``op`` (one of :data:`REDUCTIONS`), ``dim``. args ``(x,)`` or ``(x, mask)``; x and
+               mask ("b") are broadcast to the union of their dims, which must contain ``dim``; the
+               result has that union minus ``dim``. With a mask, only members where it is true count.
+               Empty sets give: sum 0, prod 1, min +inf, max -inf, mean 0.
+``gather``     attrs ``dim``. args ``(src, index)``; ``index`` has dtype "i" and does not have ``dim``;
+               ``src`` has ``dim``. Result dims = (src.dims minus ``dim``) ∪ index.dims; the value at a
+               point is ``src`` at member ``index`` along ``dim`` (``w[employer[j]]``). Indices are
+               always in range for well-formed actions; backends may clamp.
+
+**Outputs** (:class:`Output`, in ``Function.outputs``):
+
+- ``init``: kind ``"param"`` and ``"state"``, one per buffer (``name`` = the buffer).
+- ``step``: kind ``"state"`` for every state with a transition (dims = the buffer's dims, dtype "f";
+  states without one keep their value), ``"reward"`` one per agent type (``name`` = agent type;
+  dims = the agent's population or ``()``), ``"quantity"`` one per named step quantity (``name`` = its
+  ``.econ`` name, any dtype), ``"external"`` one per ``accounting`` external (dims ``()``).
+- ``observe``: kind ``"obs"``, one per observed item, in order, grouped by agent type (``name`` =
+  agent type). The agent's observation row is the concatenation of its items: for an item whose
+  value has dims D, the row of member m takes the value at m along the agent's own population (if
+  D contains it; otherwise the same value for every member) and the remaining dims of D flattened
+  row-major in canonical order as features. ``onehot > 0`` means the item is ``onehot(value)`` with
+  ``onehot`` features (value is an "i" value). ``labels`` names each feature column.
+
+A backend returns tensors in the program's float dtype for "f" values, ``torch.bool`` for "b" and
+``torch.int64`` for "i" quantities; rewards and next states are always "f".
 """
 
 from __future__ import annotations
@@ -24,38 +88,34 @@ from dataclasses import dataclass, field
 # dtypes: "f" real (float32/64), "b" boolean, "i" integer index of a population member.
 DTYPES = ("f", "b", "i")
 
-# Elementwise op -> (arity, result dtype or None for "same as the first argument").
+# Elementwise op -> (arity, result dtype or None for "same as the second argument" (where)).
 ELEMENTWISE: dict[str, tuple[int, str | None]] = {
     "add": (2, "f"), "sub": (2, "f"), "mul": (2, "f"), "div": (2, "f"), "pow": (2, "f"),
     "neg": (1, "f"), "min": (2, "f"), "max": (2, "f"),
     "log": (1, "f"), "exp": (1, "f"), "sqrt": (1, "f"), "abs": (1, "f"), "floor": (1, "f"), "ceil": (1, "f"),
+    "ndtri": (1, "f"),
     "lt": (2, "b"), "le": (2, "b"), "gt": (2, "b"), "ge": (2, "b"), "eq": (2, "b"), "ne": (2, "b"),
     "and": (2, "b"), "or": (2, "b"), "not": (1, "b"),
     "where": (3, None),  # where(cond, a, b): dtype of a
     "float": (1, "f"),  # bool/int -> real
 }
+ARITHMETIC = {"add", "sub", "mul", "div", "pow", "neg", "min", "max", "log", "exp", "sqrt", "abs", "floor",
+              "ceil", "ndtri"}
+COMPARISONS = {"lt", "le", "gt", "ge", "eq", "ne"}
+LOGICAL = {"and", "or", "not"}
 REDUCTIONS = ("sum", "prod", "min", "max", "mean")
+OP_KINDS = ("const", "input", "action", "iota", "broadcast", "reduce", "gather", *ELEMENTWISE)
+INPUT_SOURCES = ("state", "param", "runtime_const", "time", "uniform")
+OUTPUT_KINDS = {
+    "init": ("param", "state"),
+    "step": ("state", "reward", "quantity", "external"),
+    "observe": ("obs",),
+}
 
 
 @dataclass(frozen=True)
 class Op:
-    """One SSA statement ``out = kind(args...)``.
-
-    kind and attrs:
-      const      attrs: value (float)                                   -> dims ()
-      input      attrs: source ("state"|"param"|"runtime_const"|"time"), name
-      action     attrs: agent, head (index of the head in the agent's head list), column (first column
-                 of the head in the action tensor), per (population with one head per member, or None),
-                 stride, size, table (tuple of grid values; member indices for population choices)
-                 -> value = table[(a // stride) % size] where a is the action index
-      iota       attrs: dim (population) -> the member index 0..n-1 of that population, dtype "i"
-      <elementwise> per ELEMENTWISE, args are SSA names
-      reduce     attrs: op (REDUCTIONS), dim; args: (value,) or (value, mask) -> removes ``dim``
-      gather     attrs: dim; args: (src, index) -> src taken at member ``index`` of ``dim``
-                 (index has dtype "i" and does not have ``dim``); result dims = (src.dims - dim) ∪ index.dims
-      onehot     attrs: dim, feature (a population name used as a feature axis) -> dims (dim, ) with
-                 ``features`` entries; only valid in ``observe``
-    """
+    """One SSA statement ``out = kind(args...)`` (see the module docstring for every kind)."""
 
     out: str
     kind: str
@@ -64,7 +124,7 @@ class Op:
     dtype: str
     attrs: tuple[tuple[str, object], ...] = ()
     source: str = ""  # `.econ` file:line that produced it, for comments in generated code
-    name: str = ""  # the `.econ` name this value defines, if any
+    name: str = ""  # the `.econ` name this value defines, if any (comments and dumps only)
 
     def attr(self, key: str, default: object = None) -> object:
         for k, v in self.attrs:
@@ -75,13 +135,13 @@ class Op:
 
 @dataclass(frozen=True)
 class Output:
-    """A named result of a function: a next state, a reward, a step quantity or an observation block."""
+    """A named result of a function: a next state, a reward, a step quantity or an observation item."""
 
-    kind: str  # "state" | "param" | "reward" | "quantity" | "obs"
-    name: str  # state/param/quantity name, or agent type for rewards and observations
+    kind: str  # see OUTPUT_KINDS
+    name: str  # state/param/quantity/external name, or agent type for rewards and observations
     value: str  # SSA name
-    # For "obs": the feature labels of this block, in order (the block's non-agent dims flattened).
-    labels: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()  # for "obs": one label per feature column of this item
+    onehot: int = 0  # for "obs": number of one-hot features (0: raw values)
 
 
 @dataclass
@@ -96,29 +156,38 @@ class Function:
                 return o
         raise KeyError(name)
 
+    def table(self) -> dict[str, Op]:
+        return {o.out: o for o in self.ops}
+
 
 @dataclass(frozen=True)
 class Buffer:
-    """A per-replica array the environment keeps between steps: a state or a parameter."""
+    """A per-replica array the environment keeps between steps: a state or a parameter (always "f")."""
 
     name: str
     kind: str  # "state" | "param"
     dims: tuple[str, ...]
     dtype: str = "f"
     owner: str | None = None  # agent type that declares it
+    unit: str = ""  # the declared unit, e.g. "money" (used to find budgets for the accounting identity)
 
 
 @dataclass(frozen=True)
 class Head:
-    """One categorical action head (or a group of identical heads, one per member of ``per``)."""
+    """One categorical action head, or a group of identical heads (one per member of ``per``).
+
+    A group occupies ``n_columns`` = size of ``per`` consecutive columns starting at ``column``.
+    """
 
     agent: str
     name: str
     column: int  # first column of this head in the agent's action tensor [n_envs, n_agents, n_columns]
     per: str | None
-    n: int  # number of choices
+    n: int  # number of choices of each column
+    n_columns: int
     components: tuple[str, ...]
     tables: tuple[tuple[float, ...], ...]
+    source: str = ""
 
 
 @dataclass
@@ -126,16 +195,53 @@ class Program:
     """A lowered model: populations, buffers, heads, runtime constants and the three functions."""
 
     model: str
-    populations: dict[str, int]  # name -> size (singletons have size 1 and never appear in dims)
+    populations: dict[str, int]  # name -> size; canonical order; singletons have size 1, never in dims
+    singletons: tuple[str, ...]
     agents: list[str]  # agent types in declaration order
     horizon: int
     buffers: list[Buffer]
     heads: list[Head]
     runtime_consts: dict[str, float]  # constants the curriculum may change at run time (default values)
+    uniforms: dict[str, tuple[str, ...]]  # uniform draw streams of `init` -> dims
     init: Function
     step: Function
     observe: Function
-    obs_blocks: dict[str, list[str]] = field(default_factory=dict)
+    consts: dict[str, float] = field(default_factory=dict)  # folded compile-time constants (for dumps)
+    source_files: tuple[str, ...] = ()
 
     def functions(self) -> list[Function]:
         return [self.init, self.step, self.observe]
+
+    def size(self, dims: tuple[str, ...]) -> tuple[int, ...]:
+        return tuple(self.populations[d] for d in dims)
+
+    def n_agents(self, agent: str) -> int:
+        return self.populations[agent]
+
+    def agent_dims(self, agent: str) -> tuple[str, ...]:
+        return () if agent in self.singletons else (agent,)
+
+    def n_columns(self, agent: str) -> int:
+        return sum(h.n_columns for h in self.heads if h.agent == agent)
+
+    def buffer(self, name: str) -> Buffer:
+        for b in self.buffers:
+            if b.name == name:
+                return b
+        raise KeyError(name)
+
+    def states(self) -> list[Buffer]:
+        return [b for b in self.buffers if b.kind == "state"]
+
+    def params(self) -> list[Buffer]:
+        return [b for b in self.buffers if b.kind == "param"]
+
+    def obs_outputs(self, agent: str) -> list[Output]:
+        return [o for o in self.observe.outputs if o.name == agent]
+
+    def obs_dim(self, agent: str) -> int:
+        return sum(len(o.labels) for o in self.obs_outputs(agent))
+
+    def canonical(self, dims: set[str] | tuple[str, ...]) -> tuple[str, ...]:
+        s = set(dims)
+        return tuple(p for p in self.populations if p in s)

@@ -1,1 +1,118 @@
-"""backends."""
+"""The backend interface: every backend turns an IR :class:`~econdsl.compiler.ir.Program` into a
+:class:`CompiledProgram` with the same three entry points, over dicts of per-replica tensors.
+
+A backend is a module with ``compile_program(program, device, dtype, **opts) -> CompiledProgram``,
+registered by name in :data:`BACKENDS` (module path, imported lazily) or with
+:func:`register_backend`. Built in: ``"reference"`` (float64 interpreter, the oracle), ``"torch"``
+(generated PyTorch module) and ``"triton"`` (module ``econdsl.compiler.backends.triton_backend``).
+
+Tensor conventions (``E`` = number of replicas; the IR contract is in ``ir.py``):
+
+- ``bufs``: ``{buffer name: tensor [E, *sizes of Buffer.dims]}`` in the program's float dtype, every
+  state and parameter of ``Program.buffers``;
+- ``actions``: ``{agent type: integer tensor [E, n_agents, n_columns]}`` (``n_agents`` = 1 for a
+  singleton; any integer dtype, int8 … int64); column layout is given by ``Program.heads``;
+- ``t``: tensor ``[E]`` in the program's float dtype, the step within the episode;
+- ``consts``: ``{runtime constant name: 0-dim tensor}`` in the float dtype, for every name of
+  ``Program.runtime_consts``;
+- ``uniforms``: ``{stream name: float64 tensor [E, *sizes]}`` uniform(0,1) draws for ``init``, made by
+  the runtime from its seeded generator so that every backend sees the same draws.
+
+Results:
+
+- ``init(n_envs, uniforms, consts)`` → ``{name: tensor}`` for every parameter and state (initial values);
+- ``step(bufs, actions, t, consts)`` → :class:`StepResult`: ``states`` (every state's next value, also
+  the unchanged ones), ``rewards`` (``{agent: [E, n_agents]}``; singletons ``[E, 1]``), ``quantities``
+  (``{name: [E, *sizes]}`` for every named step quantity; dtype per the IR: float / bool / int64) and
+  ``externals`` (``{name: [E]}``);
+- ``observe(bufs, t, consts)`` → ``{agent: [E, n_agents, obs_dim]}`` in the float dtype;
+- ``step_observe(bufs, actions, t, consts)`` → ``(StepResult, obs)`` where ``obs`` observes the *next*
+  states at ``t + 1``. The default composes ``step`` and ``observe``; backends may fuse.
+
+Functions never modify their input tensors. Device and dtype are fixed at compile time.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
+
+import torch
+
+from ..ir import Program
+
+Tensor = torch.Tensor
+
+
+class StepResult(NamedTuple):
+    states: dict[str, Tensor]
+    rewards: dict[str, Tensor]
+    quantities: dict[str, Tensor]
+    externals: dict[str, Tensor]
+
+
+class CompiledProgram:
+    """A program compiled for one device and dtype. Subclasses implement init, step and observe."""
+
+    backend: str = "?"
+
+    def __init__(self, program: Program, device: torch.device | str, dtype: torch.dtype):
+        self.program = program
+        self.device = torch.device(device)
+        self.dtype = dtype
+
+    def init(self, n_envs: int, uniforms: Mapping[str, Tensor], consts: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        raise NotImplementedError
+
+    def step(self, bufs: Mapping[str, Tensor], actions: Mapping[str, Tensor], t: Tensor,
+             consts: Mapping[str, Tensor]) -> StepResult:
+        raise NotImplementedError
+
+    def observe(self, bufs: Mapping[str, Tensor], t: Tensor, consts: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        raise NotImplementedError
+
+    def step_observe(self, bufs: Mapping[str, Tensor], actions: Mapping[str, Tensor], t: Tensor,
+                     consts: Mapping[str, Tensor]) -> tuple[StepResult, dict[str, Tensor]]:
+        res = self.step(bufs, actions, t, consts)
+        nxt = dict(bufs)
+        nxt.update(res.states)
+        return res, self.observe(nxt, t + 1, consts)
+
+    def sources(self) -> dict[str, str]:
+        """Generated source files (file name -> text), for ``econdsl compile -o DIR``; {} if none."""
+        return {}
+
+
+# name -> module path (relative to this package) with a `compile_program` function
+BACKENDS: dict[str, str] = {
+    "reference": ".reference",
+    "torch": ".torch_printer",
+    "triton": ".triton_backend",
+}
+_FACTORIES: dict[str, Callable[..., CompiledProgram]] = {}
+
+
+def register_backend(name: str, factory: Callable[..., CompiledProgram]) -> None:
+    """Register ``factory(program, device, dtype, **opts) -> CompiledProgram`` under ``name``."""
+    _FACTORIES[name] = factory
+
+
+def available_backends() -> list[str]:
+    return sorted(set(BACKENDS) | set(_FACTORIES))
+
+
+def get_backend(name: str) -> Callable[..., CompiledProgram]:
+    if name in _FACTORIES:
+        return _FACTORIES[name]
+    if name not in BACKENDS:
+        raise ValueError(f"unknown backend {name!r}; available: {', '.join(available_backends())}")
+    mod = importlib.import_module(BACKENDS[name], __name__)
+    return mod.compile_program
+
+
+def compile_program(program: Program, backend: str = "torch", device: torch.device | str = "cpu",
+                    dtype: torch.dtype = torch.float32, **opts: Any) -> CompiledProgram:
+    """Compile ``program`` with the named backend."""
+    return get_backend(backend)(program, device, dtype, **opts)
+
