@@ -32,7 +32,9 @@ to earlier ops of the same function. Ops are in a valid execution order.
 
 **Op kinds** (``Op.kind``; attributes in ``Op.attrs``, read them with ``op.attr(key)``):
 
-``const``      attrs ``value`` (float). dims ``()``, dtype ``"f"`` or ``"i"`` (integer-valued value).
+``const``      attrs ``value``: a float (dims ``()``), or a tuple of floats, one per member of the
+               population in ``dims`` (an array literal; dims ``(pop,)``). dtype ``"f"``, or ``"i"`` for
+               integer values used as indices.
 ``input``      attrs ``source``, ``name``. Reads a function input:
                - ``source="state"`` / ``"param"``: the buffer ``name`` (dims = ``Buffer.dims``, dtype "f");
                - ``source="runtime_const"``: the runtime constant ``name`` (dims ``()``), a scalar the
