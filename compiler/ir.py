@@ -33,8 +33,8 @@ to earlier ops of the same function. Ops are in a valid execution order.
 **Op kinds** (``Op.kind``; attributes in ``Op.attrs``, read them with ``op.attr(key)``):
 
 ``const``      attrs ``value``: a float (dims ``()``), or a tuple of floats, one per member of the
-               population in ``dims`` (an array literal; dims ``(pop,)``). dtype ``"f"``, or ``"i"`` for
-               integer values used as indices.
+               population in ``dims`` (an array literal; dims ``(pop,)``). dtype ``"f"``, ``"i"`` for
+               integer values used as indices, or ``"b"`` (value 0.0 or 1.0).
 ``input``      attrs ``source``, ``name``. Reads a function input:
                - ``source="state"`` / ``"param"``: the buffer ``name`` (dims = ``Buffer.dims``, dtype "f");
                - ``source="runtime_const"``: the runtime constant ``name`` (dims ``()``), a scalar the
@@ -73,11 +73,14 @@ elementwise    kinds in :data:`ELEMENTWISE` with the listed arity and result dty
   dims = the agent's population or ``()``), ``"quantity"`` one per named step quantity (``name`` = its
   ``.econ`` name, any dtype), ``"external"`` one per ``accounting`` external (dims ``()``).
 - ``observe``: kind ``"obs"``, one per observed item, in order, grouped by agent type (``name`` =
-  agent type). The agent's observation row is the concatenation of its items: for an item whose
-  value has dims D, the row of member m takes the value at m along the agent's own population (if
-  D contains it; otherwise the same value for every member) and the remaining dims of D flattened
-  row-major in canonical order as features. ``onehot > 0`` means the item is ``onehot(value)`` with
-  ``onehot`` features (value is an "i" value). ``labels`` names each feature column.
+  agent type). The agent's observation row is the concatenation of its items. For an item whose value
+  has dims D, ``Output.features`` ⊆ D are its feature axes, flattened row-major in canonical order
+  (``p`` observed by a firm: D = features = ``("Firm",)``, all 10 prices in every firm's row); the
+  other dims of D (at most the agent's own population) are aligned with the row: member m reads the
+  value at m (``B_f[i]``: D = ``("Firm",)``, features ``()``). A value without the agent's population
+  is the same for every member. ``onehot > 0`` means the item is ``onehot(value)`` with ``onehot``
+  feature columns (value is an "i" value, features ``()``). ``labels`` names each feature column, so
+  ``len(labels)`` = product of the feature sizes (or ``onehot``).
 
 A backend returns tensors in the program's float dtype for "f" values, ``torch.bool`` for "b" and
 ``torch.int64`` for "i" quantities; rewards and next states are always "f".
@@ -144,6 +147,7 @@ class Output:
     value: str  # SSA name
     labels: tuple[str, ...] = ()  # for "obs": one label per feature column of this item
     onehot: int = 0  # for "obs": number of one-hot features (0: raw values)
+    features: tuple[str, ...] = ()  # for "obs": the value's dims that are feature axes (not aligned)
 
 
 @dataclass
