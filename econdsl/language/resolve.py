@@ -443,6 +443,11 @@ def resolve(model: ast.Model, diags: Diagnostics, file: str | None = None) -> Re
                           did_you_mean(ix, [p.index for p in populations.values() if p.index])
                           or "bind indices with `agent Name[n] index i`")
             dims.append(pop or "?")
+        prev = symbols.get(eq.name)
+        if prev is not None and prev.kind in _ASSIGN_HINTS:
+            msg, hint = _ASSIGN_HINTS[prev.kind]
+            diags.add("E206", msg.format(name=eq.name), eq.target_span, hint.format(name=eq.name))
+            continue
         declare(Symbol(eq.name, "quantity", None, tuple(dims), None, eq), eq.target_span)
     for ex in externals:
         declare(Symbol(ex.name, "external", None, (), None, ex), ex.span)
@@ -452,6 +457,18 @@ def resolve(model: ast.Model, diags: Diagnostics, file: str | None = None) -> Re
 
     return Resolved(model.name, file, model, horizon, populations, symbols, consts, functions, agents,
                     equations, externals, heads, curriculum, train, dict(diags.sources))
+
+
+# What to say when a step equation assigns a name that is not a step quantity.
+_ASSIGN_HINTS = {
+    "action": ("`{name}` is an action: agents choose it, the step section cannot assign it",
+               "give the computed value another name"),
+    "state": ("`{name}` is a state: it changes only through its transition",
+              "write `next {name} = ...` (with the state's index)"),
+    "param": ("`{name}` is a parameter: it is fixed for the whole episode", "give the quantity another name"),
+    "const": ("`{name}` is a constant and cannot be assigned", "give the quantity another name"),
+    "function": ("`{name}` is a function and cannot be assigned", "give the quantity another name"),
+}
 
 
 def _grid_values(g: ast.Node, populations, consts, diags) -> tuple[float, ...] | None:

@@ -1,16 +1,36 @@
 """Stage 3, check: every semantic check of a resolved model, each adding diagnostics.
 
-Checks run in a fixed order; each one is a function ``(resolved, diags) -> None``.
+Checks run in a fixed order; each one is a function ``(resolved, diags) -> None`` in its own module.
+The first group needs only names and shapes and always runs, so that one run reports every such error;
+the second group reasons symbolically about values and runs only on a model free of errors, where
+its expressions are known to be well formed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ..diagnostics import Diagnostics
 from ..resolve import Resolved
+from .names import check_names
+from .settings import check_settings
+from .shapes import check_shapes
+from .structure import check_structure
+from .timing import check_timing
+from .units import check_units
 
-CHECKS: list = []
+Check = Callable[[Resolved, Diagnostics], None]
+
+# Checks that only read names and shapes.
+STRUCTURAL: list[Check] = [check_names, check_shapes, check_timing, check_structure, check_units, check_settings]
+# Checks that reason about values (SymPy); they assume a model without errors.
+SEMANTIC: list[Check] = []
+
+CHECKS: list[Check] = STRUCTURAL + SEMANTIC
 
 
 def run_checks(resolved: Resolved, diags: Diagnostics) -> None:
     for check in CHECKS:
+        if check in SEMANTIC and diags.has_errors():
+            continue
         check(resolved, diags)

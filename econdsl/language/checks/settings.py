@@ -1,0 +1,221 @@
+"""Curriculum and training settings, and features the trainer does not run yet.
+
+Codes: E1001 an invalid curriculum item, E1002 an unknown training setting or a value of the wrong
+type, W1001 a continuous action (accepted by the language, not yet by the trainer).
+
+The vocabulary of ``train`` settings is the trainer's :class:`~econdsl.trainer.config.TrainConfig`:
+its fields, the per-type fields that may be set as ``name[Type]``, and the allowed string choices.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import ast
+from ..diagnostics import Diagnostics, did_you_mean
+from ..resolve import NotConstant, Resolved, eval_const
+from ._sites import CURRICULUM_NAMES, curriculum_consts
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    types: dict[str, str]  # setting -> "int" | "float" | "bool" | "str" | "ints"
+    per_type: frozenset[str]
+    choices: dict[str, tuple[str, ...]]
+
+
+def _kind(annotation: object) -> str:
+    text = str(annotation)
+    if text.startswith("tuple") or text.startswith("list"):
+        return "ints"
+    for k in ("bool", "int", "float", "str"):
+        if text == k or text == f"<class '{k}'>":
+            return k
+    return "float"
+
+
+def vocabulary() -> Vocabulary:
+    """The trainer's settings, read from its config dataclass."""
+    from dataclasses import fields
+
+    from ...trainer import config
+
+    types = {f.name: _kind(f.type) for f in fields(config.TrainConfig) if f.name != "per_type"}
+    per_type = frozenset(getattr(config, "PER_TYPE", ()))
+    choices = {k: tuple(v) for k, v in getattr(config, "CHOICES", {}).items()}
+    return Vocabulary(types, per_type, choices)
+
+
+def check_settings(r: Resolved, diags: Diagnostics) -> None:
+    _curriculum(r, diags)
+    if r.train is not None:
+        _train(r, diags)
+    for heads in r.heads.values():
+        for h in heads:
+            if h.continuous:
+                diags.add("W1001", f"`{h.decl.name}` is a continuous action; the trainer supports action grids only",
+                          h.decl.span, "discretise it, e.g. `in 0:0.1:1`")
+
+
+# ---------------------------------------------------------------- curriculum
+
+
+def _curriculum(r: Resolved, diags: Diagnostics) -> None:
+    if r.curriculum is None:
+        return
+    cur = curriculum_consts(r)
+    model_consts = {s.name for s in r.symbols.values() if s.kind == "const"}
+    trained: dict[str, ast.TrainFrom] = {}
+    for item in r.curriculum.items:
+        if isinstance(item, ast.Const):
+            continue
+        agent = getattr(item, "agent", None)
+        if agent is not None and agent not in r.agents:
+            diags.add("E1001", f"`{agent}` is not an agent type", item.span,
+                      did_you_mean(agent, r.agents) or "agent types: " + ", ".join(r.agents))
+            continue
+        if isinstance(item, ast.TrainFrom):
+            if agent in trained:
+                diags.add("E1001", f"`train {agent}` appears twice (first on line {trained[agent].span.line})",
+                          item.span, "give each agent type one start")
+            trained[item.agent] = item
+            _names(r, diags, item.start, set(model_consts) | set(cur), "a training start", item.agent)
+        elif isinstance(item, ast.Anneal):
+            if item.name not in model_consts:
+                hint = did_you_mean(item.name, model_consts) or "anneal a `const` of the model"
+                what = "a curriculum constant" if item.name in cur else "not a constant of the model"
+                diags.add("E1001", f"`anneal {item.name}`: `{item.name}` is {what}", item.span, hint)
+            _names(r, diags, item.value, set(model_consts) | set(cur) | {"e"}, "an annealing schedule", None)
+        elif isinstance(item, ast.Allow):
+            comps = {c for h in r.heads.get(item.agent, []) for c in h.components}
+            _names(r, diags, item.cond, set(model_consts) | set(cur) | set(CURRICULUM_NAMES) | comps,
+                   "an `allow` condition", item.agent)
+        elif isinstance(item, ast.Entropy):
+            _names(r, diags, item.value, set(model_consts) | set(cur) | set(CURRICULUM_NAMES),
+                   "an entropy schedule", item.agent)
+
+
+def _names(r: Resolved, diags: Diagnostics, e: ast.Expr, allowed: set[str], what: str, agent: str | None) -> None:
+    bound: set[str] = set()
+    for n in e.walk():
+        if isinstance(n, ast.Reduce):
+            bound.add(n.var)
+        name = n.id if isinstance(n, ast.Name) else n.base if isinstance(n, ast.Index) else None
+        if name is None or name in allowed or name in bound:
+            continue
+        sym = r.symbols.get(name)
+        if name in CURRICULUM_NAMES:
+            diags.add("E1001", f"{what} cannot use `{name}`", n.span,
+                      "`age` counts an agent type's own training; only per-type items (`allow`, `entropy`) have it"
+                      if name == "age" else "a training start is a constant number of iterations")
+        elif sym is not None:
+            kind = {"action": "an action of another agent type" if sym.owner != agent else "an action",
+                    "state": "a state", "param": "a parameter", "quantity": "a step quantity"}.get(sym.kind, sym.kind)
+            diags.add("E1001", f"{what} cannot use `{name}`, {kind}", n.span,
+                      "the curriculum may read `e`, `age`, constants and (in `allow`) the type's own action "
+                      "components")
+
+
+# ---------------------------------------------------------------- train settings
+
+
+def _train(r: Resolved, diags: Diagnostics) -> None:
+    assert r.train is not None
+    try:
+        vocab = vocabulary()
+    except ImportError:  # the trainer is not installed: settings cannot be checked
+        return
+    cur = curriculum_consts(r)
+    consts = {s.name for s in r.symbols.values() if s.kind == "const"} | set(cur)
+    env = dict(r.consts)
+    for name, c in cur.items():
+        try:
+            env[name] = eval_const(c.value, env)
+        except NotConstant:
+            pass
+    _settings(r, diags, r.train.settings, vocab, consts, env, "")
+    seen: set[str] = set()
+    for p in r.train.presets:
+        if p.name in seen:
+            diags.add("E1002", f"preset `{p.name}` is defined twice", p.span)
+        seen.add(p.name)
+        _settings(r, diags, p.settings, vocab, consts, env, f" in preset `{p.name}`")
+
+
+def _settings(r: Resolved, diags: Diagnostics, settings: tuple[ast.Setting, ...], vocab: Vocabulary,
+              consts: set[str], env: dict[str, float], where: str) -> None:
+    seen: set[tuple[str, str | None]] = set()
+    for s in settings:
+        key = (s.name, s.agent)
+        label = f"{s.name}[{s.agent}]" if s.agent else s.name
+        if key in seen:
+            diags.add("E1002", f"`{label}` is set twice{where}", s.span, "keep one")
+        seen.add(key)
+        if s.name in consts and s.name not in vocab.types:
+            if s.agent is not None:
+                diags.add("E1002", f"the constant `{s.name}` cannot be set per agent type", s.span)
+            elif _number(s.value, env) is None:
+                diags.add("E1002", f"`{s.name}` is a constant and needs a number", s.value.span)
+            continue
+        if s.name not in vocab.types:
+            diags.add("E1002", f"`{s.name}` is not a training setting{where}", s.span,
+                      did_you_mean(s.name, list(vocab.types) + sorted(consts))
+                      or "see the train section of docs/language.md for the settings")
+            continue
+        if s.agent is not None:
+            if s.name not in vocab.per_type:
+                diags.add("E1002", f"`{s.name}` cannot be set per agent type", s.span,
+                          "per-type settings: " + ", ".join(sorted(vocab.per_type)))
+                continue
+            if s.agent not in r.agents:
+                diags.add("E1002", f"`{label}`: `{s.agent}` is not an agent type", s.span,
+                          did_you_mean(s.agent, r.agents) or "agent types: " + ", ".join(r.agents))
+                continue
+        problem = _type_problem(s, vocab, env)
+        if problem:
+            diags.add("E1002", f"`{label}` {problem}", s.value.span, _TYPE_HINTS.get(vocab.types[s.name]))
+
+
+_TYPE_HINTS = {
+    "int": "write a whole number, e.g. `400`", "float": "write a number, e.g. `0.001`",
+    "bool": "write `true` or `false`", "ints": "write a list of whole numbers, e.g. `[128, 128]`",
+    "str": "write a string in double quotes",
+}
+
+
+def _number(e: ast.Expr, env: dict[str, float]) -> float | None:
+    try:
+        return eval_const(e, env)
+    except (NotConstant, RecursionError):
+        return None
+
+
+def _type_problem(s: ast.Setting, vocab: Vocabulary, env: dict[str, float]) -> str | None:
+    kind = vocab.types[s.name]
+    v = s.value
+    if kind == "str":
+        choices = vocab.choices.get(s.name)
+        text = v.value if isinstance(v, ast.Str) else v.id if isinstance(v, ast.Name) else None
+        if text is None:
+            return "needs a string" + (f": one of {', '.join(choices)}" if choices else "")
+        if choices and text not in choices:
+            return f"must be one of {', '.join(choices)}, not `{text}`"
+        return None
+    if kind == "bool":
+        if isinstance(v, ast.Name) and v.id in ("true", "false"):
+            return None
+        x = _number(v, env)
+        return None if x in (0.0, 1.0) else "must be true or false"
+    if kind == "ints":
+        items = v.items if isinstance(v, ast.Array) else (v,)
+        for it in items:
+            x = _number(it, env)
+            if x is None or x != int(x):
+                return "needs a list of whole numbers"
+        return None
+    x = _number(v, env)
+    if x is None:
+        return "needs a number"
+    if kind == "int" and x != int(x):
+        return f"needs a whole number, not {x:g}"
+    return None

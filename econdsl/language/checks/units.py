@@ -1,0 +1,258 @@
+"""Units: optional annotations (``::money``, ``::money/goods``, ``::hours``) checked by gradual inference.
+
+An unannotated name has an unknown unit, which agrees with anything; number literals agree with any unit
+in sums and comparisons (``max(x, 0)``) and are pure numbers in products. Step quantities take the unit
+of their right-hand side. Codes: E601 mismatch, E602 a unit where a pure number is needed (exponents,
+``log``/``exp`` arguments), E603 a unit outside the vocabulary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import ast
+from ..diagnostics import Diagnostics, did_you_mean
+from ..resolve import NotConstant, Resolved, eval_const
+from ._sites import Site, sites
+
+VOCABULARY = ("money", "goods", "hours", "capital", "utils", "period")
+
+U = tuple[tuple[str, int], ...]  # a unit: sorted (base, power) pairs; () is dimensionless
+ONE: U = ()
+
+
+@dataclass(frozen=True)
+class Typed:
+    unit: U | None  # None: unknown
+    literal: bool = False  # a plain number: agrees with any unit in sums
+
+
+UNKNOWN = Typed(None)
+
+
+def show(u: U | None) -> str:
+    if u is None:
+        return "an unknown unit"
+    if not u:
+        return "a pure number"
+    num = [n if p == 1 else f"{n}^{p}" for n, p in u if p > 0]
+    den = [n if p == -1 else f"{n}^{-p}" for n, p in u if p < 0]
+    text = "*".join(num) or "1"
+    if den:
+        text += "/" + "/".join(den)
+    return f"`{text}`"
+
+
+def of(unit: ast.Unit | None) -> U | None:
+    if unit is None:
+        return None
+    return tuple(sorted((n, p) for n, p in unit.factors if n in VOCABULARY and p != 0)) if all(
+        n in VOCABULARY for n, _ in unit.factors) else None
+
+
+def _mul(a: U, b: U, sign: int = 1) -> U:
+    out: dict[str, int] = dict(a)
+    for n, p in b:
+        out[n] = out.get(n, 0) + sign * p
+    return tuple(sorted((n, p) for n, p in out.items() if p != 0))
+
+
+def check_units(r: Resolved, diags: Diagnostics) -> None:
+    for n in r.model.walk():
+        if isinstance(n, ast.Unit):
+            for name, _ in n.factors:
+                if name not in VOCABULARY:
+                    diags.add("E603", f"`{name}` is not a unit", n.span,
+                              did_you_mean(name, VOCABULARY) or "units: " + ", ".join(VOCABULARY) + ", 1")
+    inf = _Infer(r, diags)
+    step_sites = [s for s in sites(r) if s.ctx in ("step", "next")]
+    for s in step_sites:
+        eq = s.node
+        assert isinstance(eq, ast.Equation)
+        t = inf.infer(s.expr, s)
+        if eq.is_next:
+            sym = r.symbols.get(eq.name)
+            want = of(sym.unit) if sym is not None else None
+            if want is not None and t.unit is not None and not t.literal and t.unit != want:
+                diags.add("E601", f"`{eq.name}` is in {show(want)}, but its transition gives {show(t.unit)}",
+                          eq.value.span, "convert the right-hand side, or fix the unit annotation")
+        elif eq.name not in inf.quantities:
+            inf.quantities[eq.name] = t
+    for s in sites(r):
+        if s.ctx in ("step", "next"):
+            continue
+        t = inf.infer(s.expr, s)
+        node = s.node
+        declared = None
+        if s.ctx in ("param", "init", "bounds") and isinstance(node, ast.Param | ast.State):
+            declared = of(node.unit)
+        elif s.ctx == "function" and isinstance(node, ast.Function):
+            declared = of(node.unit)
+        elif s.ctx == "const" and isinstance(node, ast.Const):
+            declared = of(node.unit)
+        if declared is not None and t.unit is not None and not t.literal and t.unit != declared:
+            diags.add("E601", f"`{node.name}` is declared in {show(declared)}, but its value is in "  # type: ignore[union-attr]
+                      f"{show(t.unit)}", s.expr.span, "convert the value, or fix the unit annotation")
+    for it in r.model.items:
+        if isinstance(it, ast.Const):
+            t = inf.infer(it.value, Site(it.value, "const", node=it))
+            declared = of(it.unit)
+            if declared is not None and t.unit is not None and not t.literal and t.unit != declared:
+                diags.add("E601", f"`{it.name}` is declared in {show(declared)}, but its value is in {show(t.unit)}",
+                          it.value.span, "convert the value, or fix the unit annotation")
+
+
+class _Infer:
+    def __init__(self, r: Resolved, diags: Diagnostics):
+        self.r, self.diags = r, diags
+        self.quantities: dict[str, Typed] = {}
+        self.returns: dict[str, U | None] = {}
+
+    def _same(self, node: ast.Node, what: str, parts: list[Typed]) -> Typed:
+        """All parts must agree; the result is the first known unit."""
+        known = [p for p in parts if p.unit is not None and not p.literal]
+        for p in known[1:]:
+            if p.unit != known[0].unit:
+                self.diags.add("E601", f"{what} mixes {show(known[0].unit)} and {show(p.unit)}", node.span,
+                               "both sides must have the same unit: convert one (multiply by a price, a wage ...)")
+                return UNKNOWN
+        if known:
+            return Typed(known[0].unit)
+        if parts and all(p.literal for p in parts):
+            return Typed(ONE, True)
+        return UNKNOWN
+
+    def _pure(self, node: ast.Expr, t: Typed, what: str) -> None:
+        if t.unit is not None and t.unit != ONE and not t.literal:
+            self.diags.add("E602", f"{what} must be a pure number, but this is in {show(t.unit)}", node.span,
+                           "divide by a reference quantity of the same unit first")
+
+    def _symbol_unit(self, name: str, site: Site, bound: set[str]) -> Typed:
+        if name in bound:
+            return Typed(ONE)
+        fn = site.node if isinstance(site.node, ast.Function) else None
+        if fn is not None:
+            for p in fn.inputs + fn.params:
+                if p.name == name:
+                    return Typed(of(p.unit))
+        sym = self.r.symbols.get(name)
+        if sym is None:
+            return UNKNOWN
+        if sym.kind == "quantity":
+            return self.quantities.get(name, UNKNOWN)
+        if sym.kind in ("const", "param", "state"):
+            return Typed(of(sym.unit))
+        return UNKNOWN
+
+    def infer(self, e: ast.Expr, site: Site, bound: frozenset[str] = frozenset()) -> Typed:
+        b = set(site.bound) | bound
+        if isinstance(e, ast.Num):
+            return Typed(ONE, True)
+        if isinstance(e, ast.Inf):
+            return Typed(None, True)
+        if isinstance(e, ast.Name):
+            return self._symbol_unit(e.id, site, b)
+        if isinstance(e, ast.Index):
+            for ix in e.indices:
+                self.infer(ix, site, bound)
+            return self._symbol_unit(e.base, site, b)
+        if isinstance(e, ast.UnOp):
+            t = self.infer(e.operand, site, bound)
+            return Typed(ONE) if e.op == "!" else t
+        if isinstance(e, ast.BinOp):
+            return self._binop(e, site, bound)
+        if isinstance(e, ast.Ternary):
+            self.infer(e.cond, site, bound)
+            return self._same(e, "the two branches of `?:`", [self.infer(e.then, site, bound),
+                                                            self.infer(e.other, site, bound)])
+        if isinstance(e, ast.Call):
+            return self._call(e, site, bound)
+        if isinstance(e, ast.Reduce):
+            inner = bound | {e.var}
+            t = self.infer(e.body, site, inner)
+            if e.cond is not None:
+                self.infer(e.cond, site, inner)
+            if e.op == "prod":
+                return Typed(ONE) if t.unit == ONE else UNKNOWN
+            return Typed(t.unit)
+        if isinstance(e, ast.Array):
+            return self._same(e, "the list", [self.infer(x, site, bound) for x in e.items])
+        return UNKNOWN
+
+    def _binop(self, e: ast.BinOp, site: Site, bound: frozenset[str]) -> Typed:
+        lt, rt = self.infer(e.left, site, bound), self.infer(e.right, site, bound)
+        if e.op in ("+", "-"):
+            return self._same(e, f"`{e.op}`", [lt, rt])
+        if e.op in ("==", "!=", "<", "<=", ">", ">="):
+            self._same(e, "the comparison", [lt, rt])
+            return Typed(ONE)
+        if e.op in ("&&", "||"):
+            return Typed(ONE)
+        if e.op in ("*", "/"):
+            if lt.unit is None or rt.unit is None:
+                return UNKNOWN
+            return Typed(_mul(lt.unit, rt.unit, 1 if e.op == "*" else -1), lt.literal and rt.literal)
+        if e.op == "^":
+            self._pure(e.right, rt, "an exponent")
+            if lt.unit == ONE:
+                return Typed(ONE, lt.literal and rt.literal)
+            if lt.unit is None:
+                return UNKNOWN
+            try:
+                k = eval_const(e.right, self.r.consts)
+            except NotConstant:
+                return UNKNOWN
+            if k != int(k):
+                return UNKNOWN  # a dimensioned base to a fractional power has no unit in the vocabulary
+            return Typed(tuple((n, p * int(k)) for n, p in lt.unit if p * int(k) != 0))
+        return UNKNOWN
+
+    def _call(self, e: ast.Call, site: Site, bound: frozenset[str]) -> Typed:
+        args = [self.infer(a, site, bound) for a in e.args]
+        params = [self.infer(a, site, bound) for a in e.params]
+        f = e.func
+        if f in ("log", "exp"):
+            for a, t in zip(e.args, args, strict=True):
+                self._pure(a, t, f"the argument of `{f}`")
+            return Typed(ONE)
+        if f == "sqrt" and len(args) == 1:
+            u = args[0].unit
+            if u is None:
+                return UNKNOWN
+            if all(p % 2 == 0 for _, p in u):
+                return Typed(tuple((n, p // 2) for n, p in u), args[0].literal)
+            return UNKNOWN
+        if f in ("abs", "floor", "ceil", "next") and len(args) == 1:
+            return args[0]
+        if f in ("min", "max"):
+            return self._same(e, f"`{f}`", args)
+        if f == "clamp":
+            return self._same(e, "`clamp`", args)
+        if f == "ifelse" and len(args) == 3:
+            return self._same(e, "the two branches of `ifelse`", args[1:])
+        if f in ("onehot", "size"):
+            return Typed(ONE)
+        fn = self.r.functions.get(f)
+        if fn is None:
+            return UNKNOWN
+        for a, t, p in zip(e.args + e.params, args + params, fn.inputs + fn.params, strict=False):
+            want = of(p.unit)
+            if want is not None and t.unit is not None and not t.literal and t.unit != want:
+                self.diags.add("E601", f"`{fn.name}` takes `{p.name}` in {show(want)}, but this is in {show(t.unit)}",
+                               a.span, "convert the argument, or fix the unit annotation")
+        return Typed(self._return_unit(fn))
+
+    def _return_unit(self, fn: ast.Function) -> U | None:
+        if fn.unit is not None:
+            return of(fn.unit)
+        if fn.name not in self.returns:
+            self.returns[fn.name] = None  # guards recursion
+            quiet = Diagnostics()
+            self.returns[fn.name] = _Infer.__new__(_Infer)._reuse(self, quiet).infer(
+                fn.body, Site(fn.body, "function", node=fn)).unit
+        return self.returns[fn.name]
+
+    def _reuse(self, parent: _Infer, diags: Diagnostics) -> _Infer:
+        """A copy that shares the tables but reports nowhere (function bodies are checked once, on their own)."""
+        self.r, self.diags, self.quantities, self.returns = parent.r, diags, parent.quantities, parent.returns
+        return self
