@@ -11,6 +11,8 @@ COMMANDS = {
     "check": "check",
     "explain": "explain",
     "diff": "diff",
+    "sweep": "sweep",
+    "compare": "compare",
 }
 
 

@@ -1,0 +1,292 @@
+"""Grids of training runs: plan the points, train them in parallel processes, resume after a kill.
+
+A *point* is one (model file, overrides, seed) triple; it becomes one run directory trained by
+``econdsl train`` in its own process. The sweep directory holds:
+
+- ``sweep.json``: the plan (every point, its file, overrides and run directory), written first;
+- ``runs/<variant>/seed<k>/``: the trainer's run directories;
+- ``status/<point>.json``: written when a point's training process exits successfully; a point with a
+  status file is finished and is never trained again;
+- ``logs/<point>.log``: each training process's output.
+
+Resuming: a point without a status file whose run directory holds a checkpoint is continued with the
+trainer's ``--resume``; one whose run directory holds no checkpoint yet is started again from scratch.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from . import runs
+
+
+class SweepError(ValueError):
+    """A sweep that cannot be planned or run; the message says why."""
+
+
+@dataclass(frozen=True)
+class Point:
+    """One training run of a sweep."""
+
+    id: str  # unique, filesystem-safe: "<variant>__seed<k>"
+    variant: str  # the model stem plus its overrides, e.g. "rbc_open__q_x=50"
+    file: str
+    overrides: tuple[tuple[str, str], ...]
+    seed: int
+    run_dir: str  # relative to the sweep directory
+
+    @property
+    def label(self) -> str:
+        """A human name of the variant: the model plus its overrides."""
+        stem = Path(self.file).stem
+        if not self.overrides:
+            return stem
+        return stem + " " + " ".join(f"{k}={v}" for k, v in self.overrides)
+
+
+@dataclass
+class Plan:
+    """Every point of a sweep and the options every run shares."""
+
+    points: list[Point]
+    preset: str | None = None
+    train_args: list[str] = field(default_factory=list)  # extra `econdsl train` flags, e.g. --iterations 50
+
+    def to_json(self) -> str:
+        return json.dumps({"preset": self.preset, "train_args": self.train_args,
+                           "points": [asdict(p) for p in self.points]}, ensure_ascii=False, indent=1)
+
+    @classmethod
+    def from_json(cls, text: str) -> Plan:
+        d = json.loads(text)
+        pts = [Point(p["id"], p["variant"], p["file"], tuple(tuple(x) for x in p["overrides"]), p["seed"],
+                     p["run_dir"]) for p in d["points"]]
+        return cls(pts, d.get("preset"), list(d.get("train_args", [])))
+
+    def variants(self) -> list[str]:
+        out: list[str] = []
+        for p in self.points:
+            if p.variant not in out:
+                out.append(p.variant)
+        return out
+
+
+_UNSAFE = re.compile(r"[^\w.=+-]", re.UNICODE)
+
+
+def _safe(s: str) -> str:
+    return _UNSAFE.sub("_", s)
+
+
+def parse_sets(items: Sequence[str]) -> list[tuple[str, list[str]]]:
+    """``["lr=1e-3,3e-3", "q_x=50"]`` → ``[("lr", ["1e-3", "3e-3"]), ("q_x", ["50"])]``."""
+    out: list[tuple[str, list[str]]] = []
+    seen = set()
+    for item in items:
+        if "=" not in item:
+            raise SweepError(f"--set `{item}`: expected name=value[,value...]")
+        name, _, values = item.partition("=")
+        name = name.strip()
+        vals = [v.strip() for v in values.split(",") if v.strip()]
+        if not name or not vals:
+            raise SweepError(f"--set `{item}`: expected name=value[,value...]")
+        if name in seen:
+            raise SweepError(f"--set `{name}` is given twice; list its values once, separated by commas")
+        seen.add(name)
+        out.append((name, vals))
+    return out
+
+
+def plan(files: Sequence[str | Path], sets: Sequence[tuple[str, list[str]]], seeds: int,
+         seed_base: int = 0, preset: str | None = None, train_args: Sequence[str] = ()) -> Plan:
+    """The Cartesian grid files × values of every --set × seeds, in a stable order."""
+    if seeds < 1:
+        raise SweepError("--seeds must be ≥ 1")
+    if not files:
+        raise SweepError("no model file given")
+    stems = [Path(f).stem for f in files]
+    names = [n for n, _ in sets]
+    points: list[Point] = []
+    for f, stem in zip(files, stems, strict=True):
+        # Two files with the same stem (a/m.econ, b/m.econ) get their position as a prefix.
+        base = stem if stems.count(stem) == 1 else f"{list(files).index(f)}-{stem}"
+        for combo in itertools.product(*[v for _, v in sets]):
+            overrides = tuple(zip(names, combo, strict=True))
+            variant = "__".join([_safe(base)] + [_safe(f"{k}={v}") for k, v in overrides])
+            for k in range(seeds):
+                seed = seed_base + k
+                pid = f"{variant}__seed{seed}"
+                points.append(Point(pid, variant, str(f), overrides, seed, f"runs/{variant}/seed{seed}"))
+    return Plan(points, preset, list(train_args))
+
+
+def train_command(point: Point, plan_: Plan, run_dir: Path, resume: bool, threads: int) -> list[str]:
+    """The ``econdsl train`` command line of one point."""
+    cmd = [sys.executable, "-m", "econdsl.cli", "train", point.file, "--seed", str(point.seed),
+           "--out", str(run_dir)]
+    if plan_.preset:
+        cmd += ["--preset", plan_.preset]
+    for k, v in point.overrides:
+        cmd += ["--set", f"{k}={v}"]
+    if threads > 0:
+        cmd += ["--set", f"threads={threads}"]
+    cmd += plan_.train_args
+    if resume:
+        cmd.append("--resume")
+    return cmd
+
+
+@dataclass
+class Outcome:
+    point: Point
+    status: str  # skipped | done | failed | interrupted
+    seconds: float = 0.0
+    returncode: int | None = None
+
+
+class Sweep:
+    """Runs a plan in a sweep directory with up to ``jobs`` training processes at once."""
+
+    def __init__(self, out: str | Path, plan_: Plan, jobs: int = 1,
+                 echo: Callable[[str], None] | None = None) -> None:
+        if jobs < 1:
+            raise SweepError("--jobs must be ≥ 1")
+        self.out = Path(out)
+        self.plan = plan_
+        self.jobs = jobs
+        self.echo = echo or (lambda s: print(s, flush=True))
+        self._children: dict[int, tuple[subprocess.Popen, Point, float, object]] = {}
+
+    # ------------------------------------------------------------ state on disk
+    def status_path(self, p: Point) -> Path:
+        return self.out / "status" / f"{p.id}.json"
+
+    def is_done(self, p: Point) -> bool:
+        return self.status_path(p).exists()
+
+    def run_dir(self, p: Point) -> Path:
+        return self.out / p.run_dir
+
+    def prepare(self) -> None:
+        """Create the sweep directory; refuse to mix two different plans in one directory."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        manifest = self.out / "sweep.json"
+        whole = self.plan
+        if manifest.exists():
+            old = Plan.from_json(manifest.read_text(encoding="utf-8"))
+            clash = {p.id for p in old.points} & {p.id for p in self.plan.points}
+            if (old.preset, old.train_args) != (self.plan.preset, self.plan.train_args) and clash:
+                raise SweepError(f"{self.out} already holds a sweep with other training options "
+                                 f"(preset {old.preset}, {' '.join(old.train_args) or 'no extra flags'}); "
+                                 "use another --out")
+            # Keep earlier points in the manifest so that the report covers the whole directory.
+            known = {p.id for p in self.plan.points}
+            merged = self.plan.points + [p for p in old.points if p.id not in known]
+            whole = Plan(merged, self.plan.preset, self.plan.train_args)
+        tmp = manifest.with_suffix(".json.tmp")
+        tmp.write_text(whole.to_json(), encoding="utf-8")
+        os.replace(tmp, manifest)
+        (self.out / "status").mkdir(exist_ok=True)
+        (self.out / "logs").mkdir(exist_ok=True)
+
+    # ------------------------------------------------------------ running
+    def run(self) -> list[Outcome]:
+        """Train every unfinished point; return what happened to each. Ctrl-C stops the children cleanly."""
+        self.prepare()
+        todo = [p for p in self.plan.points if not self.is_done(p)]
+        outcomes = [Outcome(p, "skipped") for p in self.plan.points if self.is_done(p)]
+        for o in outcomes:
+            self.echo(f"skip  {o.point.id} (finished earlier)")
+        threads = max(1, (os.cpu_count() or 1) // self.jobs)
+        queue = list(todo)
+        old_term = signal.getsignal(signal.SIGTERM)
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+        try:
+            while queue or self._children:
+                while queue and len(self._children) < self.jobs:
+                    self._start(queue.pop(0), threads)
+                outcomes += self._reap()
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            outcomes += self._stop_all()
+            raise
+        finally:
+            signal.signal(signal.SIGTERM, old_term)
+        return outcomes
+
+    def _start(self, p: Point, threads: int) -> None:
+        rd = self.run_dir(p)
+        resume = runs.has_checkpoint(rd)
+        if rd.exists() and not resume:
+            # Started but killed before its first checkpoint: nothing to keep.
+            shutil.rmtree(rd)
+        rd.parent.mkdir(parents=True, exist_ok=True)
+        cmd = train_command(p, self.plan, rd, resume, threads)
+        log = open(self.out / "logs" / f"{p.id}.log", "a", encoding="utf-8")  # noqa: SIM115 - closed in _reap
+        log.write(f"$ {' '.join(cmd)}\n")
+        log.flush()
+        env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+        self._children[proc.pid] = (proc, p, time.time(), log)
+        self.echo(f"{'resume' if resume else 'start'} {p.id}")
+
+    def _reap(self) -> list[Outcome]:
+        out = []
+        for pid, (proc, p, t0, log) in list(self._children.items()):
+            rc = proc.poll()
+            if rc is None:
+                continue
+            del self._children[pid]
+            log.close()  # type: ignore[attr-defined]
+            dt = time.time() - t0
+            if rc == 0 and runs.is_finished(self.run_dir(p)):
+                tmp = self.status_path(p).with_suffix(".tmp")
+                tmp.write_text(json.dumps({"id": p.id, "seconds": round(dt, 2), "finished": time.time()}),
+                               encoding="utf-8")
+                os.replace(tmp, self.status_path(p))
+                self.echo(f"done  {p.id} ({dt:.0f} s)")
+                out.append(Outcome(p, "done", dt, rc))
+            else:
+                self.echo(f"FAIL  {p.id} (exit {rc}; see {self.out / 'logs' / (p.id + '.log')})")
+                out.append(Outcome(p, "failed", dt, rc))
+        return out
+
+    def _stop_all(self) -> list[Outcome]:
+        """Ask every child to stop (SIGINT: the trainer checkpoints), then wait for them."""
+        out = []
+        for proc, _p, _t, _log in self._children.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        deadline = time.time() + 30
+        for proc, p, t0, log in self._children.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            log.close()  # type: ignore[attr-defined]
+            out.append(Outcome(p, "interrupted", time.time() - t0, proc.returncode))
+        self._children.clear()
+        return out
+
+
+def _raise_interrupt(signum, frame) -> None:  # noqa: ARG001 - signal handler signature
+    raise KeyboardInterrupt
+
+
+def load_plan(out: str | Path) -> Plan:
+    manifest = Path(out) / "sweep.json"
+    if not manifest.exists():
+        raise SweepError(f"{out} is not a sweep directory (no sweep.json)")
+    return Plan.from_json(manifest.read_text(encoding="utf-8"))

@@ -1,0 +1,69 @@
+"""``econdsl compare A.econ B.econ …``: train model variants side by side, then one report."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..analysis.sweep import Sweep, SweepError, parse_sets, plan
+
+
+def train_passthrough(iterations: int | None, envs: int | None) -> list[str]:
+    """`econdsl train` flags shared by every run of a sweep."""
+    args: list[str] = []
+    if iterations is not None:
+        args += ["--iterations", str(iterations)]
+    if envs is not None:
+        args += ["--envs", str(envs)]
+    return args
+
+
+def finish(sw: Sweep, report: bool, title: str) -> None:
+    """Run the sweep, then write its report; exit 1 if a run failed, 130 on Ctrl-C."""
+    try:
+        outcomes = sw.run()
+    except SweepError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        click.echo(f"interrupted; rerun the same command to resume ({sw.out})", err=True)
+        sys.exit(130)
+    failed = [o for o in outcomes if o.status == "failed"]
+    if report:
+        from ..analysis.report import write_report
+
+        paths = write_report(sw.out, title=title)
+        click.echo(f"report: {paths['markdown']}\n        {paths['html']}")
+    if failed:
+        click.echo(f"{len(failed)} run(s) failed: " + ", ".join(o.point.id for o in failed), err=True)
+        sys.exit(1)
+
+
+@click.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--seeds", default=1, show_default=True, help="Seeds per model (0..K-1 + --seed-base).")
+@click.option("--seed-base", default=0, show_default=True)
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE[,…]",
+              help="Applied to every model (several values make a grid).")
+@click.option("--jobs", "-j", default=1, show_default=True, help="Training processes at once.")
+@click.option("--preset", default=None, help="Training preset (e.g. quick).")
+@click.option("--iterations", type=int, default=None, help="Override the training iterations of every run.")
+@click.option("--envs", type=int, default=None, help="Override the parallel replicas of every run.")
+@click.option("--out", default=None, type=click.Path(file_okay=False),
+              help="Comparison directory (default sweeps/compare-<models>). Rerunning resumes it.")
+@click.option("--report/--no-report", default=True, show_default=True)
+def compare(files: tuple[str, ...], seeds: int, seed_base: int, sets: tuple[str, ...], jobs: int,
+            preset: str | None, iterations: int | None, envs: int | None, out: str | None,
+            report: bool) -> None:
+    """Train each model (reusing finished runs), then write report.md and report.html with the
+    equilibrium outcomes side by side, the training curves and the model diff."""
+    try:
+        p = plan(list(files), parse_sets(sets), seeds, seed_base, preset, train_passthrough(iterations, envs))
+    except SweepError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(2)
+    out_dir = Path(out or "sweeps/compare-" + "-".join(Path(f).stem for f in files))
+    finish(Sweep(out_dir, p, jobs, click.echo), report,
+           title="Comparison of " + ", ".join(Path(f).name for f in files))

@@ -1,0 +1,42 @@
+"""``econdsl sweep FILE --set name=v1,v2,…``: train a Cartesian grid of variants, then one report."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..analysis.sweep import Sweep, SweepError, parse_sets, plan
+from .compare import finish, train_passthrough
+
+
+@click.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--set", "sets", multiple=True, metavar="NAME=V1,V2,…",
+              help="A constant, parameter, curriculum constant or training setting and the values to try "
+                   "(repeatable; the grid is the Cartesian product).")
+@click.option("--seeds", default=1, show_default=True, help="Seeds per grid point (0..K-1 + --seed-base).")
+@click.option("--seed-base", default=0, show_default=True)
+@click.option("--jobs", "-j", default=1, show_default=True, help="Training processes at once.")
+@click.option("--preset", default=None, help="Training preset of the model (e.g. quick).")
+@click.option("--iterations", type=int, default=None, help="Override the training iterations of every run.")
+@click.option("--envs", type=int, default=None, help="Override the parallel replicas of every run.")
+@click.option("--out", default=None, type=click.Path(file_okay=False),
+              help="Sweep directory (default sweeps/<model>-sweep). Rerunning resumes it.")
+@click.option("--report/--no-report", default=True, show_default=True)
+def sweep(file: str, sets: tuple[str, ...], seeds: int, seed_base: int, jobs: int, preset: str | None,
+          iterations: int | None, envs: int | None, out: str | None, report: bool) -> None:
+    """Train every point of a parameter grid (resumable: finished points are skipped, interrupted ones
+    resume from their checkpoint) and write report.md and report.html."""
+    from pathlib import Path
+
+    try:
+        grid = parse_sets(sets)
+        if not grid:
+            raise SweepError("give at least one --set name=v1,v2,… (use `econdsl compare` for plain variants)")
+        p = plan([file], grid, seeds, seed_base, preset, train_passthrough(iterations, envs))
+    except SweepError as e:
+        click.echo(f"error: {e}", err=True)
+        sys.exit(2)
+    out_dir = Path(out or f"sweeps/{Path(file).stem}-sweep")
+    finish(Sweep(out_dir, p, jobs, click.echo), report, title=f"Sweep of {Path(file).name}")

@@ -1,0 +1,50 @@
+"""Planning a sweep: the Cartesian grid, stable point names, the manifest, and --set parsing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from econdsl.analysis.sweep import Plan, Sweep, SweepError, parse_sets, plan, train_command
+
+
+def test_grid_is_the_cartesian_product_times_seeds() -> None:
+    p = plan(["models/m.econ"], parse_sets(["a=1,2,3", "b=x,y"]), seeds=2, preset="quick")
+    assert len(p.points) == 3 * 2 * 2
+    assert len(p.variants()) == 6
+    assert len({pt.id for pt in p.points}) == 12
+    first = p.points[0]
+    assert first.overrides == (("a", "1"), ("b", "x")) and first.seed == 0
+    assert first.variant == "m__a=1__b=x"
+    assert first.run_dir == "runs/m__a=1__b=x/seed0"
+    assert first.label == "m a=1 b=x"
+
+
+def test_compare_of_files_and_duplicate_stems() -> None:
+    p = plan(["a/m.econ", "b/m.econ", "c/n.econ"], [], seeds=1)
+    assert [pt.variant for pt in p.points] == ["0-m", "1-m", "n"]
+
+
+def test_bad_sets_are_errors() -> None:
+    for bad in (["a"], ["a="], ["=1"], ["a=1", "a=2"]):
+        with pytest.raises(SweepError):
+            parse_sets(bad)
+    with pytest.raises(SweepError):
+        plan(["m.econ"], [], seeds=0)
+
+
+def test_manifest_round_trips_and_train_command(tmp_path: Path) -> None:
+    p = plan(["m.econ"], parse_sets(["θ=0.5,1"]), seeds=1, preset="quick", train_args=["--iterations", "3"])
+    assert Plan.from_json(p.to_json()).points == p.points
+    sw = Sweep(tmp_path / "sw", p)
+    sw.prepare()
+    assert (tmp_path / "sw" / "sweep.json").exists()
+    cmd = train_command(p.points[1], p, tmp_path / "run", resume=True, threads=1)
+    assert cmd[3:5] == ["train", "m.econ"]
+    assert "--resume" in cmd and ["--set", "θ=1"] == cmd[cmd.index("--set"):cmd.index("--set") + 2]
+    assert cmd[cmd.index("--preset") + 1] == "quick" and "--iterations" in cmd
+    # A second plan with other training options may not reuse the same directory.
+    other = plan(["m.econ"], parse_sets(["θ=0.5,1"]), seeds=1, preset=None)
+    with pytest.raises(SweepError):
+        Sweep(tmp_path / "sw", other).prepare()
