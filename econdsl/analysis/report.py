@@ -111,7 +111,7 @@ def summarize(out: str | Path) -> Summary:
             status[p.id] = "unfinished" if rd.exists() else "missing"
             continue
         status[p.id] = "finished"
-        run = runs.load_run(rd)
+        run = runs.load_run(rd, p.file)
         row: dict[str, object] = {"variant": p.label, "seed": p.seed}
         for q, v in run.outcomes().items():
             add(q, p.variant, v)

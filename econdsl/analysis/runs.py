@@ -20,29 +20,18 @@ ECON_PREFIX = "econ/"
 TAIL = 0.1  # fraction of the last iterations averaged when a quantity comes from metrics.csv
 
 
-def checkpoint_files(run_dir: Path) -> list[Path]:
-    run_dir = Path(run_dir)
-    out: list[Path] = []
-    for pattern in ("checkpoint*.pt", "checkpoints/*.pt", "ckpt*.pt"):
-        out += [p for p in run_dir.glob(pattern) if not p.name.endswith(".tmp")]
-    return out
+CHECKPOINT = "checkpoint.pt"  # written atomically by the trainer (tmp + rename)
+EVAL_SUMMARY = "eval.json"  # episode means of every series, written with eval.npz after training
+EVAL_ARRAYS = "eval.npz"
 
 
 def has_checkpoint(run_dir: str | Path) -> bool:
-    return bool(checkpoint_files(Path(run_dir)))
-
-
-def evaluation_file(run_dir: Path) -> Path | None:
-    for name in ("evaluation.json", "eval.json", "evaluation/series.json"):
-        p = Path(run_dir) / name
-        if p.exists():
-            return p
-    return None
+    return (Path(run_dir) / CHECKPOINT).exists()
 
 
 def is_finished(run_dir: str | Path) -> bool:
     """A run finished when its final evaluation rollout was written (the trainer's last act)."""
-    return evaluation_file(Path(run_dir)) is not None
+    return (Path(run_dir) / EVAL_SUMMARY).exists()
 
 
 def read_metrics(path: Path) -> dict[str, np.ndarray]:
@@ -65,16 +54,17 @@ def read_metrics(path: Path) -> dict[str, np.ndarray]:
 
 @dataclass
 class Run:
-    """One finished run: its metrics columns and its evaluation series."""
+    """One finished run: its metrics columns and its final evaluation episode."""
 
     path: Path
     metrics: dict[str, np.ndarray]
-    evaluation: dict = field(default_factory=dict)
+    evaluation: dict = field(default_factory=dict)  # eval.json: {"series": {name: {"mean": …}}, "reward": {…}}
+    actions: dict[str, float] = field(default_factory=dict)  # mean value of every action component
 
     @property
     def agent_types(self) -> list[str]:
-        return [k[: -len(REWARD_SUFFIX)] for k in self.metrics if k.endswith(REWARD_SUFFIX) and "/" not in
-                k[: -len(REWARD_SUFFIX)]]
+        return [k[: -len(REWARD_SUFFIX)] for k in self.metrics if k.endswith(REWARD_SUFFIX)
+                and "/" not in k[: -len(REWARD_SUFFIX)]]
 
     def tail_mean(self, column: str) -> float:
         y = self.metrics[column]
@@ -94,26 +84,26 @@ class Run:
     def outcomes(self) -> dict[str, float]:
         """The quantities of the outcome table, by display name.
 
-        ``mean reward T`` per agent type, then every named economic series, from the final evaluation
-        rollout when the run has one (time- and population-mean), else from the last 10% of iterations
-        of metrics.csv; then ε per type when best responses were run.
+        ``mean reward T`` per agent type, then the mean of every named economic series and of every action
+        component over the final evaluation episode (its steps, replicas and population members); when
+        the run has no evaluation, the last 10% of iterations of metrics.csv. Then ε per type when best
+        responses were run.
         """
         out: dict[str, float] = {}
-        ev = self.evaluation
-        ev_rewards = ev.get("rewards") or {}
+        ev_rewards = self.evaluation.get("reward") or {}
         for a in self.agent_types:
-            if a in ev_rewards:
-                out[f"mean reward {a}"] = _mean(ev_rewards[a])
-            else:
-                out[f"mean reward {a}"] = self.tail_mean(f"{a}{REWARD_SUFFIX}")
-        series = ev.get("series") or {}
+            out[f"mean reward {a}"] = (float(ev_rewards[a]) if a in ev_rewards
+                                       else self.tail_mean(f"{a}{REWARD_SUFFIX}"))
+        series = self.evaluation.get("series") or {}
         if series:
-            for name, values in series.items():
-                out[name] = _mean(values)
+            for name, info in series.items():
+                out[name] = float(info["mean"])
         else:
             for k in self.metrics:
                 if k.startswith(ECON_PREFIX):
                     out[k[len(ECON_PREFIX):]] = self.tail_mean(k)
+        for name, v in self.actions.items():
+            out.setdefault(name, v)
         for a, eps in read_epsilon(self.path).items():
             out[f"ε {a} (abs)"] = eps["abs"]
             if not math.isnan(eps.get("rel", math.nan)):
@@ -126,6 +116,28 @@ class Run:
         if x is None:
             return {}
         return {f"{a} mean reward": (x, self.metrics[f"{a}{REWARD_SUFFIX}"]) for a in self.agent_types}
+
+
+def action_values(resolved, agent: str, idx: np.ndarray) -> dict[str, np.ndarray]:
+    """Decode a type's action columns [..., n_columns] into the value of every action component.
+
+    Columns follow the model's heads in order, a per-member head (``demand[Firm]``) taking one column per
+    member; a joint head's index is mixed-radix with its first component slowest (the compiler's
+    convention: component k = index // prod(sizes[k+1:]) mod sizes[k]).
+    """
+    out: dict[str, np.ndarray] = {}
+    col = 0
+    for h in resolved.heads[agent]:
+        if h.continuous:
+            return out
+        reps = resolved.populations[h.per].size if h.per else 1
+        block = idx[..., col:col + reps]
+        col += reps
+        for k, comp in enumerate(h.components):
+            stride = math.prod(h.sizes[k + 1:])
+            sub = (block // stride) % h.sizes[k]
+            out[comp] = np.asarray(h.values[k], dtype=float)[sub]
+    return out
 
 
 def _mean(values) -> float:
@@ -143,11 +155,22 @@ def read_epsilon(run_dir: Path) -> dict[str, dict[str, float]]:
             for a, v in data.get("types", {}).items()}
 
 
-def load_run(run_dir: str | Path) -> Run:
+def load_run(run_dir: str | Path, model_file: str | Path | None = None) -> Run:
+    """Read a run directory. ``model_file`` (the model as trained) lets action indices be shown as values."""
     run_dir = Path(run_dir)
     metrics = read_metrics(run_dir / METRICS) if (run_dir / METRICS).exists() else {}
     ev: dict = {}
-    p = evaluation_file(run_dir)
-    if p is not None and p.suffix == ".json":
-        ev = json.loads(p.read_text(encoding="utf-8"))
-    return Run(run_dir, metrics, ev)
+    if (run_dir / EVAL_SUMMARY).exists():
+        ev = json.loads((run_dir / EVAL_SUMMARY).read_text(encoding="utf-8"))
+    actions: dict[str, float] = {}
+    if model_file is not None and (run_dir / EVAL_ARRAYS).exists():
+        from ..language.resolve import load
+
+        resolved, diags = load(model_file)
+        if resolved is not None and not diags.has_errors():
+            with np.load(run_dir / EVAL_ARRAYS) as z:
+                for key in z.files:
+                    if key.startswith("action/") and key[7:] in resolved.heads:
+                        for name, v in action_values(resolved, key[7:], z[key]).items():
+                            actions[name] = _mean(v)
+    return Run(run_dir, metrics, ev, actions)
