@@ -1,0 +1,190 @@
+"""The IR verifier: structural invariants of a :class:`Program`, checked between compiler stages.
+
+It checks what ``ir.py`` promises backends: known op kinds and arities, SSA (each name defined once,
+before use, within its function), canonical and known dims, dims and dtypes consistent with each
+op kind, and outputs that refer to defined values of the right shape.
+"""
+
+from __future__ import annotations
+
+from .ir import (
+    ARITHMETIC,
+    COMPARISONS,
+    ELEMENTWISE,
+    INPUT_SOURCES,
+    LOGICAL,
+    OUTPUT_KINDS,
+    REDUCTIONS,
+    Function,
+    Program,
+)
+
+
+class VerifyError(Exception):
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("invalid IR:\n  " + "\n  ".join(problems))
+
+
+def verify(program: Program) -> None:
+    """Raise :class:`VerifyError` listing every violated invariant."""
+    problems: list[str] = []
+    for fn in program.functions():
+        problems += _verify_function(program, fn)
+    if problems:
+        raise VerifyError(problems)
+
+
+def _verify_function(prog: Program, fn: Function) -> list[str]:
+    out: list[str] = []
+    pops = list(prog.populations)
+    ops = {}
+    bufs = {b.name: b for b in prog.buffers}
+
+    def bad(op, msg):
+        out.append(f"{fn.name}: {op.out} = {op.kind}{op.args}: {msg}")
+
+    def union(names):
+        s = {d for n in names for d in ops[n].dims}
+        return tuple(p for p in pops if p in s)
+
+    for op in fn.ops:
+        if op.out in ops:
+            bad(op, "defined twice")
+        if any(a not in ops for a in op.args):
+            bad(op, "uses a value not defined before")
+            ops[op.out] = op
+            continue
+        if any(d not in prog.populations or d in prog.singletons for d in op.dims):
+            bad(op, f"unknown or singleton dim in {op.dims}")
+        if op.dims != tuple(p for p in pops if p in op.dims) or len(set(op.dims)) != len(op.dims):
+            bad(op, f"dims {op.dims} not in canonical order")
+        if op.dtype not in ("f", "b", "i"):
+            bad(op, f"unknown dtype {op.dtype}")
+        k = op.kind
+        args = [ops[a] for a in op.args]
+        if k == "const":
+            v = op.attr("value")
+            if isinstance(v, tuple):
+                if len(op.dims) != 1 or len(v) != prog.populations[op.dims[0]]:
+                    bad(op, "array constant does not match its dims")
+            elif op.dims != ():
+                bad(op, "scalar constant with dims")
+        elif k == "input":
+            src, name = op.attr("source"), op.attr("name")
+            if src not in INPUT_SOURCES:
+                bad(op, f"unknown input source {src}")
+            elif src in ("state", "param"):
+                if name not in bufs or bufs[name].kind != src or bufs[name].dims != op.dims:
+                    bad(op, f"input {src} {name!r} does not match a buffer")
+                if fn.name == "init":
+                    bad(op, "init cannot read buffers")
+            elif src == "runtime_const" and (name not in prog.runtime_consts or op.dims != ()):
+                bad(op, f"unknown runtime constant {name!r}")
+            elif src == "uniform" and (fn.name != "init" or prog.uniforms.get(name) != op.dims):
+                bad(op, f"uniform stream {name!r} misused")
+            elif src == "time" and op.dims != ():
+                bad(op, "time has dims")
+        elif k == "action":
+            if fn.name != "step":
+                bad(op, "actions are only known in step")
+            agent, per = op.attr("agent"), op.attr("per")
+            want = prog.agent_dims(agent) + ((per,) if per else ())
+            if op.dims != tuple(p for p in pops if p in want):
+                bad(op, f"action dims {op.dims} != {want}")
+            table = op.attr("table")
+            if not table or op.attr("size") != len(table) or op.attr("stride", 0) < 1:
+                bad(op, "bad action table")
+            col = op.attr("column")
+            if not isinstance(col, int) or col < 0 or col >= prog.n_columns(agent):
+                bad(op, f"column {col} out of range")
+        elif k == "iota":
+            if op.dims != (op.attr("dim"),) or op.dtype != "i":
+                bad(op, "iota dims/dtype")
+        elif k in ELEMENTWISE:
+            arity, res = ELEMENTWISE[k]
+            if len(args) != arity:
+                bad(op, "wrong arity")
+                ops[op.out] = op
+                continue
+            if op.dims != union(op.args):
+                bad(op, f"dims {op.dims} != union {union(op.args)}")
+            dts = [a.dtype for a in args]
+            if k in ARITHMETIC and any(d != "f" for d in dts):
+                bad(op, f"arithmetic on {dts}")
+            elif k in COMPARISONS and (len(set(dts)) != 1 or dts[0] == "b"):
+                bad(op, f"comparison of {dts}")
+            elif k in LOGICAL and any(d != "b" for d in dts):
+                bad(op, f"logic on {dts}")
+            elif k == "where" and (dts[0] != "b" or dts[1] != dts[2]):
+                bad(op, f"where on {dts}")
+            want = res if res is not None else dts[1]
+            if op.dtype != want:
+                bad(op, f"dtype {op.dtype} != {want}")
+        elif k == "broadcast":
+            if len(args) != 1 or not set(args[0].dims) <= set(op.dims) or op.dtype != args[0].dtype:
+                bad(op, "bad broadcast")
+        elif k == "reduce":
+            dim = op.attr("dim")
+            have = union(op.args)
+            if op.attr("op") not in REDUCTIONS or len(args) not in (1, 2) or args[0].dtype != "f":
+                bad(op, "bad reduction")
+            elif len(args) == 2 and args[1].dtype != "b":
+                bad(op, "mask is not boolean")
+            if dim not in have or op.dims != tuple(d for d in have if d != dim):
+                bad(op, f"reduction dims {op.dims} over {dim} of {have}")
+        elif k == "gather":
+            dim = op.attr("dim")
+            if len(args) != 2:
+                bad(op, "gather takes (src, index)")
+            else:
+                src, idx = args
+                want = tuple(p for p in pops if p in (set(src.dims) - {dim}) | set(idx.dims))
+                if dim not in src.dims or dim in idx.dims or idx.dtype != "i":
+                    bad(op, "bad gather operands")
+                elif op.dims != want or op.dtype != src.dtype:
+                    bad(op, f"gather dims {op.dims} != {want}")
+        else:
+            bad(op, "unknown op kind")
+        ops[op.out] = op
+
+    kinds = OUTPUT_KINDS[fn.name] if fn.name in OUTPUT_KINDS else ()
+    for o in fn.outputs:
+        where = f"{fn.name}: output {o.kind} {o.name!r}"
+        if o.kind not in kinds:
+            out.append(f"{where}: kind not allowed here")
+            continue
+        if o.value not in ops:
+            out.append(f"{where}: undefined value {o.value}")
+            continue
+        v = ops[o.value]
+        if o.kind in ("state", "param"):
+            b = bufs.get(o.name)
+            if b is None or b.kind != o.kind or b.dims != v.dims or v.dtype != "f":
+                out.append(f"{where}: does not match its buffer")
+        elif o.kind == "reward":
+            if o.name not in prog.agents or v.dims != prog.agent_dims(o.name) or v.dtype != "f":
+                out.append(f"{where}: reward must be one real per agent")
+        elif o.kind == "external" and (v.dims != () or v.dtype != "f"):
+            out.append(f"{where}: externals are real scalars")
+        elif o.kind == "obs":
+            own = set(prog.agent_dims(o.name))
+            if not set(o.features) <= set(v.dims) or not (set(v.dims) - set(o.features)) <= own:
+                out.append(f"{where}: features {o.features} do not fit dims {v.dims}")
+            n = 1
+            for d in o.features:
+                n *= prog.populations[d]
+            if o.onehot:
+                n = o.onehot
+                if v.dtype != "i" or o.features:
+                    out.append(f"{where}: onehot of a non-index value")
+            elif v.dtype != "f":
+                out.append(f"{where}: observations are real")
+            if len(o.labels) != n:
+                out.append(f"{where}: {len(o.labels)} labels for {n} columns")
+    if fn.name == "init":
+        named = {o.name for o in fn.outputs}
+        missing = [b.name for b in prog.buffers if b.name not in named]
+        if missing:
+            out.append(f"init: no initial value for {missing}")
+    return out

@@ -1,0 +1,211 @@
+"""The vectorised environment: ``n_envs`` replicas of a model stepped together by a compiled program.
+
+Episode mode (the one documented mode): all replicas run in lockstep. Every ``step`` advances ``t``
+by one in every replica; when ``t`` reaches the model's ``horizon`` the step returns ``done`` = True
+for every replica, the replicas are reset at once, and the returned ``obs`` is the *first*
+observation of the new episode (``rewards`` are those of the last step of the old one). So ``step``
+can be called forever without calling ``reset``. With ``final_obs=True``, ``info["final_obs"]`` holds
+the observation of the states the old episode ended in.
+
+Per-replica parameter draws (``param x ~ Normal(…)``) come from a ``torch.Generator`` seeded with
+``seed``: they are drawn once, when the environment is made, in float64 on the CPU, then handed to
+the backend, so every backend sees the same draws. Resets restore the initial states; parameters
+keep their draws.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from ..compiler.backends import CompiledProgram, compile_program
+
+Tensor = torch.Tensor
+
+
+class Env:
+    """A batch of replicas of a model (see the module docstring for the episode mode).
+
+    Public attributes: ``agent_types`` (ordered names), ``n_agents[type]`` (1 for singletons),
+    ``action_nvec[type]`` (choices of each action column: heads in declaration order, a per-member head
+    expands to one column per member), ``obs_dim[type]``, ``obs_labels[type]`` (one label per
+    observation column), ``runtime_consts`` (names of the constants :meth:`set_const` may change),
+    ``n_envs``, ``horizon``, ``device``, ``dtype``, ``program`` (the IR), ``compiled`` (the backend).
+    """
+
+    def __init__(self, model, n_envs: int, backend: str = "torch", device: str | torch.device = "cpu",
+                 dtype: torch.dtype = torch.float32, seed: int = 0, accounting: bool = False,
+                 final_obs: bool = False, **backend_opts: Any):
+        if n_envs < 1:
+            raise ValueError("n_envs must be at least 1")
+        self.model = model
+        self.program = model.program if accounting else model.lean_program()
+        p = self.program
+        self.n_envs = int(n_envs)
+        self.device = torch.device(device)
+        self.dtype = dtype
+        self.seed = seed
+        self.horizon = p.horizon
+        self.final_obs = final_obs
+        self.compiled: CompiledProgram = compile_program(p, backend, self.device, dtype, **backend_opts)
+        self.backend = backend
+
+        self.agent_types: list[str] = list(p.agents)
+        self.n_agents: dict[str, int] = {a: p.n_agents(a) for a in p.agents}
+        self.action_nvec: dict[str, list[int]] = {}
+        for a in p.agents:
+            cols: list[int] = []
+            for h in (h for h in p.heads if h.agent == a):
+                cols += [h.n] * h.n_columns
+            self.action_nvec[a] = cols
+        self.obs_dim: dict[str, int] = {a: p.obs_dim(a) for a in p.agents}
+        self.obs_labels: dict[str, list[str]] = {
+            a: [lab for o in p.obs_outputs(a) for lab in o.labels] for a in p.agents}
+        self.runtime_consts: list[str] = list(p.runtime_consts)
+        self._masks: dict[str, Tensor] = {}
+
+        self._consts = {n: torch.tensor(float(v), dtype=dtype, device=self.device)
+                        for n, v in p.runtime_consts.items()}
+        gen = torch.Generator(device="cpu").manual_seed(int(seed))
+        self._uniforms = {name: torch.rand((self.n_envs, *p.size(dims)), generator=gen, dtype=torch.float64)
+                          for name, dims in p.uniforms.items()}
+        self._ts = [torch.full((self.n_envs,), float(k), dtype=dtype, device=self.device)
+                    for k in range(self.horizon + 1)]
+        self._initialise()
+        self.reset()
+
+    # ------------------------------------------------------------ set-up and reset
+    def _initialise(self) -> None:
+        init = self.compiled.init(self.n_envs, self._uniforms, self._consts)
+        self._params = {b.name: init[b.name] for b in self.program.params()}
+        self._initial = {b.name: init[b.name] for b in self.program.states()}
+        self._first_obs: dict[str, Tensor] | None = None
+
+    def _initial_bufs(self) -> dict[str, Tensor]:
+        bufs = dict(self._params)
+        bufs.update({n: v.clone() for n, v in self._initial.items()})
+        return bufs
+
+    def reset(self) -> dict[str, Tensor]:
+        """Reset every replica to t = 0; returns ``obs[type]`` [n_envs, n_agents, obs_dim]."""
+        self._bufs = self._initial_bufs()
+        self._t = 0
+        self._quantities: dict[str, Tensor] = {}
+        if self._first_obs is None:
+            self._first_obs = self.compiled.observe(self._bufs, self._ts[0], self._consts)
+        return {a: o.clone() for a, o in self._first_obs.items()}
+
+    # ------------------------------------------------------------ stepping
+    def _check_actions(self, actions: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        out = {}
+        for a in self.agent_types:
+            if a not in actions:
+                raise KeyError(f"no actions for agent type {a!r}")
+            x = actions[a]
+            if not isinstance(x, Tensor):
+                x = torch.as_tensor(x)
+            want = (self.n_envs, self.n_agents[a], len(self.action_nvec[a]))
+            if tuple(x.shape) != want:
+                raise ValueError(f"actions[{a!r}] has shape {tuple(x.shape)}, expected {want}")
+            if x.dtype.is_floating_point or x.dtype == torch.bool:
+                raise TypeError(f"actions[{a!r}] must be an integer tensor, not {x.dtype}")
+            if x.device != self.device:
+                x = x.to(self.device)
+            out[a] = x
+        return out
+
+    def step(self, actions: Mapping[str, Tensor]) -> tuple[dict[str, Tensor], dict[str, Tensor], Tensor, dict]:
+        """Advance every replica by one step.
+
+        ``actions[type]``: integer tensor [n_envs, n_agents, n_columns] (int64 or a smaller int dtype).
+        Returns ``(obs, rewards, done, info)``: ``obs[type]`` [n_envs, n_agents, obs_dim], ``rewards[type]``
+        [n_envs, n_agents], ``done`` bool [n_envs], ``info`` a dict with ``t`` (the step just taken),
+        ``externals`` (with ``accounting=True``) and ``final_obs`` (with ``final_obs=True`` at episode end).
+        """
+        acts = self._check_actions(actions)
+        t = self._ts[self._t]
+        ending = self._t + 1 >= self.horizon
+        info: dict[str, Any] = {"t": self._t}
+        if ending:
+            res = self.compiled.step(self._bufs, acts, t, self._consts)
+            if self.final_obs:
+                nxt = dict(self._bufs)
+                nxt.update(res.states)
+                info["final_obs"] = self.compiled.observe(nxt, self._ts[self._t + 1], self._consts)
+            self._bufs = self._initial_bufs()
+            self._t = 0
+            obs = {a: o.clone() for a, o in self._first_obs.items()}
+        else:
+            res, obs = self.compiled.step_observe(self._bufs, acts, t, self._consts)
+            self._bufs.update(res.states)
+            self._t += 1
+        self._quantities = res.quantities
+        if res.externals:
+            info["externals"] = res.externals
+        done = torch.full((self.n_envs,), ending, dtype=torch.bool, device=self.device)
+        return obs, res.rewards, done, info
+
+    # ------------------------------------------------------------ reading and steering
+    @property
+    def t(self) -> int:
+        """The current step within the episode (the same in every replica)."""
+        return self._t
+
+    @property
+    def state(self) -> dict[str, Tensor]:
+        """Every state (current value), parameter and named step quantity (of the last step) by ``.econ`` name.
+
+        Tensors are [n_envs, *sizes of the name's populations]. After a step that ended an episode, states
+        are those of the new episode and quantities those of the last step of the old one.
+        """
+        out = dict(self._params)
+        out.update({b.name: self._bufs[b.name] for b in self.program.states()})
+        out.update(self._quantities)
+        return out
+
+    def set_const(self, name: str, value: float) -> None:
+        """Change a runtime constant (a constant the curriculum anneals, e.g. ``κ``) for all replicas."""
+        if name not in self._consts:
+            raise KeyError(f"{name!r} is not a runtime constant; runtime constants: {self.runtime_consts}")
+        self._consts[name] = torch.tensor(float(value), dtype=self.dtype, device=self.device)
+        # initial states and first observations may depend on it
+        init = self.compiled.init(self.n_envs, self._uniforms, self._consts)
+        self._initial = {b.name: init[b.name] for b in self.program.states()}
+        self._first_obs = self.compiled.observe(self._initial_bufs(), self._ts[0], self._consts)
+
+    def get_const(self, name: str) -> float:
+        return float(self._consts[name])
+
+    def action_mask(self, agent: str) -> Tensor:
+        """The curriculum mask of an agent type: bool [n_columns, max(nvec)] (True = allowed).
+
+        Held for the trainer; the environment does not enforce it. Defaults to every valid choice.
+        """
+        if agent not in self._masks:
+            nvec = self.action_nvec[agent]
+            width = max(nvec) if nvec else 0
+            self._masks[agent] = torch.arange(width)[None, :] < torch.tensor(nvec)[:, None]
+        return self._masks[agent]
+
+    def set_action_mask(self, agent: str, mask: Tensor) -> None:
+        nvec = self.action_nvec[agent]
+        want = (len(nvec), max(nvec) if nvec else 0)
+        mask = torch.as_tensor(mask, dtype=torch.bool)
+        if tuple(mask.shape) != want:
+            raise ValueError(f"mask for {agent!r} has shape {tuple(mask.shape)}, expected {want}")
+        self._masks[agent] = mask.clone()
+
+    def random_actions(self, generator: torch.Generator | None = None) -> dict[str, Tensor]:
+        """Uniformly random valid actions (int64), e.g. for tests and benchmarks."""
+        out = {}
+        for a in self.agent_types:
+            nvec = torch.tensor(self.action_nvec[a], dtype=torch.float64)
+            u = torch.rand((self.n_envs, self.n_agents[a], len(nvec)), generator=generator, dtype=torch.float64)
+            out[a] = (u * nvec).long().to(self.device)
+        return out
+
+    def __repr__(self) -> str:
+        return (f"Env({self.program.model!r}, n_envs={self.n_envs}, backend={self.backend!r}, "
+                f"device={str(self.device)!r}, dtype={self.dtype})")
