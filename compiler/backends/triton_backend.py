@@ -1,0 +1,214 @@
+"""The ``triton`` backend: launch glue for the kernels printed by ``triton_printer.py``.
+
+``compile_program(program, device, dtype, quantities=True, num_warps=None)`` prints the program for the
+dtype, stores the source in the artifact cache (``compiler/cache.py``: key = hash of IR, dtype, versions
+and source), imports it as a module from that file (Triton reads kernel source through the file; the
+file is built from the IR only) and returns a :class:`TritonProgram`. Triton itself caches the compiled
+GPU binaries per kernel signature.
+
+Each entry point is one kernel launch over a grid of ``E`` programs (one per replica). Outputs of a
+launch live in at most three flat buffers (float, bool, int64), so a step allocates three tensors
+whatever the model; the returned tensors are views of them. States without a transition are returned
+as the input tensor itself (never written). ``quantities=False`` skips the named step quantities
+(``StepResult.quantities`` is then empty), the fast path when ``Env.state`` is not read every step.
+
+Runs on CUDA, or on CPU tensors under the Triton interpreter (``TRITON_INTERPRET=1`` set before the
+first import of Triton code; ``tests/conftest.py`` does it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+from collections.abc import Mapping
+from types import ModuleType
+from typing import Any
+
+import torch
+
+from .. import cache
+from ..ir import Program
+from . import CompiledProgram, StepResult
+from .triton_printer import KernelPlan, ModuleSource, print_program
+
+Tensor = torch.Tensor
+_MODULES: dict[str, ModuleType] = {}
+
+
+def interpreting() -> bool:
+    return os.environ.get("TRITON_INTERPRET", "0") not in {"", "0"}
+
+
+def load_module(source: str, key: str) -> ModuleType:
+    """Write ``source`` (printed from the IR) to the artifact cache under ``key`` and import it once."""
+    if key in _MODULES:
+        return _MODULES[key]
+    path = cache.artifact_path(key, "triton_module.py")
+    if not path.exists() or path.read_text(encoding="utf-8") != source:
+        cache.write_atomic(path, source)
+    name = f"econdsl_triton_{key[:16]}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod  # triton.jit reads the kernel source through the module's file
+    spec.loader.exec_module(mod)  # our generated file, built from the IR only
+    _MODULES[key] = mod
+    return mod
+
+
+def _file_stem(model: str) -> str:
+    stem = "".join(ch if (ch.isascii() and (ch.isalnum() or ch == "_")) else "_" for ch in model)
+    return stem or "model"
+
+
+def _num_warps(prog: Program) -> int:
+    tile = 1
+    for p, n in prog.populations.items():
+        if p not in prog.singletons:
+            tile *= 1 << max(n - 1, 0).bit_length()
+    return 1 if tile <= 128 else 2 if tile <= 512 else 4 if tile <= 4096 else 8
+
+
+class TritonProgram(CompiledProgram):
+    backend = "triton"
+
+    def __init__(self, program: Program, device: torch.device | str, dtype: torch.dtype,
+                 quantities: bool = True, num_warps: int | None = None):
+        super().__init__(program, device, dtype)
+        if dtype not in (torch.float32, torch.float64):
+            raise ValueError(f"triton backend: dtype must be float32 or float64, not {dtype}")
+        if self.device.type != "cuda" and not interpreting():
+            raise RuntimeError("the triton backend needs a CUDA device, or TRITON_INTERPRET=1 set before "
+                               "importing triton to run on CPU through the Triton interpreter")
+        import triton.language as tl
+
+        self.printed: ModuleSource = print_program(program, str(dtype).removeprefix("torch."))
+        self.key = cache.key(program, dtype=str(dtype), backend="triton", interpret=str(interpreting()),
+                             extra=hashlib.sha256(self.printed.source.encode()).hexdigest())
+        self.module = load_module(self.printed.source, self.key)
+        self.tl_dtype = tl.float32 if dtype == torch.float32 else tl.float64
+        self.write_q = quantities
+        self.num_warps = num_warps or _num_warps(program)
+        self.tables = torch.tensor(self.printed.tables or [0.0], dtype=dtype, device=self.device)
+        self._states = [b.name for b in program.states()]
+
+    # ------------------------------------------------------------------ launch helpers
+    def _inputs(self, plan: KernelPlan, bufs: Mapping[str, Tensor], t: Tensor | None,
+                consts: Mapping[str, Tensor], uniforms: Mapping[str, Tensor] | None = None) -> list[Any]:
+        args: list[Any] = []
+        for src, name in plan.inputs:
+            if src in ("state", "param"):
+                x = bufs[name]
+                args.append(x.to(device=self.device, dtype=self.dtype).contiguous())
+            elif src == "time":
+                assert t is not None
+                args.append(t.to(device=self.device, dtype=self.dtype).contiguous())
+            elif src == "runtime_const":
+                args.append(torch.as_tensor(consts[name], dtype=self.dtype, device=self.device).reshape(()))
+            elif src == "uniform":
+                assert uniforms is not None
+                args.append(uniforms[name].to(device=self.device, dtype=torch.float64).contiguous())
+            else:
+                raise ValueError(f"triton backend: unknown input source {src!r}")
+        return args
+
+    def _flat(self, plan: KernelPlan, n_envs: int, with_q: bool) -> tuple[dict[str, Tensor], list[Tensor]]:
+        sizes = plan.flat_sizes if with_q else plan.flat_sizes_noq
+        flats = {
+            "f": torch.empty(max(sizes.get("f", 0) * n_envs, 1), dtype=self.dtype, device=self.device),
+            "b": torch.empty(max(sizes.get("b", 0) * n_envs, 1), dtype=torch.int8, device=self.device),
+            "i": torch.empty(max(sizes.get("i", 0) * n_envs, 1), dtype=torch.int64, device=self.device),
+        }
+        return flats, ([flats["f"], flats["b"], flats["i"]] if plan.slots else [])
+
+    def _views(self, plan: KernelPlan, flats: dict[str, Tensor], n_envs: int,
+               with_q: bool) -> dict[tuple[str, str], Tensor]:
+        out: dict[tuple[str, str], Tensor] = {}
+        for s in plan.slots:
+            if s.kind == "quantity" and not with_q:
+                continue
+            v = flats[s.cls][s.offset * n_envs:(s.offset + s.numel) * n_envs].view(n_envs, *s.shape)
+            out[(s.kind, s.name)] = v.view(torch.bool) if s.cls == "b" else v
+        return out
+
+    def _obs(self, plan: KernelPlan, n_envs: int) -> tuple[dict[str, Tensor], list[Tensor]]:
+        obs = {a: torch.empty(n_envs, self.program.n_agents(a), self.program.obs_dim(a), dtype=self.dtype,
+                              device=self.device) for a in self.program.agents}
+        return obs, [obs[a] for a in plan.obs]
+
+    def _launch(self, name: str, n_envs: int, args: list[Any], **meta: Any) -> None:
+        kernel = getattr(self.module, name)
+        kernel[(n_envs,)](*args, n_envs, DT=self.tl_dtype, num_warps=self.num_warps, **meta)
+
+    def _actions(self, plan: KernelPlan, actions: Mapping[str, Tensor]) -> list[Tensor]:
+        out = []
+        for a in plan.actions:
+            x = actions[a]
+            if x.dtype.is_floating_point or x.dtype == torch.bool:
+                raise TypeError(f"actions[{a!r}] must be an integer tensor, not {x.dtype}")
+            out.append(x.to(self.device).contiguous())
+        return out
+
+    def _step_result(self, plan: KernelPlan, views: dict[tuple[str, str], Tensor],
+                     bufs: Mapping[str, Tensor]) -> StepResult:
+        states = {n: views.get(("state", n), bufs[n]) for n in self._states}
+        rewards = {a: views[("reward", a)].reshape(views[("reward", a)].shape[0], -1) for a in self.program.agents
+                   if ("reward", a) in views}
+        quantities = {n: v for (k, n), v in views.items() if k == "quantity"}
+        externals = {n: v for (k, n), v in views.items() if k == "external"}
+        return StepResult(states, rewards, quantities, externals)
+
+    # ------------------------------------------------------------------ the interface
+    def init(self, n_envs: int, uniforms: Mapping[str, Tensor], consts: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        plan = self.printed.kernels["k_init"]
+        args = self._inputs(plan, {}, None, consts, uniforms)
+        flats, fargs = self._flat(plan, n_envs, True)
+        self._launch("k_init", n_envs, [*args, *self._tables(), *fargs])
+        views = self._views(plan, flats, n_envs, True)
+        return {n: v for (_, n), v in views.items()}
+
+    def _tables(self) -> list[Tensor]:
+        return [self.tables] if self.printed.tables else []
+
+    def _step_args(self, plan: KernelPlan, bufs: Mapping[str, Tensor], actions: Mapping[str, Tensor], t: Tensor,
+                   consts: Mapping[str, Tensor]) -> list[Any]:
+        return [*self._inputs(plan, bufs, t, consts), *self._actions(plan, actions), *self._tables()]
+
+    def step(self, bufs: Mapping[str, Tensor], actions: Mapping[str, Tensor], t: Tensor,
+             consts: Mapping[str, Tensor]) -> StepResult:
+        plan = self.printed.kernels["k_step"]
+        n_envs = t.shape[0]
+        args = self._step_args(plan, bufs, actions, t, consts)
+        flats, fargs = self._flat(plan, n_envs, self.write_q)
+        self._launch("k_step", n_envs, [*args, *fargs], WRITE_Q=self.write_q)
+        return self._step_result(plan, self._views(plan, flats, n_envs, self.write_q), bufs)
+
+    def observe(self, bufs: Mapping[str, Tensor], t: Tensor, consts: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        plan = self.printed.kernels["k_observe"]
+        n_envs = t.shape[0]
+        args = self._inputs(plan, bufs, t, consts)
+        obs, oargs = self._obs(plan, n_envs)
+        flats, fargs = self._flat(plan, n_envs, True)
+        self._launch("k_observe", n_envs, [*args, *self._tables(), *fargs, *oargs])
+        return obs
+
+    def step_observe(self, bufs: Mapping[str, Tensor], actions: Mapping[str, Tensor], t: Tensor,
+                     consts: Mapping[str, Tensor]) -> tuple[StepResult, dict[str, Tensor]]:
+        plan = self.printed.kernels["k_step_observe"]
+        n_envs = t.shape[0]
+        args = self._step_args(plan, bufs, actions, t, consts)
+        flats, fargs = self._flat(plan, n_envs, self.write_q)
+        obs, oargs = self._obs(plan, n_envs)
+        self._launch("k_step_observe", n_envs, [*args, *fargs, *oargs], WRITE_Q=self.write_q)
+        return self._step_result(plan, self._views(plan, flats, n_envs, self.write_q), bufs), obs
+
+    def sources(self) -> dict[str, str]:
+        return {f"{_file_stem(self.program.model)}_triton.py": self.printed.source}
+
+
+def compile_program(program: Program, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,
+                    **opts: Any) -> TritonProgram:
+    """Compile ``program`` to Triton kernels (see the module docstring for ``opts``)."""
+    return TritonProgram(program, device, dtype, **opts)

@@ -1,0 +1,669 @@
+"""Print an IR :class:`~econdsl.compiler.ir.Program` as a Triton module: one fused kernel per entry point.
+
+Kernel design (the launch glue is ``triton_backend.py``):
+
+- **One program per replica (env).** ``e = tl.program_id(0)``; every value of the replica lives in
+  registers/shared memory of that program, so reductions over a population are in-program ``tl.sum`` /
+  ``tl.max`` … (deterministic, no cross-program atomics) and per-replica scalars are computed and stored
+  once per env.
+- **One tensor axis per population.** With populations ``(P0, P1, …)`` every value is a tensor of rank
+  ``len(axes)`` whose axis ``k`` has the padded size ``B_k`` (next power of two of ``n_k``) if the value has
+  population ``k`` in its dims and 1 otherwise. Broadcasting by dimension name (the IR rule) is then
+  ordinary Triton broadcasting, and a reduction over ``dim`` is ``tl.sum(…, axis=k, keep_dims=True)``.
+- **Padding lanes are masked at every point where lanes meet**: loads, stores, reductions (the padded
+  members are replaced by the reduction's identity) and gathers.
+- **Gathers by an action-chosen index** (``w[employer[j]]``) are compare-and-reduce over the gathered axis:
+  ``sum(where(index == iota, src, 0))``: no indirect loads (also works in the Triton interpreter).
+- **Fusion.** ``step_observe`` is the step followed by the observation of the next state in the same
+  kernel: the observation reads the next states from registers, not from memory.
+- **Outputs** of one dtype class go into one flat buffer (``[n_slots_total * E]``), each output a
+  contiguous ``[E, *sizes]`` slice; quantities come last and are written only when ``WRITE_Q`` is set.
+
+The source is built only from the IR: identifiers are mangled (``x12``, ``pb3`` …); the `.econ` names and
+``file:line`` appear in comments only, after sanitising.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from ..ir import Function, Op, Output, Program
+
+# Tables and array literals up to this many entries become nested tl.where; longer ones are read from a
+# small constant table in memory (``pk``).
+INLINE_TABLE = 16
+
+
+def _pow2(n: int) -> int:
+    return 1 if n <= 1 else 1 << (n - 1).bit_length()
+
+
+def _safe(text: str) -> str:
+    """Text allowed in a comment: printable, no line breaks, bounded length."""
+    s = "".join(ch if ch.isprintable() and ch not in "\r\n\x0b\x0c\x85\u2028\u2029" else "?" for ch in text)
+    return s[:80]
+
+
+def _num(v: float) -> str:
+    v = float(v)
+    if math.isnan(v):
+        return "NAN"
+    if math.isinf(v):
+        return "INF" if v > 0 else "-INF"
+    return repr(v)
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One output of a kernel inside a flat output buffer of dtype class ``cls``: elements
+    ``[offset * E, (offset + numel) * E)`` viewed as ``[E, *shape]``."""
+
+    kind: str  # state | param | reward | quantity | external
+    name: str
+    cls: str  # "f" | "b" | "i"
+    offset: int
+    shape: tuple[int, ...]
+
+    @property
+    def numel(self) -> int:
+        return math.prod(self.shape)
+
+
+@dataclass
+class KernelPlan:
+    """What the launcher must pass to a kernel, in order, and how to read its outputs."""
+
+    name: str
+    inputs: list[tuple[str, str]] = field(default_factory=list)  # (source, name) per pointer argument
+    actions: list[str] = field(default_factory=list)  # agent types whose action tensors are read
+    slots: list[Slot] = field(default_factory=list)
+    obs: list[str] = field(default_factory=list)  # agent types with an observation tensor argument
+    flat_sizes: dict[str, int] = field(default_factory=dict)  # cls -> per-env elements (all slots)
+    flat_sizes_noq: dict[str, int] = field(default_factory=dict)  # same without quantities
+
+
+@dataclass
+class ModuleSource:
+    source: str
+    kernels: dict[str, KernelPlan]
+    tables: list[float]  # contents of the constant table ``pk``
+
+
+PRELUDE = '''\
+import triton
+import triton.language as tl
+
+INF = tl.constexpr(float("inf"))
+NAN = tl.constexpr(float("nan"))
+
+
+@triton.jit
+def _mul(a, b):
+    return a * b
+
+
+@triton.jit
+def _ndtri(p):
+    # Inverse standard normal CDF, Acklam's rational approximation (relative error < 1.2e-9).
+    q = p - 0.5
+    r = q * q
+    num_c = (((((-3.969683028665376e+01 * r + 2.209460984245205e+02) * r - 2.759285104469687e+02) * r
+              + 1.383577518672690e+02) * r - 3.066479806614716e+01) * r + 2.506628277459239e+00) * q
+    den_c = ((((-5.447609879822406e+01 * r + 1.615858368580409e+02) * r - 1.556989798598866e+02) * r
+              + 6.680131188771972e+01) * r - 1.328068155288572e+01) * r + 1.0
+    pt = tl.minimum(p, 1.0 - p)
+    s = tl.sqrt(-2.0 * tl.log(pt))
+    num_t = ((((-7.784894002430293e-03 * s - 3.223964580411365e-01) * s - 2.400758277161838e+00) * s
+              - 2.549732539343734e+00) * s + 4.374664141464968e+00) * s + 2.938163982698783e+00
+    den_t = (((7.784695709041462e-03 * s + 3.224671290700398e-01) * s + 2.445134137142996e+00) * s
+             + 3.754408661907416e+00) * s + 1.0
+    tail = num_t / den_t
+    tail = tl.where(p > 0.5, -tail, tail)
+    return tl.where(tl.abs(q) <= 0.47575, num_c / den_c, tail)
+'''
+
+
+class _KernelWriter:
+    """Writes one kernel: a prelude of axis indices and masks, then one line per IR op, then stores."""
+
+    def __init__(self, printer: ModulePrinter, name: str, doc: str):
+        self.p = printer
+        self.prog = printer.prog
+        self.plan = KernelPlan(name)
+        self.doc = doc
+        self.lines: list[str] = []
+        self.names: dict[str, str] = {}  # (scope-qualified) SSA name -> kernel variable
+        self.dtypes: dict[str, str] = {}  # kernel variable -> IR dtype
+        self.dims: dict[str, tuple[str, ...]] = {}  # kernel variable -> dims
+        self.loaded: dict[tuple[str, str], str] = {}  # (source, name) -> kernel variable
+        self.counter = 0
+        self.input_args: dict[tuple[str, str], str] = {}
+        self.action_args: dict[str, str] = {}
+        self.slots: dict[str, int] = {"f": 0, "b": 0, "i": 0}
+        self.raw_actions: dict[tuple[str, int, object], str] = {}
+        self.current: dict[str, Op] = {}
+
+    # ------------------------------------------------------------------ helpers
+    def fresh(self) -> str:
+        self.counter += 1
+        return f"x{self.counter}"
+
+    def emit(self, line: str, comment: str = "") -> None:
+        self.lines.append(f"    {line}" + (f"  # {_safe(comment)}" if comment else ""))
+
+    def shape(self, dims: tuple[str, ...]) -> str:
+        return "[" + ", ".join(str(self.p.blocks[a]) if a in dims else "1" for a in self.p.axes) + "]"
+
+    def offset(self, dims: tuple[str, ...]) -> str:
+        """Row-major element offset of a point of ``dims`` inside one replica's ``[*sizes]`` block."""
+        if not dims:
+            return "Z"
+        terms, stride = [], 1
+        for d in reversed(dims):
+            k = self.p.axes.index(d)
+            terms.append(f"ix{k}" if stride == 1 else f"ix{k} * {stride}")
+            stride *= self.prog.populations[d]
+        return " + ".join(reversed(terms))
+
+    def mask(self, dims: tuple[str, ...]) -> str | None:
+        ms = [f"mx{self.p.axes.index(d)}" for d in dims]
+        return " & ".join(ms) if ms else None
+
+    def arg_input(self, source: str, name: str) -> str:
+        key = (source, name)
+        if key not in self.input_args:
+            self.input_args[key] = f"pi{len(self.input_args)}"
+            self.plan.inputs.append(key)
+        return self.input_args[key]
+
+    def arg_action(self, agent: str) -> str:
+        if agent not in self.action_args:
+            self.action_args[agent] = f"pa{len(self.action_args)}"
+            self.plan.actions.append(agent)
+        return self.action_args[agent]
+
+    def tri(self, dtype: str) -> str:
+        return {"f": "DT", "b": "tl.int1", "i": "tl.int32"}[dtype]
+
+    def as_f(self, var: str) -> str:
+        return var if self.dtypes[var] == "f" else f"{var}.to(DT)"
+
+    def define(self, op: Op, var: str, expr: str) -> None:
+        note = f"{op.name} " if op.name else ""
+        self.emit(f"{var} = {expr}", f"{note}{op.source}".strip())
+        self.dtypes[var] = op.dtype
+        self.dims[var] = op.dims
+
+    # ------------------------------------------------------------------ ops
+    def load_input(self, op: Op, time_shift: bool) -> str:
+        source, name = str(op.attr("source")), str(op.attr("name"))
+        if (source, name) in self.loaded:
+            return self.loaded[(source, name)]
+        var = self.fresh()
+        if source == "time":
+            ptr = self.arg_input("time", "t")
+            expr = f"tl.load({ptr} + e + Z)" + (" + 1.0" if time_shift else "")
+        elif source == "runtime_const":
+            expr = f"tl.load({self.arg_input(source, name)} + Z)"
+        else:
+            dims = op.dims
+            n = math.prod(self.prog.size(dims))
+            ptr = self.arg_input(source, name)
+            m = self.mask(dims)
+            mask = f", mask={m}, other=0.0" if m else ""
+            expr = f"tl.load({ptr} + e * {n} + {self.offset(dims)}{mask})"
+            if source == "uniform":
+                expr += ".to(DT)"  # draws arrive in float64 and are used in the program's dtype
+        self.define(op, var, expr)
+        self.loaded[(source, name)] = var
+        return var
+
+    def table_expr(self, idx: str, table: tuple[float, ...], dtype: str) -> str:
+        """``table[idx]`` for an integer tensor ``idx``."""
+        n = len(table)
+        if all(float(v) == k for k, v in enumerate(table)):
+            return idx if dtype == "i" else f"{idx}.to(DT)"
+        if dtype == "i":
+            vals = [str(int(v)) for v in table]
+            expr = vals[-1]
+            for k in range(n - 2, -1, -1):
+                expr = f"tl.where({idx} == {k}, {vals[k]}, {expr})"
+            return expr
+        if n <= INLINE_TABLE:
+            expr = f"tl.full({self.shape(())}, {_num(table[-1])}, DT)"
+            for k in range(n - 2, -1, -1):
+                expr = f"tl.where({idx} == {k}, {_num(table[k])}, {expr})"
+            return expr
+        off = self.p.table_offset(table)
+        return f"tl.load(pk + {off} + {idx}).to(DT)"
+
+    def action(self, op: Op) -> str:
+        agent = str(op.attr("agent"))
+        column = int(op.attr("column"))  # type: ignore[arg-type]
+        per = op.attr("per")
+        stride = int(op.attr("stride", 1))  # type: ignore[arg-type]
+        size = int(op.attr("size"))  # type: ignore[arg-type]
+        table = tuple(op.attr("table"))  # type: ignore[arg-type]
+        ptr = self.arg_action(agent)
+        ncol = self.prog.n_columns(agent)
+        n_ag = self.prog.n_agents(agent)
+        adims = self.prog.agent_dims(agent)
+        terms = [f"e * {n_ag * ncol}"]
+        dims: list[str] = []
+        if adims:
+            terms.append(f"ix{self.p.axes.index(agent)} * {ncol}")
+            dims.append(agent)
+        terms.append(str(column))
+        if per:
+            terms.append(f"ix{self.p.axes.index(str(per))}")
+            dims.append(str(per))
+        dims_t = self.prog.canonical(tuple(dims))
+        m = self.mask(dims_t)
+        mask = f", mask={m}, other=0" if m else ""
+        key = (agent, column, per)
+        raw = self.raw_actions.get(key)
+        if raw is None:  # components of one joint head share the load
+            raw = self.raw_actions[key] = self.fresh()
+            self.emit(f"{raw} = tl.load({ptr} + {' + '.join(terms)}{mask}).to(tl.int32)",
+                      f"action of {agent}, column {column}")
+        idx = raw if stride == 1 else f"({raw} // {stride})"
+        head_n = next((h.n for h in self.prog.heads
+                       if h.agent == agent and h.column <= column < h.column + h.n_columns), None)
+        if not (stride == 1 and head_n == size):
+            idx = f"{idx} % {size}"
+        if idx != raw:
+            comp = self.fresh()
+            self.emit(f"{comp} = {idx}", f"component index (stride {stride}, size {size})")
+            idx = comp
+        var = self.fresh()
+        self.define(op, var, self.table_expr(idx, table, op.dtype))
+        return var
+
+    def const(self, op: Op) -> str:
+        value = op.attr("value")
+        var = self.fresh()
+        if isinstance(value, tuple):  # array literal over one population
+            (dim,) = op.dims
+            k = self.p.axes.index(dim)
+            self.define(op, var, self.table_expr(f"ix{k}", tuple(float(v) for v in value), op.dtype))
+            return var
+        if op.dtype == "i":
+            self.define(op, var, f"tl.full({self.shape(())}, {int(float(value))}, tl.int32)")  # type: ignore[arg-type]
+        else:
+            self.define(op, var, f"tl.full({self.shape(())}, {_num(float(value))}, DT)")  # type: ignore[arg-type]
+        return var
+
+    def elementwise(self, op: Op, a: list[str]) -> str:
+        k = op.kind
+        var = self.fresh()
+        f = [self.as_f(x) for x in a] if k in {"add", "sub", "mul", "div", "pow", "neg", "min", "max", "log",
+                                                 "exp", "sqrt", "abs", "floor", "ceil", "ndtri"} else a
+        binops = {"add": "+", "sub": "-", "mul": "*", "lt": "<", "le": "<=", "gt": ">", "ge": ">=",
+                  "eq": "==", "ne": "!=", "and": "&", "or": "|"}
+        unary = {"log": "tl.log", "exp": "tl.exp", "sqrt": "SQRT", "abs": "tl.abs",
+                 "floor": "tl.floor", "ceil": "tl.ceil", "ndtri": "_ndtri"}
+        if k in {"add", "sub", "mul"}:
+            expr = f"{f[0]} {binops[k]} {f[1]}"
+        elif k in {"lt", "le", "gt", "ge", "eq", "ne"}:
+            x, y = (a if self.dtypes[a[0]] == self.dtypes[a[1]] else [self.as_f(v) for v in a])
+            expr = f"{x} {binops[k]} {y}"
+        elif k in {"and", "or"}:
+            expr = f"{self.as_b(a[0])} {binops[k]} {self.as_b(a[1])}"
+        elif k == "not":
+            expr = f"{self.as_b(a[0])} == 0"
+        elif k == "div":
+            expr = self.div(f[0], f[1])
+        elif k == "neg":
+            expr = f"-{f[0]}"
+        elif k in {"min", "max"}:
+            fn = "tl.minimum" if k == "min" else "tl.maximum"
+            expr = f"{fn}({f[0]}, {f[1]}, propagate_nan=tl.PropagateNan.ALL)"
+        elif k == "pow":
+            expr = self.pow_expr(op, f)
+        elif k in unary:
+            fn = unary[k] if unary[k] != "SQRT" else self.p.sqrt
+            expr = f"{fn}({f[0]})"
+        elif k == "where":
+            c = self.as_b(a[0])
+            x, y = a[1], a[2]
+            if op.dtype == "f":
+                x, y = self.as_f(x), self.as_f(y)
+            expr = f"tl.where({c}, {x}, {y})"
+        elif k == "float":
+            expr = f"{a[0]}.to(DT)"
+        else:
+            raise NotImplementedError(f"triton printer: op kind {k!r}")
+        self.define(op, var, expr)
+        return var
+
+    def as_b(self, var: str) -> str:
+        return var if self.dtypes[var] == "b" else f"({var} != 0)"
+
+    def pow_expr(self, op: Op, f: list[str]) -> str:
+        exp_op = self.current.get(op.args[1])
+        if exp_op is not None and exp_op.kind == "const" and not isinstance(exp_op.attr("value"), tuple):
+            v = float(exp_op.attr("value"))  # type: ignore[arg-type]
+            if v == 1.0:
+                return f[0]
+            if v == 2.0:
+                return f"{f[0]} * {f[0]}"
+            if v == 3.0:
+                return f"{f[0]} * {f[0]} * {f[0]}"
+            if v == 0.5:
+                return f"{self.p.sqrt}({f[0]})"
+            if v == -1.0:
+                return self.div(f"tl.full({self.shape(())}, 1.0, DT)", f[0])
+            if v != math.floor(v):
+                # a non-integer power: negative bases give nan, 0 ** v gives 0 or inf, as torch.pow
+                return f"tl.exp2({f[1]} * tl.log2({f[0]}))"
+        # general real power, inlined (helper calls are slow in the interpreter): integer powers of
+        # negative bases keep their sign, x ** 0 = 1, other negative bases give nan
+        x, y = f
+        r, odd = self.fresh(), self.fresh()
+        self.emit(f"{r} = tl.exp2({y} * tl.log2(tl.abs({x})))", "|x| ** y")
+        self.emit(f"{odd} = ({y} - 2.0 * tl.floor(0.5 * {y})) == 1.0", "y is an odd integer")
+        return (f"tl.where({y} == 0.0, 1.0, tl.where({x} < 0.0, tl.where(tl.floor({y}) == {y}, "
+                f"tl.where({odd}, -{r}, {r}), NAN), {r}))")
+
+    def div(self, a: str, b: str) -> str:
+        # IEEE-rounded division: plain `/` on float32 is approximate on NVIDIA GPUs (div_rn is fp32-only)
+        return f"tl.div_rn({a}, {b})" if self.p.dtype == "float32" else f"{a} / {b}"
+
+    def reduce(self, op: Op, a: list[str]) -> str:
+        rop, dim = str(op.attr("op")), str(op.attr("dim"))
+        k = self.p.axes.index(dim)
+        x = self.as_f(a[0])
+        m = f"mx{k}" if len(a) == 1 else f"mx{k} & {self.as_b(a[1])}"
+        ident = {"sum": "0.0", "mean": "0.0", "prod": "1.0", "min": "INF", "max": "-INF"}[rop]
+        masked = f"tl.where({m}, {x}, {ident})"
+        var = self.fresh()
+        if rop in {"sum", "min", "max"}:
+            expr = f"tl.{rop}({masked}, axis={k}, keep_dims=True)"
+        elif rop == "prod":
+            expr = f"tl.reduce({masked}, {k}, _mul, keep_dims=True)"
+        elif len(a) == 1:
+            expr = self.div(f"tl.sum({masked}, axis={k}, keep_dims=True)", f"{self.prog.populations[dim]}.0")
+        else:
+            cnt = self.fresh()
+            self.emit(f"{cnt} = tl.sum(tl.where({m}, 1.0, 0.0), axis={k}, keep_dims=True)", "members counted")
+            total = self.div(f"tl.sum({masked}, axis={k}, keep_dims=True)", f"tl.maximum({cnt}, 1.0)")
+            expr = f"tl.where({cnt} > 0, {total}, 0.0)"
+        if op.dtype == "i":
+            expr = f"({expr}).to(tl.int32)"
+        elif op.dtype == "b":
+            expr = f"({expr}) != 0"
+        self.define(op, var, expr)
+        return var
+
+    def gather(self, op: Op, a: list[str]) -> str:
+        dim = str(op.attr("dim"))
+        k = self.p.axes.index(dim)
+        src, idx = a
+        n = self.prog.populations[dim]
+        hit = self.fresh()
+        self.emit(f"{hit} = tl.minimum(tl.maximum({idx}, 0), {n - 1}) == ix{k}", f"member chosen along axis {k}")
+        var = self.fresh()
+        dt = self.dtypes[src]
+        if dt == "f":
+            expr = f"tl.sum(tl.where({hit}, {src}, 0.0), axis={k}, keep_dims=True)"
+        elif dt == "i":
+            expr = f"tl.sum(tl.where({hit}, {src}, 0), axis={k}, keep_dims=True)"
+        else:
+            expr = f"tl.max(tl.where({hit}, {src}.to(tl.int32), 0), axis={k}, keep_dims=True) != 0"
+        self.define(op, var, expr)
+        return var
+
+    def ops(self, fn: Function, scope: str, aliases: dict[tuple[str, str], str] | None = None,
+            time_shift: bool = False) -> None:
+        """Emit every op of ``fn``; ``aliases`` maps inputs to values already in registers."""
+        self.current = fn.table()
+        for op in fn.ops:
+            a = [self.names[f"{scope}:{x}"] for x in op.args]
+            if op.kind == "input":
+                key = (str(op.attr("source")), str(op.attr("name")))
+                if aliases and key in aliases:
+                    var = aliases[key]
+                else:
+                    var = self.load_input(op, time_shift)
+            elif op.kind == "const":
+                var = self.const(op)
+            elif op.kind == "action":
+                var = self.action(op)
+            elif op.kind == "iota":
+                var = self.fresh()
+                self.define(op, var, f"ix{self.p.axes.index(str(op.attr('dim')))}")
+            elif op.kind == "broadcast":
+                var = self.fresh()
+                self.define(op, var, f"tl.broadcast_to({a[0]}, {self.shape(op.dims)})")
+            elif op.kind == "reduce":
+                var = self.reduce(op, a)
+            elif op.kind == "gather":
+                var = self.gather(op, a)
+            else:
+                var = self.elementwise(op, a)
+            self.names[f"{scope}:{op.out}"] = var
+
+    # ------------------------------------------------------------------ stores
+    def slot(self, kind: str, name: str, cls: str, dims: tuple[str, ...]) -> Slot:
+        s = Slot(kind, name, cls, self.slots[cls], self.prog.size(dims))
+        self.slots[cls] += s.numel
+        self.plan.slots.append(s)
+        return s
+
+    def store_slot(self, s: Slot, var: str, dims: tuple[str, ...], comment: str) -> None:
+        ptr = {"f": "pof", "b": "pob", "i": "poi"}[s.cls]
+        m = self.mask(dims)
+        mask = f", mask={m}" if m else ""
+        val = var
+        if s.cls == "b":
+            val = f"{self.as_b(var)}.to(tl.int8)"
+        elif s.cls == "f":
+            val = self.as_f(var)
+        self.emit(f"tl.store({ptr} + {s.offset} * E + e * {s.numel} + {self.offset(dims)}, {val}{mask})", comment)
+
+    def store_obs(self, out: Output, var: str, obs_ptr: str, col: int, width: int) -> None:
+        """Store one observation item into rows ``[e, m, col:col + len(labels)]``.
+
+        Feature axes (``out.features``) are flattened row-major; a dim of the value that is not a feature
+        (at most the agent's own population) is aligned with the row. When the agent's own population is
+        a feature axis (every firm sees all prices), the rows get one extra leading axis of their own."""
+        agent = out.name
+        adims = self.prog.agent_dims(agent)
+        vdims = self.dims[var]
+        feat = tuple(d for d in vdims if d in out.features)
+        n_ag = self.prog.n_agents(agent)
+        fstride = max(out.onehot, 1)
+        fterms = []
+        for d in reversed(feat):
+            fterms.append(f"ix{self.p.axes.index(d)}" + (f" * {fstride}" if fstride != 1 else ""))
+            fstride *= self.prog.populations[d]
+        fterms.reverse()
+        what = f"observation of {agent}: {', '.join(out.labels[:3])}{' ...' if len(out.labels) > 3 else ''}"
+        base = f"e * {n_ag * width} + {col}"
+        if adims and agent in feat:
+            # rows on a new leading axis; the value is the same for every row (no aligned dims)
+            b = self.p.blocks[agent]
+            rank = len(self.p.axes) + 1
+            rsl = "[" + ", ".join(":" if j == 0 else "None" for j in range(rank)) + "]"
+            row = self.fresh()
+            self.emit(f"{row} = tl.arange(0, {b}){rsl}", f"rows of {agent}, apart from its feature axis")
+            foff = " + ".join(fterms) if fterms else "Z"
+            fm = self.mask(self.prog.canonical(feat))
+            mask = f"({row} < {self.prog.populations[agent]}) & tl.expand_dims({fm}, 0)"
+            addr = f"{base} + {row} * {width} + tl.expand_dims({foff}, 0)"
+            self.emit(f"tl.store({obs_ptr} + {addr}, tl.expand_dims({self.as_f(var)}, 0), mask={mask})", what)
+            return
+        terms = [base]
+        mdims = list(feat)
+        if adims:
+            terms.append(f"ix{self.p.axes.index(agent)} * {width}")
+            mdims.append(agent)
+        terms.extend(fterms)
+        m = self.mask(self.prog.canonical(tuple(mdims)))
+        mask = f", mask={m}" if m else ""
+        addr = " + ".join(terms)
+        if not adims and not feat:
+            addr += " + Z"
+        if out.onehot:
+            self.emit(f"for k in tl.static_range({out.onehot}):", what + " (one-hot)")
+            self.emit(f"    tl.store({obs_ptr} + {addr} + k, tl.where({var} == k, 1.0, 0.0).to(DT){mask})")
+        else:
+            self.emit(f"tl.store({obs_ptr} + {addr}, {self.as_f(var)}{mask})", what)
+
+    def outputs_step(self, fn: Function, scope: str) -> None:
+        for cls_pass in ("main", "quantity"):
+            for out in fn.outputs:
+                if (out.kind == "quantity") != (cls_pass == "quantity"):
+                    continue
+                var = self.names[f"{scope}:{out.value}"]
+                if out.kind == "state":
+                    dims = self.prog.buffer(out.name).dims
+                    s = self.slot("state", out.name, "f", dims)
+                    self.store_slot(s, var, dims, f"next {out.name}")
+                elif out.kind == "reward":
+                    dims = self.prog.agent_dims(out.name)
+                    s = self.slot("reward", out.name, "f", dims)
+                    self.store_slot(s, var, dims, f"reward of {out.name}")
+                elif out.kind == "external":
+                    s = self.slot("external", out.name, "f", ())
+                    self.store_slot(s, var, (), f"external flow {out.name}")
+            if cls_pass == "main":
+                self.plan.flat_sizes_noq = dict(self.slots)
+                if any(o.kind == "quantity" for o in fn.outputs):
+                    self.emit("if WRITE_Q:", "named step quantities (Env.state)")
+        for out in fn.outputs:
+            if out.kind != "quantity":
+                continue
+            var = self.names[f"{scope}:{out.value}"]
+            dims = self.dims[var]
+            s = self.slot("quantity", out.name, self.dtypes[var], dims)
+            before = len(self.lines)
+            self.store_slot(s, var, dims, f"quantity {out.name}")
+            self.lines[before] = "    " + self.lines[before]
+        self.plan.flat_sizes = dict(self.slots)
+
+    def outputs_init(self, fn: Function, scope: str) -> None:
+        for out in fn.outputs:
+            var = self.names[f"{scope}:{out.value}"]
+            dims = self.prog.buffer(out.name).dims
+            s = self.slot(out.kind, out.name, "f", dims)
+            self.store_slot(s, var, dims, f"initial {out.name}")
+        self.plan.flat_sizes = self.plan.flat_sizes_noq = dict(self.slots)
+
+    def outputs_obs(self, fn: Function, scope: str) -> None:
+        cols: dict[str, int] = {}
+        for agent in self.prog.agents:
+            if self.prog.obs_outputs(agent):
+                self.plan.obs.append(agent)
+        for out in fn.outputs:
+            var = self.names[f"{scope}:{out.value}"]
+            ptr = f"po{self.plan.obs.index(out.name)}"
+            col = cols.get(out.name, 0)
+            self.store_obs(out, var, ptr, col, self.prog.obs_dim(out.name))
+            cols[out.name] = col + len(out.labels)
+
+    # ------------------------------------------------------------------ assembly
+    def text(self, write_q: bool) -> str:
+        args = [*self.input_args.values(), *self.action_args.values()]
+        if self.p.tables_used:
+            args.append("pk")
+        if self.plan.slots:
+            args += ["pof", "pob", "poi"]
+        args += [f"po{k}" for k in range(len(self.plan.obs))]
+        args += ["E", "DT: tl.constexpr"]
+        if write_q:
+            args.append("WRITE_Q: tl.constexpr")
+        arg_doc = [f"    # {a}: {_safe(src)} {_safe(nm)}" for (src, nm), a in self.input_args.items()]
+        arg_doc += [f"    # {a}: actions of {_safe(ag)}" for ag, a in self.action_args.items()]
+        head = [
+            "@triton.jit",
+            f"def {self.plan.name}({', '.join(args)}):",
+            f'    """{self.doc}"""',
+            *arg_doc,
+            "    e = tl.program_id(0).to(tl.int64)  # one program per replica",
+            f"    Z = tl.zeros({self.shape(())}, tl.int32)  # offset of a per-replica scalar",
+        ]
+        for k, a in enumerate(self.p.axes):
+            n, b = self.p.sizes[a], self.p.blocks[a]
+            rank = len(self.p.axes)
+            sl = "" if rank == 1 else "[" + ", ".join(":" if j == k else "None" for j in range(rank)) + "]"
+            head.append(f"    ix{k} = tl.arange(0, {b}){sl}  # members of {_safe(a)} (n = {n}, padded to {b})")
+            head.append(f"    mx{k} = ix{k} < {n}")
+        return "\n".join(head + self.lines) + "\n"
+
+
+class ModulePrinter:
+    def __init__(self, prog: Program, dtype: str = "float32"):
+        if dtype not in ("float32", "float64"):
+            raise ValueError(f"triton printer: dtype must be float32 or float64, not {dtype!r}")
+        self.prog = prog
+        self.dtype = dtype
+        # IEEE-rounded square root (tl.sqrt on float32 is approximate on NVIDIA GPUs; sqrt_rn is fp32-only)
+        self.sqrt = "tl.sqrt_rn" if dtype == "float32" else "tl.sqrt"
+        axes = [p for p in prog.populations if p not in prog.singletons]
+        self.dummy = not axes
+        self.axes = axes or ["__replica__"]
+        # a model without populations gets one dummy axis of size 1 that holds its scalars
+        self.sizes = {a: prog.populations.get(a, 1) for a in self.axes}
+        self.blocks = {a: _pow2(n) for a, n in self.sizes.items()}
+        self.tables: list[float] = []
+        self.table_index: dict[tuple[float, ...], int] = {}
+        self.tables_used = False
+
+    def table_offset(self, table: tuple[float, ...]) -> int:
+        self.tables_used = True
+        if table not in self.table_index:
+            self.table_index[table] = len(self.tables)
+            self.tables.extend(table)
+        return self.table_index[table]
+
+    def print(self) -> ModuleSource:
+        prog = self.prog
+        kernels: list[_KernelWriter] = []
+
+        w = _KernelWriter(self, "k_init", f"Initial parameters and states of model {_safe(prog.model)}.")
+        w.ops(prog.init, "init")
+        w.outputs_init(prog.init, "init")
+        kernels.append(w)
+
+        w = _KernelWriter(self, "k_step", "One step: next states, rewards, externals (and quantities if WRITE_Q).")
+        w.ops(prog.step, "step")
+        w.outputs_step(prog.step, "step")
+        kernels.append(w)
+
+        w = _KernelWriter(self, "k_observe", "Observation rows of every agent type.")
+        w.ops(prog.observe, "obs")
+        w.outputs_obs(prog.observe, "obs")
+        kernels.append(w)
+
+        w = _KernelWriter(self, "k_step_observe", "The step fused with the observation of the next state at t + 1.")
+        w.ops(prog.step, "step")
+        w.outputs_step(prog.step, "step")
+        aliases = {("state", o.name): w.names[f"step:{o.value}"] for o in prog.step.outputs if o.kind == "state"}
+        for (src, nm), var in w.loaded.items():
+            if src in {"state", "param"} and (src, nm) not in aliases:
+                aliases[(src, nm)] = var
+            if src == "runtime_const":
+                aliases[(src, nm)] = var
+        w.lines.append("    # ---- observation of the next state (t + 1)")
+        for key in [k for k in w.loaded if k[0] == "time"]:
+            del w.loaded[key]  # the observation reads t + 1
+        w.ops(prog.observe, "obs", aliases=aliases, time_shift=True)
+        w.outputs_obs(prog.observe, "obs")
+        kernels.append(w)
+
+        header = (f"# Triton kernels generated by econdsl from model {_safe(prog.model)} ({self.dtype}).\n"
+                  "# Generated from the checked IR only; identifiers are mangled. Do not edit.\n")
+        body = [header, PRELUDE]
+        plans: dict[str, KernelPlan] = {}
+        for w in kernels:
+            has_q = w.plan.name in {"k_step", "k_step_observe"}
+            body.append("\n\n" + w.text(write_q=has_q))
+            plans[w.plan.name] = w.plan
+        return ModuleSource("".join(body), plans, list(self.tables))
+
+
+def print_program(prog: Program, dtype: str = "float32") -> ModuleSource:
+    """Print ``prog`` as Triton source (four kernels, for ``dtype``) plus the plans the launcher needs."""
+    return ModulePrinter(prog, dtype).print()
