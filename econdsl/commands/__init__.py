@@ -8,6 +8,8 @@ import click
 
 # Module name -> attribute holding the click command. Each module owns one command.
 COMMANDS = {
+    "train": "train",
+    "plot": "plot",
     "check": "check",
     "explain": "explain",
     "diff": "diff",

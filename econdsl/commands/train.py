@@ -1,0 +1,110 @@
+"""``econdsl train FILE``: compile a model and train every agent type under its curriculum."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+
+def _parse_sets(values: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for v in values:
+        name, sep, value = v.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise click.BadParameter(f"`{v}`: expected NAME=VALUE (e.g. --set lr[Firm]=0.002)", param_hint="--set")
+        out[name.strip()] = value.strip()
+    return out
+
+
+@click.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--preset", help="A preset of the model's train section (e.g. quick).")
+@click.option("--iterations", type=click.IntRange(min=1), help="Training iterations.")
+@click.option("--envs", type=click.IntRange(min=1), help="Parallel environment replicas.")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), help="torch device.")
+@click.option("--backend", type=click.Choice(["torch", "triton"]), help="Environment backend.")
+@click.option("--seed", type=int, help="Seed of policies, sampling and environment.")
+@click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
+              help="A training setting (lr[Firm]=0.002), curriculum constant (N_a=40) or model constant.")
+@click.option("--out", type=click.Path(file_okay=False), help="Run directory (default runs/MODEL[-PRESET]).")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.option("--no-curriculum", is_flag=True,
+              help="Ignore the curriculum: all actions allowed, all types train from the start.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def train(file: str, preset: str | None, iterations: int | None, envs: int | None, device: str | None,
+          backend: str | None, seed: int | None, sets: tuple[str, ...], out: str | None, resume: bool,
+          no_curriculum: bool, quiet: bool) -> None:
+    """Train every agent type of FILE with PPO under the model's curriculum.
+
+    Writes a run directory (config, metrics.csv, checkpoints, a final evaluation episode); plot it with
+    `econdsl plot RUN`.
+    """
+    from ..language import EconError
+    from ..trainer.config import ConfigError
+    from ..trainer.curriculum import CurriculumError
+    from ..trainer.run import RunError
+    from ..trainer.session import prepare
+    from ..trainer.session import train as run_training
+    from ..trainer.trainer import NonFiniteError
+
+    flags = {"iterations": iterations, "envs": envs, "device": device, "backend": backend, "seed": seed,
+             "curriculum": False if no_curriculum else None}
+    try:
+        session = prepare(file, out, preset, _parse_sets(sets), flags, resume)
+    except EconError as e:
+        click.echo(e.diagnostics.render(color=sys.stderr.isatty()) if hasattr(e, "diagnostics") else str(e),
+                   err=True)
+        sys.exit(1)
+    except (ConfigError, CurriculumError) as e:
+        raise click.UsageError(str(e)) from None
+    except RunError as e:
+        raise click.ClickException(str(e)) from None
+    tr = session.trainer
+    cfg = tr.cfg
+    agents = sum(tr.env.n_agents[a] for a in tr.types)
+    click.echo(f"training {tr.resolved.name}: {', '.join(f'{a}×{tr.env.n_agents[a]}' for a in tr.types)} "
+               f"({agents} agents) × {cfg.envs} envs, {cfg.iterations} iterations of {tr.steps} steps, "
+               f"{cfg.device}/{cfg.backend}, seed {cfg.seed} → {session.run.path}"
+               + (f" (resumed at iteration {session.resumed_from})" if resume else ""))
+    try:
+        if quiet:
+            summary = run_training(session)
+        else:
+            summary = _with_progress(session, run_training)
+    except KeyboardInterrupt:
+        click.echo(f"\ninterrupted at iteration {tr.iteration}; checkpoint saved. Continue with:\n"
+                   f"  econdsl train {file} --out {session.run.path} --resume", err=True)
+        sys.exit(130)
+    except (NonFiniteError, CurriculumError) as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"done: {tr.env_steps:,} env-steps in {summary['wall_time_s']:.0f} s "
+               f"({tr.env_steps / max(summary['wall_time_s'], 1e-9):,.0f} env-steps/s incl. evaluation)")
+    click.echo("evaluation episode, mean reward per agent and step: "
+               + ", ".join(f"{a} {v:.4g}" for a, v in summary["reward"].items()))
+    click.echo(f"plot it: econdsl plot {session.run.path}")
+
+
+def _with_progress(session, run_training):
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    tr = session.trainer
+    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.fields[stats]}")]
+    with Progress(*columns, transient=False) as progress:
+        task = progress.add_task("train", total=tr.cfg.iterations, completed=tr.iteration, stats="")
+
+        def on_iteration(m: dict[str, float], stage: str) -> None:
+            rewards = " ".join(f"{a} {m[f'{a}/reward']:.4g}" for a in tr.types)
+            stats = (f"{m['time/env_steps_per_s']:,.0f} env-steps/s {m['time/agent_steps_per_s']:,.0f} "
+                     f"agent-steps/s | reward {rewards} | {stage}")
+            progress.update(task, completed=tr.iteration, stats=stats)
+
+        return run_training(session, on_iteration)

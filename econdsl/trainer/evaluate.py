@@ -1,0 +1,77 @@
+"""The final evaluation: one episode of fresh replicas under the trained policies, recorded by name.
+
+Every state and named step quantity is read from ``Env.state`` after each step, so analysis code and
+plots find the economy's series under their ``.econ`` names (``p``, ``w``, ``hours``, ``Y`` …).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .policy import TypePolicy
+
+
+@torch.inference_mode()
+def evaluate(trainer, n_envs: int, greedy: bool = False, seed_offset: int = 1000) -> dict[str, Any]:
+    """Run one episode (the model's horizon) in ``n_envs`` new replicas with the curriculum of the last
+    trained iteration; return ``{"series": {name: [T, E, ...]}, "rewards": {type: [T, E, n]}, ...}``."""
+    cfg = trainer.cfg
+    env = trainer.model.env(n_envs, backend=cfg.backend, device=cfg.device, seed=cfg.seed + seed_offset)
+    e = max(trainer.iteration - 1, 0)
+    trainer.apply_curriculum(env, e)
+    masks = trainer.masks(e)
+    gen = torch.Generator(device=trainer.device).manual_seed(cfg.seed + seed_offset)
+    obs = env.reset()
+    steps = trainer.resolved.horizon or trainer.steps
+    series: dict[str, list[np.ndarray]] = {n: [] for n in trainer.series_names}
+    rewards: dict[str, list[np.ndarray]] = {a: [] for a in trainer.types}
+    actions: dict[str, list[np.ndarray]] = {a: [] for a in trainer.types}
+    for _ in range(steps):
+        act = {}
+        for a in trainer.types:
+            x = obs[a]
+            E, n, d = x.shape
+            logp, _ = trainer.policies[a](x.reshape(E * n, d).float(), masks[a])
+            act[a] = TypePolicy.sample(logp, gen, greedy).view(E, n, -1)
+            actions[a].append(act[a].cpu().numpy())
+        obs, r, _, _ = env.step(act)
+        for a in trainer.types:
+            rewards[a].append(r[a].float().cpu().numpy())
+        for name in series:
+            series[name].append(env.state[name].float().cpu().numpy())
+    return {
+        "series": {k: np.stack(v) for k, v in series.items()},
+        "rewards": {k: np.stack(v) for k, v in rewards.items()},
+        "actions": {k: np.stack(v) for k, v in actions.items()},
+        "iteration": e,
+    }
+
+
+def save(result: dict[str, Any], resolved, path: Path) -> dict[str, Any]:
+    """Write ``eval.npz`` (arrays) and ``eval.json`` (dims, units and episode means of every series)."""
+    arrays = {f"series/{k}": v for k, v in result["series"].items()}
+    arrays |= {f"reward/{k}": v for k, v in result["rewards"].items()}
+    arrays |= {f"action/{k}": v for k, v in result["actions"].items()}
+    np.savez_compressed(path / "eval.npz", **arrays)
+    summary: dict[str, Any] = {"iteration": result["iteration"], "series": {}, "reward": {}}
+    for k, v in result["series"].items():
+        sym = resolved.symbols.get(k)
+        summary["series"][k] = {
+            "kind": sym.kind if sym else "?", "dims": list(sym.dims) if sym else [],
+            "mean": float(np.mean(v)), "first_step_mean": float(np.mean(v[0])), "last_step_mean": float(np.mean(v[-1])),
+        }
+    for k, v in result["rewards"].items():
+        summary["reward"][k] = float(np.mean(v))
+    (path / "eval.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
+    return summary
+
+
+def load(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    with np.load(path / "eval.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    return arrays, json.loads((path / "eval.json").read_text(encoding="utf-8"))

@@ -1,0 +1,129 @@
+"""One shared policy and value network per agent type: an MLP trunk, masked multi-head categorical actions.
+
+All heads of a type are one padded logits tensor [batch, n_heads, max_n], so that sampling, log-probabilities
+and entropies of every head (and every agent of the type) are single tensor operations, never Python loops.
+Padding entries and curriculum-masked actions get a large negative logit (probability exactly 0 in float32).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+MASKED = -1e9  # logit of a forbidden action: exp underflows to 0, so masked actions are never sampled
+
+
+def layer_init(layer: nn.Linear, std: float = math.sqrt(2), bias: float = 0.0) -> nn.Linear:
+    nn.init.orthogonal_(layer.weight, std)
+    nn.init.constant_(layer.bias, bias)
+    return layer
+
+
+class ObsNormalizer(nn.Module):
+    """Observation preprocessing: optional digit expansion of some features, then running mean/std.
+
+    The statistics are buffers (saved in checkpoints) and change only through :meth:`update`, which the
+    trainer calls once per iteration after the update, so the rollout and the PPO update of one iteration
+    see exactly the same normalisation.
+    """
+
+    def __init__(self, obs_dim: int, mode: str = "running", clip: float = 10.0, digit_features: list[int] | None = None,
+                 n_digits: int = 10):
+        super().__init__()
+        self.mode, self.clip, self.n_digits = mode, clip, n_digits
+        digits = sorted(digit_features or []) if mode == "digits" else []
+        keep = [k for k in range(obs_dim) if k not in set(digits)]
+        self.register_buffer("keep", torch.tensor(keep, dtype=torch.long))
+        self.register_buffer("digits", torch.tensor(digits, dtype=torch.long))
+        self.register_buffer("powers", 10.0 ** torch.arange(1, n_digits + 1, dtype=torch.float64))
+        self.out_dim = len(keep) + len(digits) * n_digits
+        running = mode != "none"
+        self.register_buffer("count", torch.zeros((), dtype=torch.float64))
+        self.register_buffer("mean", torch.zeros(len(keep), dtype=torch.float64))
+        self.register_buffer("m2", torch.zeros(len(keep), dtype=torch.float64))
+        self.running = running
+
+    def _expand(self, x: torch.Tensor) -> torch.Tensor:
+        """The paper's digit features of x: (x mod 10^(k+1)) / 10^(k+1), k = 0..n-1 (sign lost, as in the paper)."""
+        v = x[:, self.digits].double().unsqueeze(-1)
+        return torch.remainder(v, self.powers).div(self.powers).flatten(1).to(x.dtype)
+
+    @torch.no_grad()
+    def update(self, x: torch.Tensor) -> None:
+        """Merge a batch [N, obs_dim] of raw observations into the running statistics (Chan et al.)."""
+        if not self.running or x.shape[0] == 0:
+            return
+        v = x[:, self.keep].double()
+        n = float(v.shape[0])
+        mean, var = v.mean(0), v.var(0, unbiased=False)
+        delta = mean - self.mean
+        tot = self.count + n
+        self.mean += delta * n / tot
+        self.m2 += var * n + delta.square() * self.count * n / tot
+        self.count.fill_(tot)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        v = x[:, self.keep]
+        if self.running and self.count > 0:
+            std = (self.m2 / self.count).sqrt().clamp_min(1e-6)
+            # Features that have not varied yet keep their scale (÷ |mean|) instead of exploding.
+            std = torch.where(std > 1e-6, std, self.mean.abs().clamp_min(1.0))
+            v = ((v - self.mean.to(v.dtype)) / std.to(v.dtype)).clamp(-self.clip, self.clip)
+        if len(self.digits):
+            v = torch.cat([v, self._expand(x)], dim=1)
+        return v
+
+
+class TypePolicy(nn.Module):
+    """The shared policy and value network of one agent type."""
+
+    def __init__(self, obs_dim: int, nvec: list[int], hidden: tuple[int, ...], obs_norm: str = "running",
+                 obs_clip: float = 10.0, digit_features: list[int] | None = None):
+        super().__init__()
+        self.nvec = list(nvec)
+        self.n_heads, self.max_n = len(nvec), max(nvec)
+        self.norm = ObsNormalizer(obs_dim, obs_norm, obs_clip, digit_features)
+        layers: list[nn.Module] = []
+        width = self.norm.out_dim
+        for h in hidden:
+            layers += [layer_init(nn.Linear(width, h)), nn.Tanh()]
+            width = h
+        self.trunk = nn.Sequential(*layers)
+        self.logits = layer_init(nn.Linear(width, self.n_heads * self.max_n), std=0.01)
+        self.value = layer_init(nn.Linear(width, 1), std=1.0)
+        pad = torch.zeros(self.n_heads, self.max_n, dtype=torch.bool)
+        for k, n in enumerate(self.nvec):
+            pad[k, :n] = True
+        self.register_buffer("valid", pad)
+
+    def allowed(self, mask: torch.Tensor | None) -> torch.Tensor:
+        """Grid padding combined with a curriculum mask [n_heads, max_n]."""
+        return self.valid if mask is None else self.valid & mask.to(self.valid.device)
+
+    def forward(self, obs: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Raw observations [B, obs_dim] → masked log-probabilities [B, n_heads, max_n] and values [B]."""
+        z = self.trunk(self.norm(obs))
+        logits = self.logits(z).view(-1, self.n_heads, self.max_n)
+        logits = logits.masked_fill(~self.allowed(mask), MASKED)
+        return torch.log_softmax(logits, dim=-1), self.value(z).squeeze(-1)
+
+    @staticmethod
+    def sample(logp: torch.Tensor, generator: torch.Generator | None = None, greedy: bool = False) -> torch.Tensor:
+        """One action per head, all heads at once (Gumbel-max): [B, n_heads] int64."""
+        if greedy:
+            return logp.argmax(-1)
+        u = torch.rand(logp.shape, generator=generator, device=logp.device, dtype=logp.dtype)
+        gumbel = -torch.log(-torch.log(u.clamp_(1e-20, 1.0 - 1e-7)))
+        return (logp + gumbel).argmax(-1)
+
+    @staticmethod
+    def log_prob(logp: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """Joint log-probability of the heads' actions (a sum over heads): [B]."""
+        return logp.gather(-1, actions.unsqueeze(-1)).squeeze(-1).sum(-1)
+
+    @staticmethod
+    def entropy(logp: torch.Tensor) -> torch.Tensor:
+        """Entropy summed over heads (the paper sums the consumer's 12 heads): [B]."""
+        return -(logp.exp() * logp).sum((-1, -2))

@@ -1,0 +1,118 @@
+"""PPO for one agent type: returns and advantages, then clipped policy/value epochs (CleanRL style).
+
+Everything here works on one type's flat batch; the trainer loops over agent types and calls these
+functions with that type's policy, optimiser and hyper-parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .policy import TypePolicy
+
+
+def gae(rewards: torch.Tensor, values: torch.Tensor, dones: torch.Tensor, last_value: torch.Tensor,
+        gamma: float, lam: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """GAE(λ) over a rollout [T, B]; ``dones[t]`` means the episode ended with step t (no bootstrap after it).
+
+    Returns (advantages, returns), both [T, B].
+    """
+    T = rewards.shape[0]
+    adv = torch.zeros_like(rewards)
+    last = torch.zeros_like(last_value)
+    for t in reversed(range(T)):
+        next_value = last_value if t == T - 1 else values[t + 1]
+        live = 1.0 - dones[t]
+        delta = rewards[t] + gamma * next_value * live - values[t]
+        last = delta + gamma * lam * live * last
+        adv[t] = last
+    return adv, adv + values
+
+
+def monte_carlo(rewards: torch.Tensor, values: torch.Tensor, dones: torch.Tensor, last_value: torch.Tensor,
+                gamma: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The paper's returns: discounted reward-to-go within each episode, advantage = return − V.
+
+    A rollout that stops mid-episode is bootstrapped with the value of its last observation.
+    """
+    T = rewards.shape[0]
+    ret = torch.zeros_like(rewards)
+    run = last_value.clone()
+    for t in reversed(range(T)):
+        run = rewards[t] + gamma * run * (1.0 - dones[t])
+        ret[t] = run
+    return ret - values, ret
+
+
+@dataclass
+class Batch:
+    """One type's training data, flattened over (steps, envs, agents)."""
+
+    obs: torch.Tensor  # [N, obs_dim] raw observations
+    actions: torch.Tensor  # [N, n_heads] int64
+    logp: torch.Tensor  # [N] log-probability under the rollout policy
+    values: torch.Tensor  # [N] value predictions of the rollout
+    advantages: torch.Tensor  # [N]
+    returns: torch.Tensor  # [N]
+
+
+@dataclass
+class PPOSettings:
+    clip: float
+    value_clip: float  # 0 disables value clipping
+    value_coef: float
+    value_loss: str
+    entropy: float
+    epochs: int
+    minibatches: int
+    max_grad_norm: float
+    norm_adv: bool
+
+
+def update(policy: TypePolicy, optimizer: torch.optim.Optimizer, batch: Batch, mask: torch.Tensor | None,
+           s: PPOSettings, generator: torch.Generator | None = None) -> dict[str, float]:
+    """K epochs of clipped PPO on ``batch``; returns the last epoch's losses and diagnostics."""
+    n = batch.obs.shape[0]
+    adv = batch.advantages
+    if s.norm_adv and n > 1:
+        adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+    mb = max(n // s.minibatches, 1)
+    stats: dict[str, torch.Tensor] = {}
+    for _ in range(s.epochs):
+        order = torch.randperm(n, generator=generator, device=generator.device if generator else "cpu")
+        order = order.to(batch.obs.device)
+        for k in range(s.minibatches):
+            idx = order[k * mb:(k + 1) * mb] if s.minibatches > 1 else slice(None)
+            logp_all, value = policy(batch.obs[idx], mask)
+            logp = policy.log_prob(logp_all, batch.actions[idx])
+            log_ratio = logp - batch.logp[idx]
+            ratio = log_ratio.exp()
+            a = adv[idx]
+            pg_loss = torch.max(-a * ratio, -a * ratio.clamp(1 - s.clip, 1 + s.clip)).mean()
+            ret, old_v = batch.returns[idx], batch.values[idx]
+            loss_fn = F.smooth_l1_loss if s.value_loss == "huber" else F.mse_loss
+            v_loss = loss_fn(value, ret, reduction="none")
+            if s.value_clip > 0:
+                v_clipped = old_v + (value - old_v).clamp(-s.value_clip, s.value_clip)
+                v_loss = torch.max(v_loss, loss_fn(v_clipped, ret, reduction="none"))
+            v_loss = v_loss.mean()
+            entropy = policy.entropy(logp_all).mean()
+            loss = pg_loss - s.entropy * entropy + s.value_coef * v_loss
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(),
+                                                       s.max_grad_norm if s.max_grad_norm > 0 else float("inf"))
+            optimizer.step()
+            with torch.no_grad():
+                stats = {
+                    "policy_loss": pg_loss.detach(), "value_loss": v_loss.detach(), "entropy": entropy.detach(),
+                    "approx_kl": ((ratio - 1) - log_ratio).mean(),
+                    "clipfrac": ((ratio - 1).abs() > s.clip).float().mean(), "grad_norm": grad_norm,
+                }
+    with torch.no_grad():
+        var = batch.returns.var()
+        stats["explained_variance"] = 1 - (batch.returns - batch.values).var() / var if var > 0 else var * 0
+    return {k: float(v) for k, v in stats.items()}

@@ -1,0 +1,89 @@
+"""Rollout storage and collection: every agent type acts with its shared policy, all agents at once.
+
+Buffers are preallocated on the env's device as [steps, envs, agents, …] per type. Collecting a rollout
+makes no host synchronisation: non-finite checks and economic series are accumulated as tensors and read
+once per iteration by the trainer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from .policy import TypePolicy
+
+
+@dataclass
+class TypeBuffer:
+    obs: torch.Tensor  # [T, E, n, obs_dim] raw observations
+    actions: torch.Tensor  # [T, E, n, n_heads] int64
+    logp: torch.Tensor  # [T, E, n]
+    values: torch.Tensor  # [T, E, n]
+    rewards: torch.Tensor  # [T, E, n] raw (unscaled) rewards
+    last_value: torch.Tensor  # [E, n] value of the observation after the last step
+
+
+@dataclass
+class RolloutBuffer:
+    types: dict[str, TypeBuffer]
+    dones: torch.Tensor  # [T, E] float
+    finite: torch.Tensor  # [T, n_types, 2] bool: rewards / observations of each type finite at each step
+    series: torch.Tensor  # [T, n_series] mean over envs (and members) of each tracked quantity
+    series_names: list[str] = field(default_factory=list)
+
+
+def new_buffer(types: list[str], shapes: dict[str, tuple[int, int, int]], steps: int, n_envs: int,
+               series_names: list[str], device: torch.device | str, dtype: torch.dtype) -> RolloutBuffer:
+    """Preallocate the buffers of one iteration."""
+    out = {}
+    for a in types:
+        n, d, h = shapes[a]
+        out[a] = TypeBuffer(
+            obs=torch.zeros(steps, n_envs, n, d, device=device, dtype=dtype),
+            actions=torch.zeros(steps, n_envs, n, h, device=device, dtype=torch.long),
+            logp=torch.zeros(steps, n_envs, n, device=device, dtype=dtype),
+            values=torch.zeros(steps, n_envs, n, device=device, dtype=dtype),
+            rewards=torch.zeros(steps, n_envs, n, device=device, dtype=dtype),
+            last_value=torch.zeros(n_envs, n, device=device, dtype=dtype),
+        )
+    return RolloutBuffer(out, torch.zeros(steps, n_envs, device=device, dtype=dtype),
+                         torch.ones(steps, len(types), 2, device=device, dtype=torch.bool),
+                         torch.zeros(steps, len(series_names), device=device, dtype=dtype), list(series_names))
+
+
+@torch.inference_mode()
+def collect(env, policies: dict[str, TypePolicy], masks: dict[str, torch.Tensor | None],
+            obs: dict[str, torch.Tensor], buf: RolloutBuffer, generator: torch.Generator | None,
+            greedy: bool = False) -> dict[str, torch.Tensor]:
+    """Run ``buf``'s number of steps from ``obs``; fill ``buf``; return the observation after the last step."""
+    types = list(buf.types)
+    steps = buf.dones.shape[0]
+    for t in range(steps):
+        actions = {}
+        for k, a in enumerate(types):
+            b, x = buf.types[a], obs[a]
+            E, n, d = x.shape
+            flat = x.reshape(E * n, d).to(b.obs.dtype)
+            logp_all, value = policies[a](flat, masks[a])
+            act = TypePolicy.sample(logp_all, generator, greedy)
+            b.obs[t] = x
+            b.actions[t] = act.view(E, n, -1)
+            b.logp[t] = TypePolicy.log_prob(logp_all, act).view(E, n)
+            b.values[t] = value.view(E, n)
+            buf.finite[t, k, 1] = torch.isfinite(x).all()
+            actions[a] = b.actions[t]
+        obs, rewards, done, _ = env.step(actions)
+        for k, a in enumerate(types):
+            r = rewards[a]
+            buf.types[a].rewards[t] = r
+            buf.finite[t, k, 0] = torch.isfinite(r).all()
+        buf.dones[t] = done.to(buf.dones.dtype)
+        if buf.series_names:
+            buf.series[t] = torch.stack([env.state[s].to(buf.series.dtype).mean() for s in buf.series_names])
+    for a in types:
+        x = obs[a]
+        E, n, d = x.shape
+        buf.types[a].last_value.copy_(policies[a](x.reshape(E * n, d).to(buf.types[a].obs.dtype), masks[a])[1]
+                                      .view(E, n))
+    return obs

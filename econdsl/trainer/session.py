@@ -1,0 +1,125 @@
+"""One training run from a ``.econ`` file to a finished run directory: prepare, loop, checkpoint, evaluate.
+
+Everything that can fail because of the user's input (the model, a setting, the output directory, the
+environment build) is done in :func:`prepare`, before the run directory is created, so a bad flag or
+path never leaves a partial run behind.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import evaluate
+from .config import ConfigError, Layers, TrainConfig, build_layers
+from .run import RunDir, RunError, check_writable, metric_columns
+from .trainer import Trainer
+
+
+@dataclass
+class Session:
+    trainer: Trainer
+    run: RunDir
+    columns: list[str]
+    info: dict[str, Any]
+    resumed_from: int = 0
+
+
+def _load(model_path: str, overrides: dict[str, float]):
+    import econdsl
+
+    return econdsl.load(model_path, overrides=overrides or None)
+
+
+def prepare(model_path: str, out: str | None, preset: str | None = None, sets: dict[str, str] | None = None,
+            flags: dict[str, Any] | None = None, resume: bool = False) -> Session:
+    """Compile the model, build the config and the trainer, and create (or reopen) the run directory."""
+    from ..language import check_model
+
+    if resume:
+        if out is None:
+            raise RunError("--resume needs --out RUN_DIR (the run to continue)")
+        run = RunDir(out)
+        if not run.exists():
+            raise RunError(f"cannot resume: `{out}` is not a run directory (no config.json)")
+        info = run.info()
+        cfg = TrainConfig.from_dict(info["config"])
+        for name, value in (flags or {}).items():
+            if value is not None and name == "iterations":
+                cfg.set(name, value)  # a resumed run may be extended; every other setting is the run's own
+        layers = Layers(cfg, info.get("curriculum_consts", {}), info.get("model_overrides", {}))
+        model_path = info["model_path"] if Path(info["model_path"]).exists() else str(run.path / "model.econ")
+    else:
+        if not Path(model_path).is_file():
+            raise RunError(f"model file `{model_path}` does not exist")
+        resolved = check_model(model_path)
+        layers = build_layers(resolved, preset, sets, flags)
+        cfg = layers.config
+        out = out or _default_out(resolved.name, preset)
+        run = RunDir(out)
+        check_writable(run.path)
+        if run.path.exists() and any(run.path.iterdir()):
+            raise RunError(f"`{out}` already holds files; pass --resume to continue that run, or choose another "
+                           f"--out")
+        info = {"model_path": str(model_path), "model": resolved.name, "preset": preset, "sets": sets or {},
+                "config": cfg.to_dict(), "curriculum_consts": layers.curriculum_consts,
+                "model_overrides": layers.model_overrides}
+    if cfg.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError("--device cuda: no CUDA device is available on this machine")
+    model = _load(model_path, layers.model_overrides)
+    trainer = Trainer(model, cfg, layers.curriculum_consts)
+    columns = metric_columns(trainer.types, [a.name for a in trainer.curriculum.anneals] if cfg.curriculum else [],
+                             trainer.series_names)
+    resumed_from = 0
+    if resume:
+        state = run.load_checkpoint(map_location=cfg.device)
+        if state is not None:
+            trainer.load_state_dict(state)
+            resumed_from = trainer.iteration
+        run.truncate_metrics(resumed_from)
+        columns = run.columns()
+    else:
+        run.create(model_path, trainer.resolved, info, columns)
+    return Session(trainer, run, columns, info, resumed_from)
+
+
+def _default_out(name: str, preset: str | None) -> str:
+    base = Path("runs") / (f"{name}-{preset}" if preset else name)
+    path, k = base, 2
+    while path.exists() and any(path.iterdir()):
+        path, k = base.with_name(f"{base.name}-{k}"), k + 1
+    return str(path)
+
+
+def train(session: Session, on_iteration: Callable[[dict[str, float], str], None] | None = None) -> dict[str, Any]:
+    """Run the remaining iterations; checkpoint every ``checkpoint_every`` and at the end or on Ctrl-C;
+    then evaluate. Returns the evaluation summary."""
+    tr, run, cfg = session.trainer, session.run, session.trainer.cfg
+    t0 = time.perf_counter()
+    try:
+        while tr.iteration < cfg.iterations:
+            e = tr.iteration
+            metrics = tr.iterate()
+            if e % cfg.log_every == 0 or tr.iteration == cfg.iterations:
+                run.append_metrics(metrics, session.columns)
+            if on_iteration is not None:
+                on_iteration(metrics, tr.curriculum.stage(e))
+            if tr.iteration % cfg.checkpoint_every == 0:
+                run.save_checkpoint(tr.state_dict())
+    except KeyboardInterrupt:
+        run.save_checkpoint(tr.state_dict())
+        run.close()
+        raise
+    run.save_checkpoint(tr.state_dict())
+    result = evaluate.evaluate(tr, cfg.eval_envs, cfg.eval_greedy)
+    summary = evaluate.save(result, tr.resolved, run.path)
+    summary["wall_time_s"] = time.perf_counter() - t0
+    summary["env_steps"] = tr.env_steps
+    run.close()
+    return summary

@@ -1,0 +1,216 @@
+"""The training loop: every agent type of a compiled model learns with PPO under the model's curriculum.
+
+One iteration: apply the curriculum at ``e`` (runtime constants, masks), collect ``steps`` steps of every
+replica with every type's shared policy, then one PPO update per type that is training (types are data,
+looped over), then merge the iteration's observations into the normalisers. Nothing here knows any model.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import torch
+
+from ..language import ast
+from ..language.resolve import Resolved
+from . import ppo
+from .config import TrainConfig
+from .curriculum import Curriculum, CurriculumError
+from .policy import TypePolicy
+from .rollout import RolloutBuffer, collect, new_buffer
+
+
+class NonFiniteError(RuntimeError):
+    """A reward or observation became NaN/inf; the message names the agent type and the equation."""
+
+
+def tracked_series(resolved: Resolved) -> list[str]:
+    """Every state and named step quantity (``Env.state`` holds them all), in declaration order."""
+    return [s.name for s in resolved.symbols.values() if s.kind in ("state", "quantity")]
+
+
+def digit_features(resolved: Resolved, labels: list[str], names: tuple[str, ...]) -> list[int]:
+    """Observation features to digit-expand: those of ``names``, or by default every observed state
+    declared without a finite upper bound (budgets, inventories: the paper's large-range features)."""
+    if not names:
+        names = tuple(s.name for s in resolved.symbols.values() if s.kind == "state" and _unbounded(s.decl))
+    return [k for k, lab in enumerate(labels) if lab.split("[")[0].split("(")[0].strip() in names]
+
+
+def _unbounded(decl: ast.Node) -> bool:
+    b = getattr(decl, "bounds", None)
+    return b is None or isinstance(b.hi, ast.Inf)
+
+
+class Trainer:
+    """Policies, optimisers, curriculum and the environment of one run."""
+
+    def __init__(self, model, cfg: TrainConfig, curriculum_consts: dict[str, float] | None = None):
+        self.model, self.cfg = model, cfg
+        self.resolved: Resolved = model.resolved
+        if cfg.threads > 0:
+            torch.set_num_threads(cfg.threads)
+        torch.manual_seed(cfg.seed)
+        self.device = torch.device(cfg.device)
+        self.env = model.env(cfg.envs, backend=cfg.backend, device=cfg.device, seed=cfg.seed)
+        self.types: list[str] = list(self.env.agent_types)
+        self.curriculum = Curriculum(self.resolved, curriculum_consts, cfg.curriculum)
+        for a in self.types:
+            want = self.curriculum.layouts[a].nvec
+            if list(self.env.action_nvec[a]) != want:
+                raise CurriculumError(f"{a}: the environment's action columns {list(self.env.action_nvec[a])} "
+                                      f"differ from the model's heads {want}")
+        horizon = self.resolved.horizon or 1
+        self.steps = cfg.steps or horizon
+        self.episodic = self.steps == horizon  # every iteration is exactly one episode, from a reset
+        self.policies: dict[str, TypePolicy] = {}
+        self.optimizers: dict[str, torch.optim.Optimizer] = {}
+        for a in self.types:
+            labels = list(getattr(self.env, "obs_labels", {}).get(a, []))
+            digits = digit_features(self.resolved, labels, ()) if cfg.obs_norm == "digits" else []
+            pol = TypePolicy(self.env.obs_dim[a], list(self.env.action_nvec[a]), cfg.hidden, cfg.obs_norm,
+                             cfg.obs_clip, digits).to(self.device)
+            self.policies[a] = pol
+            self.optimizers[a] = torch.optim.Adam(pol.parameters(), lr=cfg.get("lr", a), eps=1e-5)
+        self.generator = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
+        self.series_names = tracked_series(self.resolved)
+        self.iteration = 0
+        self.env_steps = 0
+        self._obs: dict[str, torch.Tensor] | None = None
+        self._buf: RolloutBuffer | None = None
+        self._dtype = torch.float32
+
+    # ---------------------------------------------------------------- checkpoint state
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "iteration": self.iteration, "env_steps": self.env_steps,
+            "policies": {a: p.state_dict() for a, p in self.policies.items()},
+            "optimizers": {a: o.state_dict() for a, o in self.optimizers.items()},
+            "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state(),
+        }
+
+    def load_state_dict(self, sd: dict[str, Any]) -> None:
+        self.iteration, self.env_steps = sd["iteration"], sd["env_steps"]
+        for a in self.types:
+            self.policies[a].load_state_dict(sd["policies"][a])
+            self.optimizers[a].load_state_dict(sd["optimizers"][a])
+        self.generator.set_state(sd["generator"])
+        torch.set_rng_state(sd["torch_rng"])
+        self._obs = None
+
+    # ---------------------------------------------------------------- one iteration
+
+    def masks(self, e: int) -> dict[str, torch.Tensor | None]:
+        return {a: (None if (m := self.curriculum.mask(a, e)) is None else m.to(self.device)) for a in self.types}
+
+    def apply_curriculum(self, env, e: int) -> dict[str, float]:
+        consts = self.curriculum.runtime_consts(e)
+        for name, value in consts.items():
+            env.set_const(name, value)
+        return consts
+
+    def iterate(self) -> dict[str, float]:
+        """Run one training iteration; return its metrics (plain floats)."""
+        e, cfg = self.iteration, self.cfg
+        t0 = time.perf_counter()
+        consts = self.apply_curriculum(self.env, e)
+        masks = self.masks(e)
+        if self._obs is None or self.episodic:
+            self._obs = self.env.reset()
+        if self._buf is None:
+            shapes = {a: (self.env.n_agents[a], self.env.obs_dim[a], len(self.env.action_nvec[a])) for a in self.types}
+            self._buf = new_buffer(self.types, shapes, self.steps, cfg.envs, self.series_names, self.device,
+                                   self._dtype)
+        buf = self._buf
+        self._obs = collect(self.env, self.policies, masks, self._obs, buf, self.generator)
+        self._check_finite(buf, e)
+        t_roll = time.perf_counter()
+        metrics: dict[str, float] = {"iteration": e, "env_steps": 0.0}
+        for a in self.types:
+            b = buf.types[a]
+            T, E, n = b.rewards.shape
+            metrics[f"{a}/reward"] = float(b.rewards.mean())
+            coef = self.curriculum.entropy_coef(a, e, cfg.get("entropy", a))
+            metrics[f"{a}/entropy_coef"] = coef
+            training = self.curriculum.training(a, e)
+            metrics[f"{a}/training"] = float(training)
+            if not training:
+                continue
+            dones = buf.dones.unsqueeze(-1).expand(T, E, n).reshape(T, E * n)
+            scale = cfg.get("reward_scale", a)
+            r = (b.rewards / scale).reshape(T, E * n)
+            v, last = b.values.reshape(T, E * n), b.last_value.reshape(E * n)
+            if cfg.returns == "gae":
+                adv, ret = ppo.gae(r, v, dones, last, cfg.get("gamma", a), cfg.get("gae_lambda", a))
+            else:
+                adv, ret = ppo.monte_carlo(r, v, dones, last, cfg.get("gamma", a))
+            batch = ppo.Batch(b.obs.reshape(T * E * n, -1), b.actions.reshape(T * E * n, -1), b.logp.reshape(-1),
+                              v.reshape(-1), adv.reshape(-1), ret.reshape(-1))
+            settings = ppo.PPOSettings(
+                clip=cfg.clip, value_clip=cfg.clip if cfg.value_clip < 0 else cfg.value_clip,
+                value_coef=cfg.value_coef, value_loss=cfg.value_loss, entropy=coef, epochs=cfg.epochs,
+                minibatches=cfg.minibatches, max_grad_norm=cfg.max_grad_norm, norm_adv=cfg.norm_adv)
+            for k, val in ppo.update(self.policies[a], self.optimizers[a], batch, masks[a], settings,
+                                     self.generator).items():
+                metrics[f"{a}/{k}"] = val
+        for a in self.types:
+            self.policies[a].norm.update(buf.types[a].obs.reshape(-1, buf.types[a].obs.shape[-1]))
+        t_end = time.perf_counter()
+        n_steps = self.steps * cfg.envs
+        self.env_steps += n_steps
+        self.iteration += 1
+        agents = sum(self.env.n_agents[a] for a in self.types)
+        metrics.update({
+            "env_steps": float(self.env_steps),
+            "time/rollout_s": t_roll - t0, "time/update_s": t_end - t_roll,
+            "time/env_steps_per_s": n_steps / (t_end - t0), "time/agent_steps_per_s": n_steps * agents / (t_end - t0),
+        })
+        for name, value in consts.items():
+            metrics[f"curriculum/{name}"] = value
+        if self.series_names:
+            means = buf.series.mean(0).tolist()
+            metrics.update({f"econ/{n}": v for n, v in zip(self.series_names, means, strict=True)})
+        return metrics
+
+    # ---------------------------------------------------------------- errors
+
+    def _check_finite(self, buf: RolloutBuffer, e: int) -> None:
+        if bool(buf.finite.all()):
+            return
+        bad = (~buf.finite).nonzero()[0].tolist()
+        t, k, what = bad
+        a = self.types[k]
+        kind = "reward" if what == 0 else "observation"
+        where = self._first_nonfinite_equation()
+        decl = next((d for d in self.resolved.agents[a].decls
+                     if isinstance(d, ast.Reward if kind == "reward" else ast.Observe)), None)
+        src = f" ({decl.span}: `{_source_line(self.resolved, decl.span)}`)" if decl is not None else ""
+        raise NonFiniteError(f"non-finite {kind} of agent type `{a}`{src} at iteration {e}, step {t}; {where}")
+
+    def _first_nonfinite_equation(self) -> str:
+        for eq in self.resolved.equations:
+            x = self.env.state.get(eq.name) if hasattr(self.env.state, "get") else None
+            if x is not None and not bool(torch.isfinite(x.float()).all()):
+                nxt = "next " if eq.is_next else ""
+                return (f"the first equation with a non-finite value is `{nxt}{eq.name}` at {eq.span}: "
+                        f"`{_source_line(self.resolved, eq.span)}`")
+        for s in self.resolved.symbols.values():
+            if s.kind == "state":
+                x = self.env.state.get(s.name) if hasattr(self.env.state, "get") else None
+                if x is not None and not bool(torch.isfinite(x.float()).all()):
+                    return f"the state `{s.name}` ({s.decl.span}) is non-finite"
+        return "no named quantity of the last step is non-finite"
+
+
+def _source_line(resolved: Resolved, span: ast.Span) -> str:
+    text = resolved.sources.get(span.file)
+    if text is None:
+        try:
+            with open(span.file, encoding="utf-8") as f:
+                text = f.read()
+        except OSError:
+            return "?"
+    lines = text.splitlines()
+    return lines[span.line - 1].strip() if 0 < span.line <= len(lines) else "?"
