@@ -43,11 +43,11 @@ def interpreting() -> bool:
 
 def load_module(source: str, key: str) -> ModuleType:
     """Write ``source`` (printed from the IR) to the artifact cache under ``key`` and import it once."""
-    if key in _MODULES:
-        return _MODULES[key]
     path = cache.artifact_path(key, "triton_module.py")
     if not path.exists() or path.read_text(encoding="utf-8") != source:
         cache.write_atomic(path, source)
+    if key in _MODULES:  # already imported in this process: Triton keeps its compiled kernels
+        return _MODULES[key]
     name = f"econdsl_triton_{key[:16]}"
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None

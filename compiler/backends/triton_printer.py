@@ -40,9 +40,10 @@ def _pow2(n: int) -> int:
 
 
 def _safe(text: str) -> str:
-    """Text allowed in a comment: printable, no line breaks, bounded length."""
+    """Text allowed in a comment: printable, no line breaks, bounded length (keeping the end, where
+    ``file:line`` is)."""
     s = "".join(ch if ch.isprintable() and ch not in "\r\n\x0b\x0c\x85\u2028\u2029" else "?" for ch in text)
-    return s[:80]
+    return s if len(s) <= 100 else "..." + s[-97:]
 
 
 def _num(v: float) -> str:

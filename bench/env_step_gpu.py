@@ -1,0 +1,244 @@
+"""GPU benchmark of the Triton backend: env-steps/s and agent-steps/s of a model's step on CUDA.
+
+    python bench/env_step_gpu.py                       # rbc_open, 4096 / 16384 / 65536 envs, float32
+    python bench/env_step_gpu.py --envs 4096 --repeats 7 --model models/rbc_closed.econ
+    python bench/env_step_gpu.py --check               # compiled kernels vs torch on CUDA, then exit
+
+Without a CUDA device it prints why and exits with code 0 (nothing is measured).
+
+Modes (each row of the output is one mode at one env count):
+
+- ``triton_step``: the backend's ``step`` with ``quantities=False`` (next states, rewards, accounting
+  externals), int8 actions, states chained from step to step: one kernel launch per step plus the
+  output allocation (three flat buffers) and argument marshalling in Python;
+- ``triton_step_observe``: the same fused with the observation of the next state (one kernel);
+- ``triton_step_quantities``: ``step`` writing every named step quantity too (what ``Env.state`` reads);
+- ``triton_graph``: ``triton_step`` captured once in a CUDA graph and replayed (inputs fixed): the
+  kernel's own throughput without Python launch overhead;
+- ``torch_step``: the torch backend's generated module on the same device, for comparison;
+- ``env_triton``: ``Env.step`` with the triton backend (auto-reset, quantities, step_observe), the
+  whole runtime path.
+
+Timing: CUDA events around ``--steps`` consecutive steps, after ``--warmup`` steps (compilation and
+autotuning excluded); the median of ``--repeats`` runs is reported, with min and max. JSON rows are
+appended to ``bench/results/env_step_gpu.jsonl`` with the device name, SM count, driver, torch and
+triton versions, dtype and the action dtype.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+# The interpreter mode is fixed when Triton code is first imported: the benchmark measures compiled kernels.
+os.environ.pop("TRITON_INTERPRET", None)
+
+import torch  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_MODEL = ROOT / "models" / "rbc_open.econ"
+RESULTS = ROOT / "bench" / "results" / "env_step_gpu.jsonl"
+
+
+def machine() -> dict:
+    import triton
+
+    props = torch.cuda.get_device_properties(0)
+    driver = ""
+    try:
+        driver = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total", "--format=csv,noheader"],
+                                capture_output=True, text=True, timeout=20).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return {"device": torch.cuda.get_device_name(0), "sm_count": props.multi_processor_count,
+            "capability": f"{props.major}.{props.minor}", "memory_gb": round(props.total_memory / 2**30, 1),
+            "nvidia_smi": driver, "torch": torch.__version__, "triton": triton.__version__,
+            "cuda": torch.version.cuda, "python": platform.python_version(), "host": platform.node()}
+
+
+def random_actions(prog, n_envs: int, gen: torch.Generator, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    out = {}
+    for a in prog.agents:
+        cols = [torch.randint(0, h.n, (n_envs, prog.n_agents(a), h.n_columns), generator=gen, device="cuda")
+                for h in prog.heads if h.agent == a]
+        out[a] = (torch.cat(cols, -1) if cols else torch.zeros(n_envs, prog.n_agents(a), 0, device="cuda")).to(dtype)
+    return out
+
+
+def timed(fn: Callable[[], None], steps: int, warmup: int, repeats: int) -> list[float]:
+    """Seconds per ``steps`` calls of ``fn``, measured with CUDA events, one value per repeat."""
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize()
+    out = []
+    for _ in range(repeats):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        for _ in range(steps):
+            fn()
+        end.record()
+        end.synchronize()
+        out.append(start.elapsed_time(end) / 1e3)
+    return out
+
+
+def bench_size(model, n_envs: int, args, dtype: torch.dtype, act_dtype: torch.dtype) -> list[dict]:
+    from econdsl.compiler.backends import compile_program
+
+    prog = model.lean_program() if hasattr(model, "lean_program") else model.program
+    n_agents = sum(prog.n_agents(a) for a in prog.agents)
+    gen = torch.Generator(device="cuda").manual_seed(0)
+    consts = {n: torch.tensor(v, dtype=dtype, device="cuda") for n, v in prog.runtime_consts.items()}
+    uniforms = {n: torch.rand(n_envs, *prog.size(d), generator=gen, device="cuda", dtype=torch.float64)
+                for n, d in prog.uniforms.items()}
+    acts = random_actions(prog, n_envs, gen, act_dtype)
+    t = torch.zeros(n_envs, dtype=dtype, device="cuda")
+    opts = {"num_warps": args.num_warps} if args.num_warps else {}
+    lean = compile_program(prog, "triton", "cuda", dtype, quantities=False, **opts)
+    full = compile_program(prog, "triton", "cuda", dtype, quantities=True, **opts)
+    base = compile_program(prog, "torch", "cuda", dtype)
+    init = lean.init(n_envs, uniforms, consts)
+    state = {"bufs": dict(init)}
+
+    def chained(compiled, fused: bool = False) -> Callable[[], None]:
+        def run() -> None:
+            if fused:
+                res, _ = compiled.step_observe(state["bufs"], acts, t, consts)
+            else:
+                res = compiled.step(state["bufs"], acts, t, consts)
+            state["bufs"] = {**state["bufs"], **res.states}
+        return run
+
+    modes: dict[str, Callable[[], None]] = {
+        "triton_step": chained(lean),
+        "triton_step_observe": chained(lean, fused=True),
+        "triton_step_quantities": chained(full),
+        "torch_step": chained(base),
+    }
+    # CUDA graph of one lean step on fixed inputs: the kernel without Python launch overhead
+    lean.step(init, acts, t, consts)
+    torch.cuda.synchronize()
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        lean.step(init, acts, t, consts)
+    modes["triton_graph"] = graph.replay
+    if args.env:
+        env = model.env(n_envs, backend="triton", device="cuda", dtype=dtype)
+        env.reset()
+        env_acts = {a: x.long() for a, x in acts.items()}
+        modes["env_triton"] = lambda: env.step(env_acts)
+
+    rows = []
+    for mode, fn in modes.items():
+        secs = timed(fn, args.steps, args.warmup, args.repeats)
+        rates = sorted(n_envs * args.steps / s for s in secs)
+        med = statistics.median(rates)
+        rows.append({"mode": mode, "n_envs": n_envs, "steps": args.steps, "repeats": args.repeats,
+                     "env_steps_per_s": med, "env_steps_per_s_min": rates[0], "env_steps_per_s_max": rates[-1],
+                     "agent_steps_per_s": med * n_agents, "agents_per_env": n_agents,
+                     "us_per_step": 1e6 * statistics.median(secs) / args.steps})
+        print(f"{n_envs:>7} {mode:<24} {med:>12.4g} env-steps/s {med * n_agents:>12.4g} agent-steps/s "
+              f"{rows[-1]['us_per_step']:>9.1f} µs/step", flush=True)
+    return rows
+
+
+def check(model_path: Path, n_envs: int = 256, steps: int = 12) -> bool:
+    """Compiled Triton kernels on CUDA against the torch backend on CUDA (float32, 2e-4 of scale)."""
+    from econdsl.compiler.backends import compile_program
+
+    import econdsl
+
+    prog = econdsl.load(model_path).program
+    tri = compile_program(prog, "triton", "cuda", torch.float32)
+    base = compile_program(prog, "torch", "cuda", torch.float32)
+    gen = torch.Generator(device="cuda").manual_seed(1)
+    consts = {n: torch.tensor(v, device="cuda") for n, v in prog.runtime_consts.items()}
+    uniforms = {n: torch.rand(n_envs, *prog.size(d), generator=gen, device="cuda", dtype=torch.float64)
+                for n, d in prog.uniforms.items()}
+    b1, b2 = tri.init(n_envs, uniforms, consts), base.init(n_envs, uniforms, consts)
+    t = torch.zeros(n_envs, device="cuda")
+    worst = 0.0
+
+    def cmp(a: dict, b: dict, what: str) -> None:
+        nonlocal worst
+        for k, y in b.items():
+            x = a[k]
+            if y.dtype == torch.bool or not y.dtype.is_floating_point:
+                ok = torch.equal(x, y)
+                err = 0.0 if ok else float("inf")
+            else:
+                err = float((x.double() - y.double()).abs().max()) / max(1.0, float(y.double().abs().max()))
+            worst = max(worst, err)
+            if err > 2e-4:
+                print(f"MISMATCH {what} {k}: {err:.3e}")
+
+    cmp(b1, b2, "init")
+    for k in range(steps):
+        acts = random_actions(prog, n_envs, gen, torch.int64)
+        r1, o1 = tri.step_observe(b1, {a: x.to(torch.int8) for a, x in acts.items()}, t, consts)
+        r2, o2 = base.step_observe(b2, acts, t, consts)
+        for field in r2._fields:
+            cmp(getattr(r1, field), getattr(r2, field), f"step {k} {field}")
+        cmp(o1, o2, f"step {k} obs")
+        b1, b2, t = {**b1, **r1.states}, {**b2, **r2.states}, t + 1
+    print(f"worst scale-relative difference {worst:.3e} over {steps} steps x {n_envs} envs")
+    return worst <= 2e-4
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", type=Path, default=DEFAULT_MODEL)
+    ap.add_argument("--envs", type=int, nargs="+", default=[4096, 16384, 65536])
+    ap.add_argument("--steps", type=int, default=100)
+    ap.add_argument("--warmup", type=int, default=10)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    ap.add_argument("--action-dtype", choices=["int8", "int32", "int64"], default="int8")
+    ap.add_argument("--num-warps", type=int, default=0, help="override the kernels' num_warps (0: heuristic)")
+    ap.add_argument("--no-env", dest="env", action="store_false", help="skip the Env.step row")
+    ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--check", action="store_true", help="compare compiled kernels with torch on CUDA and exit")
+    args = ap.parse_args()
+
+    if not torch.cuda.is_available():
+        print("env_step_gpu: no CUDA device available (torch.cuda.is_available() is False); "
+              "this benchmark measures compiled Triton kernels on a GPU, so nothing was measured.")
+        return 0
+    sys.path.insert(0, str(ROOT))
+    if args.check:
+        ok = check(args.model)
+        print("check passed" if ok else "check FAILED")
+        return 0 if ok else 1
+
+    import econdsl
+
+    dtype = getattr(torch, args.dtype)
+    act_dtype = getattr(torch, args.action_dtype)
+    info = machine()
+    print(json.dumps(info))
+    model = econdsl.load(args.model)
+    rows = []
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    for n in args.envs:
+        for row in bench_size(model, n, args, dtype, act_dtype):
+            rows.append({"bench": "env_step_gpu", "time": stamp, "model": model.name, "dtype": args.dtype,
+                         "action_dtype": args.action_dtype, **row, **info})
+        torch.cuda.empty_cache()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with args.out.open("a", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row) + "\n")
+    print(f"{len(rows)} rows appended to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
