@@ -116,6 +116,13 @@ def plan(files: Sequence[str | Path], sets: Sequence[tuple[str, list[str]]], see
     if not files:
         raise SweepError("no model file given")
     stems = [Path(f).stem for f in files]
+    # A --set with one value is the same for every point: it is a training flag, not a grid dimension,
+    # so it does not lengthen the run names (and a directory reused with another value is refused).
+    train_args = list(train_args)
+    for n, vals in sets:
+        if len(vals) == 1:
+            train_args += ["--set", f"{n}={vals[0]}"]
+    sets = [(n, vals) for n, vals in sets if len(vals) > 1]
     names = [n for n, _ in sets]
     points: list[Point] = []
     for f, stem in zip(files, stems, strict=True):
@@ -128,7 +135,7 @@ def plan(files: Sequence[str | Path], sets: Sequence[tuple[str, list[str]]], see
                 seed = seed_base + k
                 pid = f"{variant}__seed{seed}"
                 points.append(Point(pid, variant, str(f), overrides, seed, f"runs/{variant}/seed{seed}"))
-    return Plan(points, preset, list(train_args))
+    return Plan(points, preset, train_args)
 
 
 def train_command(point: Point, plan_: Plan, run_dir: Path, resume: bool, threads: int) -> list[str]:

@@ -15,6 +15,7 @@ COMMANDS = {
     "diff": "diff",
     "sweep": "sweep",
     "compare": "compare",
+    "best_response": "best_response",
 }
 
 

@@ -21,6 +21,12 @@ def test_grid_is_the_cartesian_product_times_seeds() -> None:
     assert first.label == "m a=1 b=x"
 
 
+def test_single_values_are_shared_flags_not_grid_dimensions() -> None:
+    p = plan(["m.econ"], parse_sets(["a=1,2", "lr=0.01"]), seeds=1)
+    assert [pt.variant for pt in p.points] == ["m__a=1", "m__a=2"]
+    assert p.train_args == ["--set", "lr=0.01"]
+
+
 def test_compare_of_files_and_duplicate_stems() -> None:
     p = plan(["a/m.econ", "b/m.econ", "c/n.econ"], [], seeds=1)
     assert [pt.variant for pt in p.points] == ["0-m", "1-m", "n"]
