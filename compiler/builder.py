@@ -215,6 +215,10 @@ class Builder:
                 else:
                     empty = {"sum": 0.0, "prod": 1.0, "min": math.inf, "max": -math.inf, "mean": 0.0}[op]
                     return self.broadcast(self.const(empty), have - {dim}, source)
+        if op in ("sum", "mean") and dim in self.dims(v):
+            moved = self._distribute(op, v, dim, mask, source)
+            if moved is not None:
+                return moved
         if dim not in have:
             # the body does not vary along `dim` (and there is no mask on it): fold the reduction
             n = float(self.populations[dim])
@@ -226,6 +230,31 @@ class Builder:
         dims = self.canonical(have - {dim})
         args = (v,) if mask is None else (v, mask)
         return self._new("reduce", args, dims, "f", (("op", op), ("dim", dim)), source, "")
+
+    def _distribute(self, op: str, v: str, dim: str, mask: str | None, source: str) -> str | None:
+        """Move factors and terms that do not vary along ``dim`` out of a sum or mean.
+
+        ``sum(a[j] * x[j, i] for j)`` with ``a`` free of ``i`` is unchanged, but ``sum(x[j, i] * y[i] for j)``
+        becomes ``y[i] * sum(x[j, i] for j)``, and ``sum((x - 1) / 0.9 for i)`` becomes
+        ``(sum(x for i) - n) / 0.9``: fewer passes over pair tensors, and shared sums are found by CSE.
+        """
+        node = self.ops[v]
+        k = node.kind
+        if k not in ("mul", "div", "add", "sub", "neg"):
+            return None
+        args = node.args
+        free = [dim not in self.dims(a) for a in args]
+        if k == "neg":
+            return self.elementwise("neg", (self.reduce(op, args[0], dim, mask, source),), source)
+        if k == "mul" and (free[0] or free[1]):
+            inner, outer = (args[1], args[0]) if free[0] else (args[0], args[1])
+            return self.elementwise("mul", (self.reduce(op, inner, dim, mask, source), outer), source)
+        if k == "div" and free[1] and not free[0]:
+            return self.elementwise("div", (self.reduce(op, args[0], dim, mask, source), args[1]), source)
+        if k in ("add", "sub") and mask is None and (free[0] != free[1]):
+            return self.elementwise(k, (self.reduce(op, args[0], dim, None, source),
+                                        self.reduce(op, args[1], dim, None, source)), source)
+        return None
 
     def gather(self, src: str, index: str, dim: str, source: str = "") -> str:
         index = self.cast(index, "i", source)

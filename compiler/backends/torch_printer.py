@@ -57,6 +57,8 @@ class Printer:
         self.kinds: dict[str, str] = {}  # SSA -> "scalar" (python float) | "tensor"
         self.ops: dict[str, Op] = {}
         self.n_const = 0
+        self.float_copies: set[str] = set()
+        self.fused: set[str] = set()  # mul ops printed inside the reduction that consumes them
 
     # ------------------------------------------------------------ helpers
     def full(self, dims) -> tuple[str, ...]:
@@ -71,6 +73,12 @@ class Printer:
             return v
         idx = [":"] + [":" if d in have else "None" for d in dims]
         return f"{v}[{', '.join(idx)}]"
+
+    def scalar_value(self, v: str) -> float | None:
+        op = self.ops[v]
+        if op.kind == "const" and not isinstance(op.attr("value"), tuple) and op.dtype == "f":
+            return float(op.attr("value"))
+        return None
 
     def sizes(self, dims) -> str:
         return ", ".join(str(self.p.populations[d]) for d in dims)
@@ -145,6 +153,21 @@ class Printer:
         n_choices = max(h.n for h in self.p.heads if h.agent == agent and h.column <= col < h.column + h.n_columns)
         if size * stride < n_choices or stride != 1:
             raw = f"({raw} % {size})"
+        elif op.dtype == "f" and per:
+            # a block of columns used as reals: slice a float copy of the whole (contiguous) action
+            # tensor, made once per agent type, instead of converting a strided integer slice
+            raw = f"{self.float_actions(ai)}[:, {member}, {sl}]"
+            table = op.attr("table")
+            step = table[1] - table[0] if len(table) > 1 else 0.0
+            if all(abs(table[0] + k * step - x) <= 1e-12 * max(1.0, abs(x)) for k, x in enumerate(table)):
+                expr = raw
+                if step != 1.0:
+                    expr = f"{expr} * {_num(step)}"
+                if table[0] != 0.0:
+                    expr = f"{expr} + {_num(table[0])}"
+                self.emit(op, expr)
+                return
+            raw = f"A[{ai}][:, {member}, {sl}]"
         if op.dtype == "i":
             self.emit(op, f"{raw}.long()")
             return
@@ -163,6 +186,13 @@ class Printer:
             c = self.module_const(f"torch.tensor([{', '.join(_num(x) for x in table)}], dtype=DT, device=DEV)")
             self.emit(op, f"{c}[{raw}.long()]")
 
+    def float_actions(self, ai: int) -> str:
+        name = f"AF{ai}"
+        if name not in self.float_copies:
+            self.float_copies.add(name)
+            self.lines.append(f"    {name} = A[{ai}].to(DT)")
+        return name
+
     def elementwise(self, op: Op) -> None:
         k = op.kind
         args = [self.al(a, op.dims) for a in op.args]
@@ -170,7 +200,15 @@ class Printer:
         if k in _BINARY_OPS:
             self.emit(op, f"{args[0]} {_BINARY_OPS[k]} {args[1]}")
         elif k == "pow":
-            self.emit(op, f"torch.pow({args[0]}, {args[1]})")
+            c = self.scalar_value(op.args[1])
+            if c is not None and not float(c).is_integer() and not scal[0]:
+                # x^c for a fractional constant c is NaN for x < 0 either way; exp(c·log x) is several
+                # times faster than torch.pow's scalar-exponent path on CPU
+                self.emit(op, f"torch.exp(torch.log({args[0]}) * {_num(c)})")
+            elif c == 2.0 and not scal[0]:
+                self.emit(op, f"{args[0]} * {args[0]}")
+            else:
+                self.emit(op, f"torch.pow({args[0]}, {args[1]})")
         elif k == "neg":
             self.emit(op, f"-{args[0]}")
         elif k == "not":
@@ -199,6 +237,9 @@ class Printer:
         mask = op.args[1] if len(op.args) > 1 else None
         if mask is not None and red == "sum" and self.segment_sum(op, x, mask):
             return
+        if x in self.fused:
+            self.einsum(op, self.ops[x])
+            return
         full = self.full(set(self.ops[x].dims if self.kinds[x] != "scalar" else ()) | set(op.dims) | {dim})
         axis = 1 + full.index(dim)
         xe = self.al(x, full)
@@ -218,20 +259,24 @@ class Printer:
         else:
             self.emit(op, f"{xe}.{red}({axis})")
 
+    def einsum(self, op: Op, m: Op) -> None:
+        letters = {d: chr(ord("a") + k) for k, d in enumerate(self.p.populations)}
+        a, b = m.args
+        spec_a = "z" + "".join(letters[d] for d in self.ops[a].dims)
+        spec_b = "z" + "".join(letters[d] for d in self.ops[b].dims)
+        spec_o = "z" + "".join(letters[d] for d in op.dims)
+        self.emit(op, f"torch.einsum('{spec_a},{spec_b}->{spec_o}', {a}, {b})")
+
     def segment_sum(self, op: Op, x: str, mask: str) -> bool:
         """``sum(x[j] for j in P if idx[j] == i)`` → ``scatter_add`` instead of a [P, Q] masked tensor."""
         m = self.ops.get(mask)
-        if m is None or m.kind != "eq" or self.kinds.get(x) == "scalar":
+        if m is None or self.kinds.get(x) == "scalar" or not self.is_segment_mask(op, self.ops[x], m):
             return False
         dim = op.attr("dim")
         a, b = (self.ops[v] for v in m.args)
         if a.kind == "iota":
             a, b = b, a
-        if b.kind != "iota" or a.dtype != "i" or a.dims != (dim,) or not set(self.ops[x].dims) <= {dim}:
-            return False
         seg = b.attr("dim")
-        if op.dims != (seg,):
-            return False
         xe = self.al(x, (dim,))
         if self.ops[x].dims != (dim,):
             xe = f"{xe}.expand(E, {self.p.populations[dim]})"
@@ -265,8 +310,55 @@ class Printer:
     def function(self, fn: Function, signature: str, inputs: dict[tuple[str, str], str], e_expr: str) -> None:
         self.lines.append(f"def {signature}:")
         self.lines.append(f"    E = {e_expr}")
+        self.float_copies = set()
+        self.p_table = fn.table()
+        self.fused = self.contractions(fn)
         for op in fn.ops:
+            if op.out in self.fused:
+                self.ops[op.out] = op
+                self.kinds[op.out] = "tensor"
+                continue
             self.op(op, fn, inputs)
+
+    def contractions(self, fn: Function) -> set[str]:
+        """Products used only by an unmasked sum over a dim both factors have: printed as one einsum."""
+        uses: dict[str, int] = {}
+        for op in fn.ops:
+            for a in op.args:
+                uses[a] = uses.get(a, 0) + 1
+        for o in fn.outputs:
+            uses[o.value] = uses.get(o.value, 0) + 1
+        table = fn.table()
+        fused: set[str] = set()
+        if len(self.p.populations) > 25:  # einsum letters a-y, z is the replica axis
+            return fused
+        for op in fn.ops:
+            if op.kind != "reduce" or op.attr("op") != "sum" or len(op.args) != 1:
+                continue
+            m = table[op.args[0]]
+            if m.kind != "mul" or uses.get(m.out, 0) != 1:
+                continue
+            a, b = (table[x] for x in m.args)
+            dim = op.attr("dim")
+            if a.kind == "const" or b.kind == "const" or dim not in a.dims or dim not in b.dims:
+                continue
+            fused.add(m.out)
+        for op in fn.ops:  # masks `idx[j] == i` used only by a sum printed as scatter_add
+            if op.kind == "reduce" and op.attr("op") == "sum" and len(op.args) == 2:
+                m = table[op.args[1]]
+                if uses.get(m.out, 0) == 1 and self.is_segment_mask(op, table[op.args[0]], m):
+                    fused.add(m.out)
+        return fused
+
+    def is_segment_mask(self, op: Op, x: Op, m: Op) -> bool:
+        if m.kind != "eq" or (x.kind == "const" and not isinstance(x.attr("value"), tuple)):
+            return False
+        dim = op.attr("dim")
+        a, b = (self.p_table[v] for v in m.args)
+        if a.kind == "iota":
+            a, b = b, a
+        return (b.kind == "iota" and a.dtype == "i" and a.dims == (dim,) and set(x.dims) <= {dim}
+                and op.dims == (b.attr("dim"),))
 
     def tensor(self, v: str, dims: tuple[str, ...], dtype: str = "f") -> str:
         """``v`` as a full ``[E, *sizes]`` tensor (materialising broadcasts of constants)."""
@@ -322,10 +414,14 @@ class Printer:
         self.lines, self.kinds, self.ops = [], {}, {}
         self.function(p.observe, "observe(S, T, K)", inputs_for("observe"), "T.shape[0]")
         blocks = []
+        self.rows: dict[tuple, str] = {}
         for agent in p.agents:
-            pieces = [self.obs_piece(agent, o) for o in p.obs_outputs(agent)]
-            blocks.append(f"torch.cat([{', '.join(pieces)}], 2)" if pieces else
-                          f"torch.zeros(E, {p.n_agents(agent)}, 0, dtype=DT, device=DEV)")
+            pieces = self.obs_pieces(agent)
+            if len(pieces) == 1:
+                blocks.append(f"{pieces[0]}.contiguous()")
+            else:
+                blocks.append(f"torch.cat([{', '.join(pieces)}], 2)" if pieces else
+                              f"torch.zeros(E, {p.n_agents(agent)}, 0, dtype=DT, device=DEV)")
         self.lines.append(f"    return ({', '.join(blocks)}{',' if len(blocks) == 1 else ''})")
         body += self.lines + [""]
 
@@ -344,6 +440,43 @@ class Printer:
         ]
         indented = ["    " + ln if ln else "" for ln in body]
         return "\n".join(head + self.consts + [""] + indented + tail) + "\n"
+
+    def obs_pieces(self, agent: str) -> list[str]:
+        """Consecutive items that are the same for every member (the global state) are first joined
+        into one [E, width] row, shared between agent types, then expanded once."""
+        out: list[str] = []
+        run: list = []
+
+        def flush() -> None:
+            if not run:
+                return
+            key = tuple((o.value, o.features) for o in run)
+            if key not in self.rows:
+                name = f"g{len(self.rows)}"
+                parts = [self.row_part(o) for o in run]
+                expr = parts[0] if len(parts) == 1 else f"torch.cat([{', '.join(parts)}], 1)"
+                self.lines.append(f"    {name} = {expr}")
+                self.rows[key] = name
+            width = sum(len(o.labels) for o in run)
+            out.append(f"{self.rows[key]}[:, None, :].expand(E, {self.p.n_agents(agent)}, {width})")
+            run.clear()
+
+        for o in self.p.obs_outputs(agent):
+            aligned = [d for d in (self.ops[o.value].dims if self.kinds[o.value] != "scalar" else ())
+                       if d not in o.features]
+            if not o.onehot and not aligned and self.kinds[o.value] != "scalar":
+                run.append(o)
+                continue
+            flush()
+            out.append(self.obs_piece(agent, o))
+        flush()
+        return out
+
+    def row_part(self, o) -> str:
+        """A member-independent item as [E, width]."""
+        v = o.value
+        width = len(o.labels)
+        return f"{v}.reshape({v}.shape[0], {width}).expand(E, {width})"
 
     def obs_piece(self, agent: str, o) -> str:
         p = self.p

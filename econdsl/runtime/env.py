@@ -41,7 +41,7 @@ class Env:
         if n_envs < 1:
             raise ValueError("n_envs must be at least 1")
         self.model = model
-        self.program = model.program if accounting else model.lean_program()
+        self.program = model.lean_program(accounting)
         p = self.program
         self.n_envs = int(n_envs)
         self.device = torch.device(device)
@@ -51,6 +51,9 @@ class Env:
         self.final_obs = final_obs
         self.compiled: CompiledProgram = compile_program(p, backend, self.device, dtype, **backend_opts)
         self.backend = backend
+        self._backend_opts = {k: v for k, v in backend_opts.items() if k != "compile"}
+        self._full: CompiledProgram | None = None  # computes named quantities on demand (Env.state)
+        self._pending: tuple | None = None  # (buffers, actions, t) of the last step, for Env.state
 
         self.agent_types: list[str] = list(p.agents)
         self.n_agents: dict[str, int] = {a: p.n_agents(a) for a in p.agents}
@@ -93,6 +96,7 @@ class Env:
         self._bufs = self._initial_bufs()
         self._t = 0
         self._quantities: dict[str, Tensor] = {}
+        self._pending = None
         if self._first_obs is None:
             self._first_obs = self.compiled.observe(self._bufs, self._ts[0], self._consts)
         return {a: o.clone() for a, o in self._first_obs.items()}
@@ -126,6 +130,7 @@ class Env:
         """
         acts = self._check_actions(actions)
         t = self._ts[self._t]
+        before = self._bufs
         ending = self._t + 1 >= self.horizon
         info: dict[str, Any] = {"t": self._t}
         if ending:
@@ -139,9 +144,10 @@ class Env:
             obs = {a: o.clone() for a, o in self._first_obs.items()}
         else:
             res, obs = self.compiled.step_observe(self._bufs, acts, t, self._consts)
-            self._bufs.update(res.states)
+            self._bufs = {**self._params, **res.states}
             self._t += 1
-        self._quantities = res.quantities
+        self._pending = (before, acts, t)
+        self._quantities = {}
         if res.externals:
             info["externals"] = res.externals
         done = torch.full((self.n_envs,), ending, dtype=torch.bool, device=self.device)
@@ -162,6 +168,13 @@ class Env:
         """
         out = dict(self._params)
         out.update({b.name: self._bufs[b.name] for b in self.program.states()})
+        if self._pending is not None:
+            if self._full is None:
+                self._full = compile_program(self.model.program, self.backend, self.device, self.dtype,
+                                             **self._backend_opts)
+            bufs, acts, t = self._pending
+            self._quantities = self._full.step(bufs, acts, t, self._consts).quantities
+            self._pending = None
         out.update(self._quantities)
         return out
 

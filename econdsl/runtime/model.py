@@ -74,18 +74,21 @@ class Model:
         program = optimize(lower(self.resolved))
         verify(program)
         self.program: Program = program
-        self._lean: Program | None = None
+        self._lean: dict[str, Program] = {}
 
     @property
     def name(self) -> str:
         return self.program.model
 
-    def lean_program(self) -> Program:
-        """The program without accounting externals: what :meth:`env` runs unless asked otherwise."""
-        if self._lean is None:
-            self._lean = drop_outputs(self.program, {"external"})
-            verify(self._lean)
-        return self._lean
+    def lean_program(self, accounting: bool = False) -> Program:
+        """The hot-path program: no named step quantities (computed lazily by ``Env.state``) and no
+        accounting externals unless ``accounting``."""
+        key = "lean+acc" if accounting else "lean"
+        if key not in self._lean:
+            prog = drop_outputs(self.program, {"quantity"} if accounting else {"quantity", "external"})
+            verify(prog)
+            self._lean[key] = prog
+        return self._lean[key]
 
     def env(self, n_envs: int, backend: str = "torch", device: str | torch.device = "cpu",
             dtype: torch.dtype = torch.float32, seed: int = 0, **opts: Any):

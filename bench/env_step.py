@@ -1,0 +1,244 @@
+"""Environment-step throughput of a compiled model (default rbc_open, torch backend).
+
+For each number of envs and each mode (eager, torch.compile), random actions are generated outside
+the timed region; each timed step includes the observations (the trainer needs them) and the
+automatic episode resets. Reports the median over ``--repeats`` runs of ``--steps`` steps, in
+env-steps/s and agent-steps/s, plus the time of ``econdsl.load`` + compile (eager) of the model.
+``--baseline`` also times a hand-written vectorised PyTorch RBC step (same semantics, same obs) as
+a reference measured under the same machine load.
+
+    python bench/env_step.py --envs 64 1024 4096 16384 --modes eager compiled --out bench/results/x.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def machine() -> dict:
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        load = os.getloadavg()
+    except OSError:
+        load = (-1.0, -1.0, -1.0)
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                                text=True, check=False).stdout.strip()
+    except OSError:
+        commit = "?"
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__, "python": platform.python_version(), "platform": platform.platform(),
+            "loadavg_1m_at_start": round(load[0], 2), "commit": commit}
+
+
+def time_steps(step, actions: list, steps: int, repeats: int, warmup: int) -> list[float]:
+    for k in range(warmup):
+        step(actions[k % len(actions)])
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for k in range(steps):
+            step(actions[k % len(actions)])
+        times.append((time.perf_counter() - t0) / steps)
+    return times
+
+
+def bench_model(path: str, envs: int, mode: str, dtype: torch.dtype, steps: int, repeats: int,
+                action_dtype: torch.dtype) -> dict:
+    import econdsl
+
+    model = econdsl.load(path)
+    t0 = time.perf_counter()
+    env = model.env(envs, backend="torch", dtype=dtype, compile=(mode == "compiled"))
+    gen = torch.Generator().manual_seed(0)
+    actions = [{a: x.to(action_dtype) for a, x in env.random_actions(gen).items()} for _ in range(16)]
+    env.step(actions[0])  # triggers torch.compile in compiled mode
+    setup = time.perf_counter() - t0
+    times = time_steps(env.step, actions, steps, repeats, warmup=min(steps, 20))
+    agents = sum(env.n_agents.values())
+    return row("econdsl", path, envs, mode, dtype, times, agents, setup, action_dtype)
+
+
+def row(kind, path, envs, mode, dtype, times, agents, setup, action_dtype) -> dict:
+    med = statistics.median(times)
+    return {"kind": kind, "model": Path(path).stem, "envs": envs, "mode": mode, "dtype": str(dtype),
+            "action_dtype": str(action_dtype), "step_ms_median": round(med * 1e3, 4),
+            "step_ms_all": [round(t * 1e3, 4) for t in times], "env_steps_per_s": round(envs / med),
+            "agent_steps_per_s": round(envs * agents / med), "agents_per_env": agents,
+            "setup_s": round(setup, 3)}
+
+
+# ---------------------------------------------------------------- hand-written reference step
+def handwritten_rbc(envs: int, dtype: torch.dtype):
+    """A careful hand-written vectorised RBC step (rbc-spec section 1.4, open economy) with the same
+    observations, for comparison under identical load. Not used by econdsl itself."""
+    N, F = 100, 10
+    theta = 0.01 * (1 - torch.arange(N, dtype=dtype) / N) ** 0.25
+    alpha = torch.tensor([0.2, 0.3, 0.4, 0.6, 0.8] * 2, dtype=dtype)
+    hours_t = torch.tensor([0, 260, 520, 780, 1040], dtype=dtype)
+    price_t = torch.tensor([0, 500, 1000, 1500, 2000, 2500], dtype=dtype)
+    wage_t = torch.tensor([0, 11, 22, 33, 44], dtype=dtype)
+    tax_t = torch.tensor([0, 0.2, 0.4, 0.6, 0.8, 1.0], dtype=dtype)
+    onehot = torch.eye(F, dtype=dtype).expand(envs, F, F)
+    st = {}
+
+    def reset():
+        st.update(p=torch.full((envs, F), 1000.0, dtype=dtype), w=torch.zeros(envs, F, dtype=dtype),
+                  y=torch.zeros(envs, F, dtype=dtype), o=torch.zeros(envs, F, dtype=dtype),
+                  tau=torch.zeros(envs, dtype=dtype), sig=torch.zeros(envs, dtype=dtype),
+                  B=torch.full((envs, N), 2000.0, dtype=dtype), Bf=torch.full((envs, F), 2.2e6, dtype=dtype),
+                  K=torch.tensor([5000.0] * 5 + [10000.0] * 5, dtype=dtype).expand(envs, F).clone(), t=0)
+
+    def obs():
+        g = torch.cat([st["p"], st["w"], st["y"], st["o"], st["tau"][:, None], st["sig"][:, None],
+                       torch.full((envs, 1), float(st["t"]), dtype=dtype)], 1)
+        oc = torch.cat([g[:, None, :].expand(envs, N, 43), st["B"][:, :, None],
+                        theta.expand(envs, N)[:, :, None]], 2)
+        of = torch.cat([g[:, None, :].expand(envs, F, 43), st["Bf"][:, :, None], st["K"][:, :, None],
+                        alpha.expand(envs, F)[:, :, None], onehot], 2)
+        return {"Consumer": oc, "Firm": of, "Government": g[:, None, :].clone()}
+
+    def step(actions):
+        a = actions["Consumer"]
+        af = a.to(dtype)
+        dem = af[:, :, :F]
+        h = hours_t[a[:, :, F].long()]
+        emp = a[:, :, F + 1].long()
+        p, w, y = st["p"], st["w"], st["y"]
+        S = torch.bmm(dem, p[:, :, None])[:, :, 0]
+        lam = torch.where((S > 0) & (S > st["B"]), st["B"] / S, 1.0)
+        d = dem * lam[:, :, None]
+        D = d.sum(1)
+        rho = (D > 0) & (D > y)
+        ratio = torch.where(rho, y / D, 1.0)
+        c = d * ratio[:, None, :]
+        C = D * ratio
+        spend = torch.bmm(c, p[:, :, None])[:, :, 0]
+        L = torch.zeros(envs, F, dtype=dtype).scatter_add_(1, emp, h)
+        z = torch.gather(w, 1, emp) * h
+        rc = (torch.exp(torch.log1p(c) * 0.9).sum(2) - F) / 0.9 - theta / 2 * h
+        X = torch.where(p >= 500, (y - C).clamp(max=100).clamp(min=0), 0.0)
+        G = p * (C + X) - w * L
+        dK = (0.1 * G).clamp(min=0)
+        P = G - dK
+        Q = st["sig"][:, None] * P.clamp(min=0)
+        rf = P - Q
+        Y = 0.01 * st["K"] ** (1 - alpha) * L ** alpha
+        R = st["tau"] * z.sum(1) + Q.sum(1)
+        rg = rc.sum(1) + 0.0025 * rf.sum(1)
+        fa = actions["Firm"][:, :, 0].long()
+        ga = actions["Government"][:, 0, 0].long()
+        st.update(p=price_t[fa // 5], w=wage_t[fa % 5], y=y - C - X + Y, o=rho.to(dtype), tau=tax_t[ga // 6],
+                  sig=tax_t[ga % 6], B=st["B"] + 0.01 - spend + (1 - st["tau"])[:, None] * z + (R / N)[:, None],
+                  Bf=st["Bf"] + P - Q, K=st["K"] + dK, t=st["t"] + 1)
+        rewards = {"Consumer": rc, "Firm": rf, "Government": rg[:, None]}
+        if st["t"] >= 10:
+            reset()
+        return obs(), rewards
+
+    reset()
+    return step
+
+
+def bench_handwritten(envs: int, dtype: torch.dtype, steps: int, repeats: int, action_dtype) -> dict:
+    import econdsl
+
+    env = econdsl.load(ROOT / "models" / "rbc_open.econ").env(1)
+    gen = torch.Generator().manual_seed(0)
+    acts = []
+    for _ in range(16):
+        one = {}
+        for a in env.agent_types:
+            nvec = torch.tensor(env.action_nvec[a], dtype=torch.float64)
+            u = torch.rand((envs, env.n_agents[a], len(nvec)), generator=gen, dtype=torch.float64)
+            one[a] = (u * nvec).long().to(action_dtype)
+        acts.append(one)
+    step = handwritten_rbc(envs, dtype)
+    times = time_steps(step, acts, steps, repeats, warmup=min(steps, 20))
+    return row("handwritten", "rbc_open", envs, "eager", dtype, times, 111, 0.0, action_dtype)
+
+
+def load_time(path: str, repeats: int) -> dict:
+    """``econdsl.load`` + eager compile of the model, each in a fresh process (cold imports included
+    separately): median wall time."""
+    code = ("import time, torch; t0 = time.perf_counter(); import econdsl; t1 = time.perf_counter(); "
+            f"m = econdsl.load({str(path)!r}); env = m.env(64); t2 = time.perf_counter(); "
+            "print(t1 - t0, t2 - t1)")
+    imports, load = [], []
+    env = dict(os.environ)
+    for k in range(repeats):
+        if k == 0:  # first run: also with an empty artifact cache
+            env["ECONDSL_CACHE"] = str(Path(os.environ.get("TMPDIR", "/tmp")) / f"econdsl-bench-{os.getpid()}")
+        else:
+            env.pop("ECONDSL_CACHE", None)
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+        a, b = map(float, out.stdout.split())
+        imports.append(a)
+        load.append(b)
+    return {"kind": "load", "model": Path(path).stem, "import_s_median": round(statistics.median(imports), 3),
+            "load_and_compile_s_median": round(statistics.median(load), 3),
+            "load_and_compile_s_all": [round(x, 3) for x in load]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default=str(ROOT / "models" / "rbc_open.econ"))
+    ap.add_argument("--envs", type=int, nargs="+", default=[64, 1024, 4096, 16384])
+    ap.add_argument("--modes", nargs="+", default=["eager", "compiled"], choices=["eager", "compiled"])
+    ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    ap.add_argument("--action-dtype", default="int64", choices=["int64", "int32", "int16", "int8"])
+    ap.add_argument("--steps", type=int, default=50)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    ap.add_argument("--baseline", action="store_true", help="also time the hand-written step")
+    ap.add_argument("--load", action="store_true", help="also time econdsl.load + compile")
+    ap.add_argument("--out", default=None, help="JSON file to write (rows + machine)")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    dtype = getattr(torch, args.dtype)
+    adt = getattr(torch, args.action_dtype)
+    info = machine()
+    rows = []
+    if args.load:
+        r = load_time(args.model, 5)
+        print(json.dumps(r), flush=True)
+        rows.append(r)
+    for envs in args.envs:
+        steps = max(10, min(args.steps, int(args.steps * 1024 / envs) or 10))
+        if args.baseline:
+            r = bench_handwritten(envs, dtype, steps, args.repeats, adt)
+            print(json.dumps(r), flush=True)
+            rows.append(r)
+        for mode in args.modes:
+            r = bench_model(args.model, envs, mode, dtype, steps, args.repeats, adt)
+            print(json.dumps(r), flush=True)
+            rows.append(r)
+    info["loadavg_1m_at_end"] = round(os.getloadavg()[0], 2)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps({"machine": info, "rows": rows}, indent=1) + "\n")
+    print(json.dumps({"machine": info}))
+
+
+if __name__ == "__main__":
+    main()
