@@ -8,11 +8,12 @@ Without a CUDA device it prints why and exits with code 0 (nothing is measured).
 
 Modes (each row of the output is one mode at one env count):
 
-- ``triton_step``: the backend's ``step`` with ``quantities=False`` (next states, rewards, accounting
-  externals), int8 actions, states chained from step to step: one kernel launch per step plus the
-  output allocation (three flat buffers) and argument marshalling in Python;
+- ``triton_step``: the backend's ``step`` of the lean program (next states and rewards, as ``Env.step``
+  runs it), int8 actions, states chained from step to step: one kernel launch per step plus the output
+  allocation (one flat buffer) and argument marshalling in Python;
 - ``triton_step_observe``: the same fused with the observation of the next state (one kernel);
-- ``triton_step_quantities``: ``step`` writing every named step quantity too (what ``Env.state`` reads);
+- ``triton_step_quantities``: the full program's ``step``, also writing every named step quantity and
+  accounting external (what ``Env.state`` reads), on fixed inputs;
 - ``triton_graph``: ``triton_step`` captured once in a CUDA graph and replayed (inputs fixed): the
   kernel's own throughput without Python launch overhead;
 - ``torch_step``: the torch backend's generated module on the same device, for comparison;
@@ -90,10 +91,10 @@ def timed(fn: Callable[[], None], steps: int, warmup: int, repeats: int) -> list
     return out
 
 
-def bench_size(model, n_envs: int, args, dtype: torch.dtype, act_dtype: torch.dtype) -> list[dict]:
+def bench_size(model, n_envs: int, args, dtype: torch.dtype, act_dtype: torch.dtype, num_warps: int) -> list[dict]:
     from econdsl.compiler.backends import compile_program
 
-    prog = model.lean_program() if hasattr(model, "lean_program") else model.program
+    prog = model.lean_program()  # next states and rewards only: what Env.step runs
     n_agents = sum(prog.n_agents(a) for a in prog.agents)
     gen = torch.Generator(device="cuda").manual_seed(0)
     consts = {n: torch.tensor(v, dtype=dtype, device="cuda") for n, v in prog.runtime_consts.items()}
@@ -101,9 +102,9 @@ def bench_size(model, n_envs: int, args, dtype: torch.dtype, act_dtype: torch.dt
                 for n, d in prog.uniforms.items()}
     acts = random_actions(prog, n_envs, gen, act_dtype)
     t = torch.zeros(n_envs, dtype=dtype, device="cuda")
-    opts = {"num_warps": args.num_warps} if args.num_warps else {}
-    lean = compile_program(prog, "triton", "cuda", dtype, quantities=False, **opts)
-    full = compile_program(prog, "triton", "cuda", dtype, quantities=True, **opts)
+    opts = {"num_warps": num_warps} if num_warps else {}
+    lean = compile_program(prog, "triton", "cuda", dtype, **opts)
+    full = compile_program(model.program, "triton", "cuda", dtype, quantities=True, **opts)
     base = compile_program(prog, "torch", "cuda", dtype)
     init = lean.init(n_envs, uniforms, consts)
     state = {"bufs": dict(init)}
@@ -120,7 +121,7 @@ def bench_size(model, n_envs: int, args, dtype: torch.dtype, act_dtype: torch.dt
     modes: dict[str, Callable[[], None]] = {
         "triton_step": chained(lean),
         "triton_step_observe": chained(lean, fused=True),
-        "triton_step_quantities": chained(full),
+        "triton_step_quantities": lambda: full.step(state["bufs"], acts, t, consts),
         "torch_step": chained(base),
     }
     # CUDA graph of one lean step on fixed inputs: the kernel without Python launch overhead
@@ -131,7 +132,7 @@ def bench_size(model, n_envs: int, args, dtype: torch.dtype, act_dtype: torch.dt
         lean.step(init, acts, t, consts)
     modes["triton_graph"] = graph.replay
     if args.env:
-        env = model.env(n_envs, backend="triton", device="cuda", dtype=dtype)
+        env = model.env(n_envs, backend="triton", device="cuda", dtype=dtype, **opts)
         env.reset()
         env_acts = {a: x.long() for a, x in acts.items()}
         modes["env_triton"] = lambda: env.step(env_acts)
@@ -141,12 +142,13 @@ def bench_size(model, n_envs: int, args, dtype: torch.dtype, act_dtype: torch.dt
         secs = timed(fn, args.steps, args.warmup, args.repeats)
         rates = sorted(n_envs * args.steps / s for s in secs)
         med = statistics.median(rates)
-        rows.append({"mode": mode, "n_envs": n_envs, "steps": args.steps, "repeats": args.repeats,
+        rows.append({"mode": mode, "n_envs": n_envs, "num_warps": lean.num_warps, "steps": args.steps,
+                     "repeats": args.repeats,
                      "env_steps_per_s": med, "env_steps_per_s_min": rates[0], "env_steps_per_s_max": rates[-1],
                      "agent_steps_per_s": med * n_agents, "agents_per_env": n_agents,
                      "us_per_step": 1e6 * statistics.median(secs) / args.steps})
-        print(f"{n_envs:>7} {mode:<24} {med:>12.4g} env-steps/s {med * n_agents:>12.4g} agent-steps/s "
-              f"{rows[-1]['us_per_step']:>9.1f} µs/step", flush=True)
+        print(f"{n_envs:>7} nw={lean.num_warps:<2d} {mode:<24} {med:>12.4g} env-steps/s "
+              f"{med * n_agents:>12.4g} agent-steps/s {rows[-1]['us_per_step']:>9.1f} µs/step", flush=True)
     return rows
 
 
@@ -202,7 +204,8 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     ap.add_argument("--action-dtype", choices=["int8", "int32", "int64"], default="int8")
-    ap.add_argument("--num-warps", type=int, default=0, help="override the kernels' num_warps (0: heuristic)")
+    ap.add_argument("--num-warps", type=int, nargs="+", default=[0],
+                    help="num_warps values to sweep (0: the backend's heuristic, 8 for rbc_open)")
     ap.add_argument("--no-env", dest="env", action="store_false", help="skip the Env.step row")
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--check", action="store_true", help="compare compiled kernels with torch on CUDA and exit")
@@ -228,10 +231,11 @@ def main() -> int:
     rows = []
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     for n in args.envs:
-        for row in bench_size(model, n, args, dtype, act_dtype):
-            rows.append({"bench": "env_step_gpu", "time": stamp, "model": model.name, "dtype": args.dtype,
-                         "action_dtype": args.action_dtype, **row, **info})
-        torch.cuda.empty_cache()
+        for nw in args.num_warps:
+            for row in bench_size(model, n, args, dtype, act_dtype, nw):
+                rows.append({"bench": "env_step_gpu", "time": stamp, "model": model.name, "dtype": args.dtype,
+                             "action_dtype": args.action_dtype, **row, **info})
+            torch.cuda.empty_cache()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("a", encoding="utf-8") as f:
         for row in rows:

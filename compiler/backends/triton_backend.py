@@ -68,7 +68,9 @@ def _num_warps(prog: Program) -> int:
     for p, n in prog.populations.items():
         if p not in prog.singletons:
             tile *= 1 << max(n - 1, 0).bit_length()
-    return 1 if tile <= 128 else 2 if tile <= 512 else 4 if tile <= 4096 else 8
+    # sm_90 compile of rbc_open's step (tile 128 x 16): 4 warps need 206 registers per thread (2 programs,
+    # 8 warps per SM), 8 warps need 106 (16 warps per SM, no spills), 16 warps 64 (spills in step_observe)
+    return 1 if tile <= 128 else 2 if tile <= 512 else 4 if tile <= 1024 else 8
 
 
 class TritonProgram(CompiledProgram):
@@ -93,6 +95,10 @@ class TritonProgram(CompiledProgram):
         self.num_warps = num_warps or _num_warps(program)
         self.tables = torch.tensor(self.printed.tables or [0.0], dtype=dtype, device=self.device)
         self._states = [b.name for b in program.states()]
+        self._dummy = {"f": torch.zeros(1, dtype=dtype, device=self.device),
+                       "b": torch.zeros(1, dtype=torch.int8, device=self.device),
+                       "i": torch.zeros(1, dtype=torch.int64, device=self.device)}
+        self._spec_cache: dict[tuple[str, bool], list] = {}
 
     # ------------------------------------------------------------------ launch helpers
     def _inputs(self, plan: KernelPlan, bufs: Mapping[str, Tensor], t: Tensor | None,
@@ -115,23 +121,37 @@ class TritonProgram(CompiledProgram):
         return args
 
     def _flat(self, plan: KernelPlan, n_envs: int, with_q: bool) -> tuple[dict[str, Tensor], list[Tensor]]:
+        """The flat output buffers of one launch (a shared 1-element dummy for an unused dtype class)."""
         sizes = plan.flat_sizes if with_q else plan.flat_sizes_noq
-        flats = {
-            "f": torch.empty(max(sizes.get("f", 0) * n_envs, 1), dtype=self.dtype, device=self.device),
-            "b": torch.empty(max(sizes.get("b", 0) * n_envs, 1), dtype=torch.int8, device=self.device),
-            "i": torch.empty(max(sizes.get("i", 0) * n_envs, 1), dtype=torch.int64, device=self.device),
-        }
+        flats = {}
+        for cls, dt in (("f", self.dtype), ("b", torch.int8), ("i", torch.int64)):
+            n = sizes.get(cls, 0) * n_envs
+            flats[cls] = torch.empty(n, dtype=dt, device=self.device) if n else self._dummy[cls]
         return flats, ([flats["f"], flats["b"], flats["i"]] if plan.slots else [])
 
     def _views(self, plan: KernelPlan, flats: dict[str, Tensor], n_envs: int,
-               with_q: bool) -> dict[tuple[str, str], Tensor]:
-        out: dict[tuple[str, str], Tensor] = {}
-        for s in plan.slots:
-            if s.kind == "quantity" and not with_q:
-                continue
-            v = flats[s.cls][s.offset * n_envs:(s.offset + s.numel) * n_envs].view(n_envs, *s.shape)
-            out[(s.kind, s.name)] = v.view(torch.bool) if s.cls == "b" else v
+               with_q: bool) -> dict[str, dict[str, Tensor]]:
+        """``{slot kind: {name: [E, *shape] view}}``; one ``as_strided`` per output."""
+        out: dict[str, dict[str, Tensor]] = {"state": {}, "param": {}, "reward": {}, "quantity": {}, "external": {}}
+        bases = {"f": flats["f"], "b": flats["b"].view(torch.bool), "i": flats["i"]}
+        for kind, name, cls, offset, shape, strides in self._specs(plan, with_q):
+            out[kind][name] = bases[cls].as_strided((n_envs, *shape), strides, offset * n_envs)
         return out
+
+    def _specs(self, plan: KernelPlan, with_q: bool) -> list[tuple]:
+        key = (plan.name, with_q)
+        if key not in self._spec_cache:
+            specs = []
+            for s in plan.slots:
+                if s.kind == "quantity" and not with_q:
+                    continue
+                shape = s.shape if s.shape or s.kind != "reward" else (1,)  # singleton rewards are [E, 1]
+                strides = [1] * len(shape)
+                for k in range(len(shape) - 2, -1, -1):
+                    strides[k] = strides[k + 1] * shape[k + 1]
+                specs.append((s.kind, s.name, s.cls, s.offset, shape, (s.numel, *strides)))
+            self._spec_cache[key] = specs
+        return self._spec_cache[key]
 
     def _obs(self, plan: KernelPlan, n_envs: int) -> tuple[dict[str, Tensor], list[Tensor]]:
         obs = {a: torch.empty(n_envs, self.program.n_agents(a), self.program.obs_dim(a), dtype=self.dtype,
@@ -151,14 +171,9 @@ class TritonProgram(CompiledProgram):
             out.append(x.to(self.device).contiguous())
         return out
 
-    def _step_result(self, plan: KernelPlan, views: dict[tuple[str, str], Tensor],
-                     bufs: Mapping[str, Tensor]) -> StepResult:
-        states = {n: views.get(("state", n), bufs[n]) for n in self._states}
-        rewards = {a: views[("reward", a)].reshape(views[("reward", a)].shape[0], -1) for a in self.program.agents
-                   if ("reward", a) in views}
-        quantities = {n: v for (k, n), v in views.items() if k == "quantity"}
-        externals = {n: v for (k, n), v in views.items() if k == "external"}
-        return StepResult(states, rewards, quantities, externals)
+    def _step_result(self, views: dict[str, dict[str, Tensor]], bufs: Mapping[str, Tensor]) -> StepResult:
+        states = {n: views["state"].get(n, bufs[n]) for n in self._states}
+        return StepResult(states, views["reward"], views["quantity"], views["external"])
 
     # ------------------------------------------------------------------ the interface
     def init(self, n_envs: int, uniforms: Mapping[str, Tensor], consts: Mapping[str, Tensor]) -> dict[str, Tensor]:
@@ -167,7 +182,7 @@ class TritonProgram(CompiledProgram):
         flats, fargs = self._flat(plan, n_envs, True)
         self._launch("k_init", n_envs, [*args, *self._tables(), *fargs])
         views = self._views(plan, flats, n_envs, True)
-        return {n: v for (_, n), v in views.items()}
+        return {**views["param"], **views["state"]}
 
     def _tables(self) -> list[Tensor]:
         return [self.tables] if self.printed.tables else []
@@ -183,7 +198,7 @@ class TritonProgram(CompiledProgram):
         args = self._step_args(plan, bufs, actions, t, consts)
         flats, fargs = self._flat(plan, n_envs, self.write_q)
         self._launch("k_step", n_envs, [*args, *fargs], WRITE_Q=self.write_q)
-        return self._step_result(plan, self._views(plan, flats, n_envs, self.write_q), bufs)
+        return self._step_result(self._views(plan, flats, n_envs, self.write_q), bufs)
 
     def observe(self, bufs: Mapping[str, Tensor], t: Tensor, consts: Mapping[str, Tensor]) -> dict[str, Tensor]:
         plan = self.printed.kernels["k_observe"]
@@ -202,7 +217,7 @@ class TritonProgram(CompiledProgram):
         flats, fargs = self._flat(plan, n_envs, self.write_q)
         obs, oargs = self._obs(plan, n_envs)
         self._launch("k_step_observe", n_envs, [*args, *fargs, *oargs], WRITE_Q=self.write_q)
-        return self._step_result(plan, self._views(plan, flats, n_envs, self.write_q), bufs), obs
+        return self._step_result(self._views(plan, flats, n_envs, self.write_q), bufs), obs
 
     def sources(self) -> dict[str, str]:
         return {f"{_file_stem(self.program.model)}_triton.py": self.printed.source}
