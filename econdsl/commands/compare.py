@@ -10,9 +10,9 @@ import click
 from ..analysis.sweep import Sweep, SweepError, parse_sets, plan
 
 
-def train_passthrough(iterations: int | None, envs: int | None) -> list[str]:
+def train_passthrough(iterations: int | None, envs: int | None, device: str | None = None) -> list[str]:
     """`econdsl train` flags shared by every run of a sweep."""
-    args: list[str] = []
+    args: list[str] = ["--device", device] if device else []
     if iterations is not None:
         args += ["--iterations", str(iterations)]
     if envs is not None:
@@ -51,16 +51,17 @@ def finish(sw: Sweep, report: bool, title: str) -> None:
 @click.option("--preset", default=None, help="Training preset (e.g. quick).")
 @click.option("--iterations", type=int, default=None, help="Override the training iterations of every run.")
 @click.option("--envs", type=int, default=None, help="Override the parallel replicas of every run.")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None, help="torch device of every run.")
 @click.option("--out", default=None, type=click.Path(file_okay=False),
               help="Comparison directory (default sweeps/compare-<models>). Rerunning resumes it.")
 @click.option("--report/--no-report", default=True, show_default=True)
 def compare(files: tuple[str, ...], seeds: int, seed_base: int, sets: tuple[str, ...], jobs: int,
-            preset: str | None, iterations: int | None, envs: int | None, out: str | None,
+            preset: str | None, iterations: int | None, envs: int | None, device: str | None, out: str | None,
             report: bool) -> None:
     """Train each model (reusing finished runs), then write report.md and report.html with the
     equilibrium outcomes side by side, the training curves and the model diff."""
     try:
-        p = plan(list(files), parse_sets(sets), seeds, seed_base, preset, train_passthrough(iterations, envs))
+        p = plan(list(files), parse_sets(sets), seeds, seed_base, preset, train_passthrough(iterations, envs, device))
     except SweepError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(2)

@@ -21,11 +21,12 @@ from .compare import finish, train_passthrough
 @click.option("--preset", default=None, help="Training preset of the model (e.g. quick).")
 @click.option("--iterations", type=int, default=None, help="Override the training iterations of every run.")
 @click.option("--envs", type=int, default=None, help="Override the parallel replicas of every run.")
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None, help="torch device of every run.")
 @click.option("--out", default=None, type=click.Path(file_okay=False),
               help="Sweep directory (default sweeps/<model>-sweep). Rerunning resumes it.")
 @click.option("--report/--no-report", default=True, show_default=True)
 def sweep(file: str, sets: tuple[str, ...], seeds: int, seed_base: int, jobs: int, preset: str | None,
-          iterations: int | None, envs: int | None, out: str | None, report: bool) -> None:
+          iterations: int | None, envs: int | None, device: str | None, out: str | None, report: bool) -> None:
     """Train every point of a parameter grid (resumable: finished points are skipped, interrupted ones
     resume from their checkpoint) and write report.md and report.html."""
     from pathlib import Path
@@ -34,7 +35,7 @@ def sweep(file: str, sets: tuple[str, ...], seeds: int, seed_base: int, jobs: in
         grid = parse_sets(sets)
         if not grid:
             raise SweepError("give at least one --set name=v1,v2,… (use `econdsl compare` for plain variants)")
-        p = plan([file], grid, seeds, seed_base, preset, train_passthrough(iterations, envs))
+        p = plan([file], grid, seeds, seed_base, preset, train_passthrough(iterations, envs, device))
     except SweepError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(2)
