@@ -91,6 +91,9 @@ class Printer:
         self.ops[op.out] = op
 
     def module_const(self, expr: str) -> str:
+        for line in self.consts:  # identical constants are made once
+            if line.split(" = ", 1)[1] == expr:
+                return line.split(" = ", 1)[0].strip()
         name = f"C{self.n_const}"
         self.n_const += 1
         self.consts.append(f"    {name} = {expr}")

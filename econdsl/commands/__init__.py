@@ -16,6 +16,7 @@ COMMANDS = {
     "sweep": "sweep",
     "compare": "compare",
     "best_response": "best_response",
+    "compile": "compile",
 }
 
 
