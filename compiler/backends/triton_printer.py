@@ -589,7 +589,8 @@ class _KernelWriter:
             n, b = self.p.sizes[a], self.p.blocks[a]
             rank = len(self.p.axes)
             sl = "" if rank == 1 else "[" + ", ".join(":" if j == k else "None" for j in range(rank)) + "]"
-            head.append(f"    ix{k} = tl.arange(0, {b}){sl}  # members of {_safe(a)} (n = {n}, padded to {b})")
+            what = "no populations: one lane for scalars" if self.p.dummy else f"members of {_safe(a)}"
+            head.append(f"    ix{k} = tl.arange(0, {b}){sl}  # {what} (n = {n}, padded to {b})")
             head.append(f"    mx{k} = ix{k} < {n}")
         return "\n".join(head + self.lines) + "\n"
 

@@ -88,19 +88,44 @@ end
 """
 
 
+# No population at all: every value is a per-replica scalar (the printer's one-lane dummy axis).
+SOLO = """\
+model solo
+
+horizon 2
+
+agent Planner
+    state x = 1 in [-Inf, Inf]
+    action lvl in {0, 1, 2}
+    observe x, t
+    reward q
+end
+
+step
+    q = x * lvl - x ^ 2 / 10
+    next x = x + lvl
+end
+end
+"""
+
+
 @pytest.fixture(scope="module")
 def lanes_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    p = tmp_path_factory.mktemp("lanes") / "lanes.econ"
+    d = tmp_path_factory.mktemp("extra")
+    (d / "solo.econ").write_text(SOLO, encoding="utf-8")
+    p = d / "lanes.econ"
     p.write_text(LANES, encoding="utf-8")
     return p
 
 
 def model_paths() -> list:
-    return [pytest.param(p, id=p.stem) for p in MODELS] + [pytest.param("lanes", id="lanes")]
+    return [pytest.param(p, id=p.stem) for p in MODELS] + [pytest.param(n, id=n) for n in ("lanes", "solo")]
 
 
 def resolve(path: Path | str, lanes_path: Path) -> Program:
-    return econdsl.load(lanes_path if path == "lanes" else path).program
+    if path in ("lanes", "solo"):
+        return econdsl.load(lanes_path.parent / f"{path}.econ").program
+    return econdsl.load(path).program
 
 
 def random_actions(prog: Program, n_envs: int, gen: torch.Generator) -> dict[str, torch.Tensor]:
