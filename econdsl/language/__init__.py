@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import ast
 from .checks import run_checks
 from .diagnostics import Diagnostics, EconError
-from .resolve import Resolved, load_ast, resolve
+from .resolve import Resolved, flatten, resolve
 
 __all__ = ["CheckResult", "EconError", "check_file", "check_model"]
 
@@ -41,13 +42,27 @@ def check_file(path: str | Path) -> CheckResult:
     except (OSError, UnicodeDecodeError) as e:
         diags.add("E104", f"cannot read `{path}`: {e.__class__.__name__}", ast.NOWHERE)
         return CheckResult(path, None, None, diags)
-    tree = parse(text, path, Diagnostics())
-    flat = load_ast(path, diags)
-    if flat is None:
-        return CheckResult(path, tree, None, diags)
-    resolved = resolve(flat, diags, path)
-    if not diags.has_errors():
+    tree = resolved = None
+    stage = "parse"
+    try:
+        tree = parse(text, path, diags)
+        if tree is None:
+            return CheckResult(path, None, None, diags)
+        stage = "resolve"
+        flat = flatten(tree, path, diags)
+        if flat is None:
+            return CheckResult(path, tree, None, diags)
+        resolved = resolve(flat, diags, path)
+        stage = "check"
         run_checks(resolved, diags)
+    except RecursionError:
+        diags.add("E108", f"the model is nested too deeply to {stage}", ast.Span(path, 1, 1, 1, 2),
+                  "split deeply nested expressions into several step quantities")
+    except Exception as e:  # noqa: BLE001 - a checker bug must still end in a diagnostic, not a traceback
+        where = traceback.extract_tb(e.__traceback__)[-1]
+        diags.add("E100", f"internal error while trying to {stage} the model: {e.__class__.__name__}: {e} "
+                  f"({Path(where.filename).name}:{where.lineno})", ast.Span(path, 1, 1, 1, 2),
+                  "this is a bug in econdsl; please report it with the model file")
     return CheckResult(path, tree, resolved, diags)
 
 

@@ -31,8 +31,12 @@ CATALOGUE: dict[str, Entry] = _entries(
     Entry("E102", "unexpected token",
           "The parser met a token where the grammar does not allow it.",
           "Compare the line with the examples in docs/language.md; the hint lists what was expected."),
-    Entry("E103", "unexpected end of file",
-          "The file ended while a block or expression was still open.",
+    Entry("E100", "internal checker error",
+          "The checker itself failed on this input. This is a bug in econdsl, not in the model.",
+          "Please report it with the model file; the message names the failing stage."),
+    Entry("E103", "block not closed",
+          "The file ended, or a new section began, while a block (`model`, `agent`, `step`, "
+          "`accounting`, `curriculum`, `train`, `preset`) was still open.",
           "Close every `model`, `agent`, `step`, `accounting`, `curriculum`, `train` and `preset` "
           "block with `end`, and every bracket."),
     Entry("E104", "cannot read imported file",
@@ -42,6 +46,18 @@ CATALOGUE: dict[str, Entry] = _entries(
           "A number, unit or literal is not well formed (for example a unit exponent that is not an "
           "integer).",
           "Write units as products of base units with integer powers, e.g. `money/goods` or `hours^-1`."),
+    Entry("E106", "unclosed or mismatched bracket",
+          "A `(`, `[` or `{` is never closed, or is closed by the wrong kind of bracket. Newlines inside "
+          "brackets continue the line, so an unclosed bracket swallows the lines after it; errors after "
+          "it are not reported.",
+          "Close the bracket on its line."),
+    Entry("E107", "`=` and `==` confused",
+          "`=` defines a name (`const k = 3`, `x[i] = ...`); `==` compares two values inside an expression "
+          "(`ifelse(a == 1, ...)`).",
+          "Use `=` after the name being defined and `==` inside expressions."),
+    Entry("E108", "expression nested too deeply",
+          "The model nests expressions (brackets, operators) deeper than the checker can follow.",
+          "Split the expression into several step quantities."),
     # ---------------------------------------------------------------- names
     Entry("E201", "undeclared name",
           "A name is used that is not a constant, parameter, state, action, step quantity, function, "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from importlib import resources
 
 from lark import Lark, Token, Transformer, Tree, v_args
@@ -23,7 +24,7 @@ _TOKEN_NAMES = {
     "LPAR": "`(`", "RPAR": "`)`", "LSQB": "`[`", "RSQB": "`]`", "LBRACE": "`{`", "RBRACE": "`}`",
     "COMMA": "`,`", "EQUAL": "`=`", "COLON": "`:`", "SEMICOLON": "`;`", "PLUS": "`+`", "MINUS": "`-`",
     "STAR": "`*`", "SLASH": "`/`", "CIRCUMFLEX": "`^`", "TILDE": "`~`", "QMARK": "`?`",
-    "$END": "end of file",
+    "$END": "end of file", "BANG": "`!`", "LESSTHAN": "`<`", "MORETHAN": "`>`",
 }
 
 
@@ -48,7 +49,7 @@ class _BracketNewlines:
 def _parser() -> Lark:
     grammar = resources.files("econdsl.language").joinpath("econ.lark").read_text(encoding="utf-8")
     return Lark(grammar, parser="lalr", propagate_positions=True, postlex=_BracketNewlines(),
-                maybe_placeholders=False)
+                maybe_placeholders=False, cache=True)
 
 
 class _ToAST(Transformer):
@@ -377,31 +378,144 @@ class _ToAST(Transformer):
         return ast.Model(model.name, model.extends, imports, model.items, span=model.span)
 
 
+_STATEMENT_WORDS = {
+    "end", "agent", "state", "param", "const", "action", "observe", "reward", "next", "step", "accounting",
+    "curriculum", "train", "model", "function", "utility", "production", "horizon", "external", "anneal",
+    "allow", "entropy", "preset", "set", "replace", "remove", "import",
+}
+_OPEN, _CLOSE = "([{", ")]}"
+
+
+def _terminal_text(name: str) -> str:
+    if name in _TOKEN_NAMES:
+        return _TOKEN_NAMES[name]
+    for t in _parser().terminals:
+        if t.name == name and t.pattern.type == "str":
+            return f"`{t.pattern.value}`"
+    return f"`{name.lower()}`"
+
+
 def _describe_expected(expected) -> str:
-    names = sorted({_TOKEN_NAMES.get(t, f"`{t.lower()}`" if t.isupper() and len(t) > 1 else t)
-                    for t in expected if not t.startswith("__")})
+    names = sorted({_terminal_text(t) for t in expected if not t.startswith("__") or t.startswith("__ANON")})
     if len(names) > 8:
         names = names[:8] + ["..."]
     return ", ".join(names)
 
 
-def _syntax_diagnostic(e: UnexpectedInput, file: str, text: str, diags: Diagnostics) -> None:
+def _first_word(line: str) -> str:
+    m = re.match(r"\s*([^\W\d]\w*)", line)
+    return m.group(1) if m else ""
+
+
+def _bracket_errors(text: str, file: str, diags: Diagnostics) -> int | None:
+    """Report unclosed and mismatched brackets; return the first line affected (parse errors after it are
+    consequences and are not reported)."""
+    stack: list[tuple[str, int, int]] = []
+    lines = text.split("\n")
+    first: int | None = None
+
+    def report(line: int, col: int, msg: str, hint: str) -> None:
+        nonlocal first
+        diags.add("E106", msg, ast.Span(file, line, col, line, col + 1), hint)
+        first = line if first is None else min(first, line)
+
+    for ln, line in enumerate(lines, start=1):
+        in_str = False
+        for col, ch in enumerate(line, start=1):
+            if ch == '"':
+                in_str = not in_str
+            if in_str:
+                continue
+            if ch == "#":
+                break
+            if ch in _OPEN:
+                stack.append((ch, ln, col))
+            elif ch in _CLOSE:
+                want = _OPEN[_CLOSE.index(ch)]
+                if not stack:
+                    report(ln, col, f"`{ch}` closes nothing", "remove it, or add the opening bracket")
+                elif stack[-1][0] != want:
+                    o, ol, oc = stack[-1]
+                    report(ln, col, f"`{ch}` does not match the `{o}` opened at line {ol}, column {oc}",
+                           f"close it with `{_CLOSE[_OPEN.index(o)]}` first")
+                    stack.pop()
+                else:
+                    stack.pop()
+        if stack and ln < len(lines) and _first_word(lines[ln]) in _STATEMENT_WORDS:
+            for o, ol, oc in stack[:1]:
+                report(ol, oc, f"`{o}` is never closed", f"add `{_CLOSE[_OPEN.index(o)]}` before the end of the line")
+            stack.clear()
+        if first is not None:
+            return first
+    for o, ol, oc in stack[:1]:
+        report(ol, oc, f"`{o}` is never closed", f"add `{_CLOSE[_OPEN.index(o)]}`")
+    return first
+
+
+_BLOCK_RE = re.compile(r"\s*(model|agent|step|accounting|curriculum|train|preset)\b(.*)")
+
+
+def _open_blocks(text: str, upto: int) -> list[tuple[str, int]]:
+    """The blocks (header text, line) still open before line ``upto``, outermost first."""
+    stack: list[tuple[str, int]] = []
+    for ln, line in enumerate(text.split("\n")[: upto - 1], start=1):
+        code = line.split("#", 1)[0].rstrip()
+        m = _BLOCK_RE.match(code)
+        if m:
+            word, rest = m.group(1), m.group(2).strip()
+            if word == "train" and rest:  # `train T from e` inside a curriculum is not a block
+                continue
+            header = f"{word} {rest.split()[0]}" if rest and word in ("model", "agent", "preset") else word
+            stack.append((header.split("[")[0], ln))
+        elif _first_word(code) == "end" and stack:
+            stack.pop()
+    return stack
+
+
+def _syntax_diagnostic(e: UnexpectedInput, file: str, text: str, diags: Diagnostics) -> bool:
+    """Add one diagnostic; return True when later errors are likely consequences of this one."""
     line, col = max(e.line, 1), max(e.column, 1)
+    src_lines = text.split("\n")
     if isinstance(e, UnexpectedCharacters):
         ch = text[e.pos_in_stream] if e.pos_in_stream < len(text) else "?"
         span = ast.Span(file, line, col, line, col + 1)
         diags.add("E101", f"unexpected character `{ch}`", span,
                   "operators are + - * / ^, comparisons == != < <= > >=, logic && || !")
-    elif isinstance(e, UnexpectedEOF) or (isinstance(e, UnexpectedToken) and e.token.type == "$END"):
-        lines = text.splitlines() or [""]
-        span = ast.Span(file, len(lines), len(lines[-1]) + 1, len(lines), len(lines[-1]) + 2)
-        diags.add("E103", "unexpected end of file", span, "is an `end` missing?")
-    else:
-        tok = e.token
-        shown = "end of line" if tok.type == "_NL" else f"`{tok}`"
-        end_col = col + (len(str(tok)) if tok.type != "_NL" else 1)
-        span = ast.Span(file, line, col, line, end_col)
-        diags.add("E102", f"unexpected {shown}", span, f"expected {_describe_expected(e.expected)}")
+        return False
+    if isinstance(e, UnexpectedEOF) or (isinstance(e, UnexpectedToken) and e.token.type == "$END"):
+        n = len(text.rstrip("\n").split("\n"))
+        last = src_lines[n - 1] if n <= len(src_lines) else ""
+        span = ast.Span(file, n, len(last) + 1, n, len(last) + 2)
+        blocks = _open_blocks(text, n + 1)
+        if blocks:
+            header, ln = blocks[-1]
+            diags.add("E103", f"`{header}` (line {ln}) is not closed", span, "add `end` to close it")
+        else:
+            diags.add("E103", "unexpected end of file", span, "is an `end` missing?")
+        return True
+    tok = e.token
+    shown = "end of line" if tok.type == "_NL" else f"`{tok}`"
+    end_col = col + (len(str(tok)) if tok.type != "_NL" else 1)
+    span = ast.Span(file, line, col, line, end_col)
+    expected = set(getattr(e, "expected", ()) or ())
+    before = src_lines[line - 1][: col - 1] if line <= len(src_lines) else ""
+    if tok.type == "EQUAL" and before.endswith("="):
+        diags.add("E107", "`==` compares; a definition takes a single `=`",
+                  ast.Span(file, line, col - 1, line, col + 1), "write `name = value`")
+        return False
+    if tok.type == "EQUAL" and expected & {"RPAR", "COMMA", "RSQB", "_NL", "QMARK"}:
+        diags.add("E107", "`=` defines a name; inside an expression compare with `==`", span,
+                  "write `a == b` to test equality")
+        return False
+    if "END" in expected and str(tok) in _STATEMENT_WORDS and before.strip() == "":
+        blocks = _open_blocks(text, line)
+        if blocks:
+            header, ln = blocks[-1]
+            diags.add("E103", f"`{header}` (line {ln}) is not closed before `{tok}`", span,
+                      f"add `end` on the line before to close `{header}`")
+            return True
+    diags.add("E102", f"unexpected {shown}", span, f"expected {_describe_expected(expected)}")
+    return False
 
 
 def parse(text: str, file: str = "<input>", diags: Diagnostics | None = None) -> ast.Model | None:
@@ -427,9 +541,15 @@ def parse(text: str, file: str = "<input>", diags: Diagnostics | None = None) ->
         if not errors or errors[-1] is not e:
             errors.append(e)
         tree = None
+    cut = _bracket_errors(text, file, diags)
+    reported = cut is not None
     for e in errors:
-        _syntax_diagnostic(e, file, text, diags)
-    if errors or tree is None:
+        if cut is not None and e.line >= cut:
+            break  # consequences of an unclosed bracket or block
+        reported = True
+        if _syntax_diagnostic(e, file, text, diags):
+            break
+    if errors or tree is None or reported:
         return None
     try:
         model = _ToAST(file).transform(tree)

@@ -117,6 +117,13 @@ def load_text(text: str, file: str, diags: Diagnostics, _stack: tuple[Path, ...]
     model = parse(text, file, diags)
     if model is None:
         return None
+    return flatten(model, file, diags, _stack)
+
+
+def flatten(model: ast.Model, file: str, diags: Diagnostics, _stack: tuple[Path, ...] = ()) -> ast.Model | None:
+    """Load a parsed model's imports and apply its ``extends``: one flat model (None if a base is missing)."""
+    if not _stack:
+        _stack = (Path(file).resolve(),)
     bases: dict[str, ast.Model] = {}
     for imp in model.imports:
         target = Path(os.path.normpath(Path(file).parent / imp.path))

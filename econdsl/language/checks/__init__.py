@@ -12,6 +12,9 @@ from collections.abc import Callable
 
 from ..diagnostics import Diagnostics
 from ..resolve import Resolved
+from .accounting import check_accounting
+from .domains import check_domains
+from .economics import check_economics
 from .names import check_names
 from .settings import check_settings
 from .shapes import check_shapes
@@ -24,7 +27,7 @@ Check = Callable[[Resolved, Diagnostics], None]
 # Checks that only read names and shapes.
 STRUCTURAL: list[Check] = [check_names, check_shapes, check_timing, check_structure, check_units, check_settings]
 # Checks that reason about values (SymPy); they assume a model without errors.
-SEMANTIC: list[Check] = []
+SEMANTIC: list[Check] = [check_domains, check_economics, check_accounting]
 
 CHECKS: list[Check] = STRUCTURAL + SEMANTIC
 

@@ -1,0 +1,444 @@
+"""Domains: ``log``, ``sqrt`` and fractional powers of non-negative values; no division by zero.
+
+Every runtime expression is evaluated over intervals built from the declared bounds (``state x in
+[lo, hi]``, ``param`` bounds, literal values and distributions, action grids, constants), in step order
+so that derived quantities get bounds too. ``ifelse(cond, a, b)`` and ``cond ? a : b`` evaluate ``a``
+knowing ``cond`` (``S[j] > 0 && S[j] > B[j]``, or a boolean quantity such as ``ρ[i]`` whose equation
+states it) and ``b`` knowing its negation. When intervals cannot prove a fact, SymPy tries, with
+symbols that carry the sign the intervals do know. Codes: E701 (argument possibly outside the
+function's domain), E702 (division by something that can be zero); the offending sub-expression is
+underlined.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+import sympy
+
+from .. import ast
+from ..diagnostics import Diagnostics
+from ..resolve import NotConstant, Resolved, eval_const
+from . import _interval as I
+from ._interval import Interval
+from ._sites import CURRICULUM_NAMES, Site, curriculum_consts, sites
+
+_CMP = ("<", "<=", ">", ">=", "==", "!=")
+
+
+@dataclass
+class Env:
+    vars: dict[str, Interval] = field(default_factory=dict)  # index variables, function parameters
+    facts: dict[ast.Expr, Interval] = field(default_factory=dict)  # what guards establish
+    nonzero: frozenset[ast.Expr] = frozenset()
+    function: ast.Function | None = None  # inside this function's body (inlined at a call site)
+
+    def child(self, **kw) -> Env:
+        return replace(self, **kw)
+
+
+def substitute(e: ast.Expr, mapping: dict[str, ast.Expr]) -> ast.Expr:
+    """``e`` with the names in ``mapping`` replaced (not inside reductions that rebind them)."""
+    if not mapping:
+        return e
+    if isinstance(e, ast.Name):
+        return mapping.get(e.id, e)
+    if isinstance(e, ast.Reduce):
+        inner = {k: v for k, v in mapping.items() if k != e.var}
+        return replace(e, body=substitute(e.body, inner),
+                       cond=substitute(e.cond, inner) if e.cond is not None else None)
+    changes = {}
+    for name in ("indices", "args", "params", "items"):
+        if hasattr(e, name):
+            changes[name] = tuple(substitute(x, mapping) for x in getattr(e, name))
+    for name in ("left", "right", "operand", "cond", "then", "other"):
+        v = getattr(e, name, None)
+        if isinstance(v, ast.Expr):
+            changes[name] = substitute(v, mapping)
+    return replace(e, **changes) if changes else e
+
+
+class Domains:
+    def __init__(self, r: Resolved, diags: Diagnostics):
+        self.r, self.diags = r, diags
+        self.symbols: dict[str, Interval] = {}
+        self.defs: dict[str, ast.Equation] = {}
+        self.reported: set[tuple[str, ast.Span]] = set()
+        self.depth = 0
+        env = dict(r.consts)
+        for name, c in curriculum_consts(r).items():
+            try:
+                env[name] = eval_const(c.value, env)
+            except NotConstant:
+                pass
+        self.consts = env
+        self._declared()
+
+    # ------------------------------------------------------------ declared bounds
+    def _const_iv(self, e: ast.Expr | None) -> Interval | None:
+        if e is None:
+            return None
+        try:
+            return Interval.point(eval_const(e, self.consts))
+        except (NotConstant, RecursionError):
+            return None
+
+    def _bounds(self, b: ast.Bounds | None) -> Interval:
+        if b is None:
+            return I.TOP
+        lo, hi = self._const_iv(b.lo), self._const_iv(b.hi)
+        return Interval(lo.lo if lo else -math.inf, hi.hi if hi else math.inf)
+
+    def _declared(self) -> None:
+        r = self.r
+        for name, v in self.consts.items():
+            self.symbols[name] = Interval.point(v)
+        for name, pop in r.populations.items():
+            ag = r.agents[name]
+            idx_env = Env(vars={pop.index: Interval(0, pop.size - 1)} if pop.index else {})
+            for d in ag.decls:
+                if isinstance(d, ast.Param):
+                    iv = self._bounds(d.bounds)
+                    if d.value is not None:
+                        iv = I.meet(iv, self._value_iv(d.value, idx_env))
+                    elif d.dist is not None:
+                        iv = I.meet(iv, self._dist_iv(d.dist))
+                    self.symbols[d.name] = iv
+                elif isinstance(d, ast.State):
+                    self.symbols[d.name] = self._bounds(d.bounds)
+        for heads in r.heads.values():
+            for h in heads:
+                for k, comp in enumerate(h.components):
+                    if h.continuous:
+                        g = h.decl.grids[k]
+                        lo = self._const_iv(getattr(g, "lo", None))
+                        hi = self._const_iv(getattr(g, "hi", None))
+                        self.symbols[comp] = Interval(lo.lo if lo else -math.inf, hi.hi if hi else math.inf)
+                    elif h.values[k]:
+                        self.symbols[comp] = Interval(min(h.values[k]), max(h.values[k]))
+        if r.horizon is not None:
+            self.symbols["t"] = Interval(0, max(r.horizon - 1, 0))
+        for n in CURRICULUM_NAMES:
+            self.symbols.setdefault(n, I.NONNEG)
+
+    def _value_iv(self, e: ast.Expr, env: Env) -> Interval:
+        if isinstance(e, ast.Array):
+            ivs = [self._value_iv(x, env) for x in e.items]
+            out = ivs[0] if ivs else I.TOP
+            for x in ivs[1:]:
+                out = I.hull(out, x)
+            return out
+        quiet = self.diags
+        self.diags = Diagnostics()  # parameter formulas are checked (and reported) as sites
+        try:
+            return self.iv(e, env)
+        finally:
+            self.diags = quiet
+
+    def _dist_iv(self, d: ast.Call) -> Interval:
+        args = [self._const_iv(a) for a in d.args]
+        if d.func == "Uniform" and len(args) == 2 and all(args):
+            return Interval(args[0].lo, args[1].hi)  # type: ignore[union-attr]
+        if d.func == "LogNormal":
+            return Interval(0, math.inf, True)
+        if d.func == "Pareto" and args and args[0] is not None:
+            return Interval(args[0].lo, math.inf)
+        return I.TOP
+
+    # ------------------------------------------------------------ reporting
+    def _report(self, code: str, msg: str, node: ast.Expr, env: Env, hint: str) -> None:
+        key = (code, node.span)
+        if key in self.reported:
+            return
+        self.reported.add(key)
+        notes = []
+        if env.function is not None:
+            notes.append(f"in the body of `{env.function.name}`, with the arguments of the call being checked")
+        self.diags.add(code, msg, node.span, hint, *notes)
+
+    # ------------------------------------------------------------ guards
+    def facts(self, cond: ast.Expr, truth: bool, env: Env) -> Env:
+        """``env`` extended with what ``cond`` (or its negation) establishes."""
+        facts = dict(env.facts)
+        nonzero = set(env.nonzero)
+        self._collect(cond, truth, env, facts, nonzero, 0)
+        return env.child(facts=facts, nonzero=frozenset(nonzero))
+
+    def _collect(self, c: ast.Expr, truth: bool, env: Env, facts: dict, nonzero: set, depth: int) -> None:
+        if depth > 8:
+            return
+        if isinstance(c, ast.UnOp) and c.op == "!":
+            self._collect(c.operand, not truth, env, facts, nonzero, depth + 1)
+            return
+        if isinstance(c, ast.BinOp) and ((c.op == "&&" and truth) or (c.op == "||" and not truth)):
+            self._collect(c.left, truth, env, facts, nonzero, depth + 1)
+            self._collect(c.right, truth, env, facts, nonzero, depth + 1)
+            return
+        if isinstance(c, ast.Name | ast.Index):
+            name = c.id if isinstance(c, ast.Name) else c.base
+            eq = self.defs.get(name)
+            if eq is not None:
+                idx = c.indices if isinstance(c, ast.Index) else ()
+                if len(idx) == len(eq.indices):
+                    mapping = {n: x for n, x in zip(eq.indices, idx, strict=True) if not (
+                        isinstance(x, ast.Name) and x.id == n)}
+                    self._collect(substitute(eq.value, mapping), truth, env, facts, nonzero, depth + 1)
+                    return
+            if truth:
+                nonzero.add(c)  # a truthy value is not zero
+            return
+        if not (isinstance(c, ast.BinOp) and c.op in _CMP):
+            return
+        op = c.op if truth else {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "=="}[c.op]
+        a, b = c.left, c.right
+        if op in ("<", "<="):
+            a, b, op = b, a, {"<": ">", "<=": ">="}[op]
+        ia, ib = self.iv(a, env), self.iv(b, env)
+        if op in (">", ">="):
+            strict = op == ">"
+            # a > b: a is above b's lowest value, b below a's highest
+            self._add(facts, a, Interval(ib.lo, math.inf, strict or ib.lo_open, True))
+            self._add(facts, b, Interval(-math.inf, ia.hi, True, strict or ia.hi_open))
+        elif op == "==":
+            self._add(facts, a, ib)
+            self._add(facts, b, ia)
+        elif op == "!=":
+            if ib.is_point and ib.lo == 0:
+                nonzero.add(a)
+            if ia.is_point and ia.lo == 0:
+                nonzero.add(b)
+
+    @staticmethod
+    def _add(facts: dict, e: ast.Expr, iv: Interval) -> None:
+        facts[e] = I.meet(facts[e], iv) if e in facts else iv
+
+    # ------------------------------------------------------------ evaluation
+    def iv(self, e: ast.Expr, env: Env) -> Interval:
+        out = self._iv(e, env)
+        if e in env.facts:
+            out = I.meet(out, env.facts[e])
+        if e in env.nonzero and out.lo == 0 and out.hi > 0:
+            out = Interval(0, out.hi, True, out.hi_open)
+        elif e in env.nonzero and out.hi == 0 and out.lo < 0:
+            out = Interval(out.lo, 0, out.lo_open, True)
+        return out
+
+    def _name_iv(self, name: str, env: Env) -> Interval:
+        if name in env.vars:
+            return env.vars[name]
+        return self.symbols.get(name, I.TOP)
+
+    def _iv(self, e: ast.Expr, env: Env) -> Interval:
+        if isinstance(e, ast.Num):
+            return Interval.point(e.value)
+        if isinstance(e, ast.Inf):
+            return Interval(math.inf, math.inf, True, True)
+        if isinstance(e, ast.Name):
+            return self._name_iv(e.id, env)
+        if isinstance(e, ast.Index):
+            for x in e.indices:
+                self.iv(x, env)
+            return self._name_iv(e.base, env) if e.base not in env.vars else I.TOP
+        if isinstance(e, ast.UnOp):
+            a = self.iv(e.operand, env)
+            return I.UNIT if e.op == "!" else I.neg(a) if e.op == "-" else a
+        if isinstance(e, ast.BinOp):
+            return self._binop(e, env)
+        if isinstance(e, ast.Ternary):
+            self.iv(e.cond, env)
+            return I.hull(self.iv(e.then, self.facts(e.cond, True, env)),
+                          self.iv(e.other, self.facts(e.cond, False, env)))
+        if isinstance(e, ast.Call):
+            return self._call(e, env)
+        if isinstance(e, ast.Reduce):
+            return self._reduce(e, env)
+        if isinstance(e, ast.Array):
+            out = None
+            for x in e.items:
+                v = self.iv(x, env)
+                out = v if out is None else I.hull(out, v)
+            return out or I.TOP
+        return I.TOP
+
+    def _binop(self, e: ast.BinOp, env: Env) -> Interval:
+        if e.op in ("&&", "||"):
+            self.iv(e.left, env)
+            # the right operand of `&&` is only relevant when the left holds
+            self.iv(e.right, self.facts(e.left, e.op == "&&", env))
+            return I.UNIT
+        a, b = self.iv(e.left, env), self.iv(e.right, env)
+        if e.op in _CMP:
+            return I.UNIT
+        if e.op == "+":
+            return I.add(a, b)
+        if e.op == "-":
+            return I.sub(a, b)
+        if e.op == "*":
+            return I.mul(a, b)
+        if e.op == "/":
+            if not b.nonzero and not self._sympy(e.right, env, "nonzero"):
+                self._report("E702", f"`{_text(e.right)}` can be zero here (its values lie in {b})", e.right, env,
+                             f"guard the division, e.g. `ifelse({_text(e.right)} > 0, ..., 0)`, or declare a "
+                             "positive lower bound")
+            return I.div(a, b)
+        if e.op == "^":
+            integer = b.is_point and b.lo == int(b.lo)
+            if not integer and not a.nonneg and not self._sympy(e.left, env, "nonneg"):
+                self._report("E701", f"fractional power of `{_text(e.left)}`, which can be negative (its values lie "
+                             f"in {a})", e.left, env,
+                             f"declare bounds that keep it non-negative, or use `max({_text(e.left)}, 0)`")
+            elif b.lo < 0 and not a.nonzero and not self._sympy(e.left, env, "nonzero"):
+                self._report("E702", f"`{_text(e.left)}` can be zero and is raised to a negative power", e.left, env,
+                             "keep the base away from zero, or guard it with `ifelse`")
+            return I.power(a, b)
+        return I.TOP
+
+    def _call(self, e: ast.Call, env: Env) -> Interval:
+        f = e.func
+        if f == "ifelse" and len(e.args) == 3:
+            c, a, b = e.args
+            self.iv(c, env)
+            return I.hull(self.iv(a, self.facts(c, True, env)), self.iv(b, self.facts(c, False, env)))
+        if f == "size" and len(e.args) == 1 and isinstance(e.args[0], ast.Name):
+            pop = self.r.populations.get(e.args[0].id)
+            return Interval.point(pop.size) if pop else I.TOP
+        args = [self.iv(a, env) for a in e.args]
+        params = [self.iv(a, env) for a in e.params]
+        if f in ("log", "sqrt") and len(args) == 1:
+            if not args[0].nonneg and not self._sympy(e.args[0], env, "nonneg"):
+                self._report("E701", f"`{f}` of `{_text(e.args[0])}`, which can be negative (its values lie in "
+                             f"{args[0]})", e.args[0], env,
+                             "declare bounds that keep it non-negative, or guard it with `max(..., 0)`")
+            return I.log(args[0]) if f == "log" else I.sqrt(args[0])
+        if f == "exp" and len(args) == 1:
+            return I.exp(args[0])
+        if f == "abs" and len(args) == 1:
+            return I.absolute(args[0])
+        if f in ("floor", "ceil") and len(args) == 1:
+            a = args[0]
+            return Interval(math.floor(a.lo) if math.isfinite(a.lo) else a.lo,
+                            math.ceil(a.hi) if math.isfinite(a.hi) else a.hi)
+        if f in ("min", "max") and args:
+            out = args[0]
+            for x in args[1:]:
+                out = I.minimum(out, x) if f == "min" else I.maximum(out, x)
+            return out
+        if f == "clamp" and len(args) == 3:
+            return I.maximum(args[1], I.minimum(args[0], args[2]))
+        if f == "onehot":
+            return I.UNIT
+        fn = self.r.functions.get(f)
+        if fn is not None and self.depth < 20:
+            self.depth += 1
+            try:
+                vars_ = {p.name: v for p, v in zip(fn.inputs + fn.params, args + params, strict=False)}
+                return self.iv(fn.body, Env(vars=vars_, function=fn))
+            finally:
+                self.depth -= 1
+        return I.TOP
+
+    def _reduce(self, e: ast.Reduce, env: Env) -> Interval:
+        pop = self.r.populations.get(e.over)
+        n = pop.size if pop else 1
+        inner = env.child(vars={**env.vars, e.var: Interval(0, max(n - 1, 0))})
+        if e.cond is not None:
+            self.iv(e.cond, inner)
+            inner = self.facts(e.cond, True, inner)
+        body = self.iv(e.body, inner)
+        if e.op == "sum":
+            return I.scale(I.hull(body, Interval.point(0)) if e.cond is not None else body, n)
+        if e.op == "prod":
+            return I.power(body, Interval.point(n)) if body.nonneg else I.TOP
+        return body  # mean, min, max lie within the range of the body
+
+    # ------------------------------------------------------------ SymPy fallback
+    def _sympy(self, e: ast.Expr, env: Env, want: str) -> bool:
+        """Try to prove ``e`` non-negative or non-zero with SymPy's assumptions."""
+        try:
+            expr = _ToSympy(self, env).conv(e)
+        except (_Unsupported, RecursionError, TypeError, ValueError):
+            return False
+        if want == "nonneg":
+            return bool(expr.is_nonnegative)
+        return bool(expr.is_nonzero)
+
+
+class _Unsupported(Exception):
+    pass
+
+
+class _ToSympy:
+    """AST → SymPy, one symbol per distinct leaf, each carrying the sign its interval proves."""
+
+    def __init__(self, d: Domains, env: Env):
+        self.d, self.env = d, env
+        self.atoms: dict[ast.Expr, sympy.Symbol] = {}
+
+    def _atom(self, e: ast.Expr) -> sympy.Symbol:
+        if e not in self.atoms:
+            iv = self.d.iv(e, self.env)
+            kw: dict[str, bool] = {"real": True}
+            if iv.positive:
+                kw["positive"] = True
+            elif iv.nonneg:
+                kw["nonnegative"] = True
+            elif iv.negative:
+                kw["negative"] = True
+            elif iv.nonpos:
+                kw["nonpositive"] = True
+            self.atoms[e] = sympy.Symbol(f"a{len(self.atoms)}", **kw)
+        return self.atoms[e]
+
+    def conv(self, e: ast.Expr) -> sympy.Expr:
+        if isinstance(e, ast.Num):
+            return sympy.Float(e.value) if e.value != int(e.value) else sympy.Integer(int(e.value))
+        if isinstance(e, ast.UnOp) and e.op == "-":
+            return -self.conv(e.operand)
+        if isinstance(e, ast.BinOp) and e.op in ("+", "-", "*", "/", "^"):
+            a, b = self.conv(e.left), self.conv(e.right)
+            return {"+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b, "/": lambda: a / b,
+                    "^": lambda: a ** b}[e.op]()
+        if isinstance(e, ast.Call) and e.func in ("exp", "log", "sqrt", "abs") and len(e.args) == 1:
+            f = {"exp": sympy.exp, "log": sympy.log, "sqrt": sympy.sqrt, "abs": sympy.Abs}[e.func]
+            return f(self.conv(e.args[0]))
+        if isinstance(e, ast.Name | ast.Index | ast.Call | ast.Reduce | ast.Ternary):
+            return self._atom(e)
+        raise _Unsupported
+
+
+def _text(e: ast.Expr) -> str:
+    from ..printer import print_expr
+
+    s = print_expr(e)
+    return s if len(s) <= 60 else s[:57] + "..."
+
+
+def check_domains(r: Resolved, diags: Diagnostics) -> None:
+    d = Domains(r, diags)
+    all_sites = list(sites(r))
+    for s in all_sites:
+        if s.ctx in ("step", "next"):
+            eq = s.node
+            assert isinstance(eq, ast.Equation)
+            env = Env(vars=_index_vars(r, s))
+            iv = d.iv(s.expr, env)
+            if not eq.is_next and eq.name not in d.defs:
+                d.defs[eq.name] = eq
+                d.symbols[eq.name] = iv
+    for s in all_sites:
+        if s.ctx in ("step", "next", "function", "const", "dist", "bounds"):
+            continue  # step equations are done; function bodies are checked at their call sites
+        env = Env(vars=_index_vars(r, s))
+        if s.ctx == "allow" and s.agent in r.heads:
+            pass  # action components are in the symbol table already
+        d.iv(s.expr, env)
+
+
+def _index_vars(r: Resolved, s: Site) -> dict[str, Interval]:
+    out = {}
+    for var, pop in s.bound.items():
+        p = r.populations.get(pop)
+        if p is not None:
+            out[var] = Interval(0, max(p.size - 1, 0))
+    return out
