@@ -68,8 +68,8 @@ def _num_warps(prog: Program) -> int:
     for p, n in prog.populations.items():
         if p not in prog.singletons:
             tile *= 1 << max(n - 1, 0).bit_length()
-    # sm_90 compile of rbc_open's step (tile 128 x 16): 4 warps need 206 registers per thread (2 programs,
-    # 8 warps per SM), 8 warps need 106 (16 warps per SM, no spills), 16 warps 64 (spills in step_observe)
+    # sm_90 compile of rbc_open's lean step (tile 128 x 16, triton_aot.py): 4 warps need 206 registers per
+    # thread (2 programs = 8 warps per SM), 8 warps need 97 (2 programs = 16 warps per SM), 16 warps 64
     return 1 if tile <= 128 else 2 if tile <= 512 else 4 if tile <= 1024 else 8
 
 

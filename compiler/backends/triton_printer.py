@@ -231,6 +231,12 @@ class _KernelWriter:
             for k in range(n - 2, -1, -1):
                 expr = f"tl.where({idx} == {k}, {vals[k]}, {expr})"
             return expr
+        vals = [float(v) for v in table]
+        if n > 1 and all(v.is_integer() and abs(v) < 2**24 for v in vals) and \
+                all(vals[k] - vals[k - 1] == vals[1] - vals[0] for k in range(2, n)):
+            # an arithmetic grid of whole numbers: t0 + k * step is exact in float32 and float64
+            expr = f"{idx}.to(DT) * {_num(vals[1] - vals[0])}"
+            return expr if vals[0] == 0 else f"{expr} + {_num(vals[0])}"
         if n <= INLINE_TABLE:
             expr = f"tl.full({self.shape(())}, {_num(table[-1])}, DT)"
             for k in range(n - 2, -1, -1):
@@ -314,7 +320,11 @@ class _KernelWriter:
         elif k == "not":
             expr = f"{self.as_b(a[0])} == 0"
         elif k == "div":
-            expr = self.div(f[0], f[1])
+            d = self.const_value(op.args[1])
+            if d is not None and d != 0 and math.isfinite(d) and abs(math.frexp(d)[0]) == 0.5:
+                expr = f"{f[0]} * {_num(1.0 / d)}"  # exact: the divisor is a power of two
+            else:
+                expr = self.div(f[0], f[1])
         elif k == "neg":
             expr = f"-{f[0]}"
         elif k in {"min", "max"}:
@@ -340,6 +350,13 @@ class _KernelWriter:
 
     def as_b(self, var: str) -> str:
         return var if self.dtypes[var] == "b" else f"({var} != 0)"
+
+    def const_value(self, ssa: str) -> float | None:
+        """The value of a scalar ``const`` op, else None."""
+        o = self.current.get(ssa)
+        if o is None or o.kind != "const" or isinstance(o.attr("value"), tuple):
+            return None
+        return float(o.attr("value"))  # type: ignore[arg-type]
 
     def pow_expr(self, op: Op, f: list[str]) -> str:
         exp_op = self.current.get(op.args[1])
