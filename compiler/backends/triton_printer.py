@@ -478,7 +478,7 @@ class _KernelWriter:
             val = f"{self.as_b(var)}.to(tl.int8)"
         elif s.cls == "f":
             val = self.as_f(var)
-        self.emit(f"tl.store({ptr} + {s.offset} * E + e * {s.numel} + {self.offset(dims)}, {val}{mask})", comment)
+        self.emit(f"tl.store({ptr} + {s.offset} * E64 + e * {s.numel} + {self.offset(dims)}, {val}{mask})", comment)
 
     def store_obs(self, out: Output, var: str, obs_ptr: str, col: int, width: int) -> None:
         """Store one observation item into rows ``[e, m, col:col + len(labels)]``.
@@ -600,6 +600,7 @@ class _KernelWriter:
             f'    """{self.doc}"""',
             *arg_doc,
             "    e = tl.program_id(0).to(tl.int64)  # one program per replica",
+            "    E64 = e * 0 + E  # the replica count in int64: output offsets never overflow",
             f"    Z = tl.zeros({self.shape(())}, tl.int32)  # offset of a per-replica scalar",
         ]
         for k, a in enumerate(self.p.axes):
