@@ -254,6 +254,7 @@ class Action(Decl):
     names: tuple[str, ...]
     per: str | None
     grids: tuple[Grid, ...]
+    unit: Unit | None = None  # optional, e.g. `action hours::hours in {0, 260}`; shared by joint components
     span: Span = _span()
 
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import re
 from importlib import resources
 
@@ -52,6 +53,14 @@ def _parser() -> Lark:
                 maybe_placeholders=False, cache=True)
 
 
+class LiteralError(ValueError):
+    """A literal that is well formed for the grammar but not a usable value."""
+
+    def __init__(self, message: str, span: ast.Span):
+        super().__init__(message)
+        self.span = span
+
+
 class _ToAST(Transformer):
     """Lark tree → AST. Spans come from lark's propagated ``meta``."""
 
@@ -80,7 +89,10 @@ class _ToAST(Transformer):
     # ------------------------------------------------------------ expressions
     @v_args(meta=True)
     def number(self, meta, c):
-        return ast.Num(float(c[0]), str(c[0]), span=self._span(meta))
+        v = float(c[0])
+        if not math.isfinite(v):
+            raise LiteralError(f"`{c[0]}` is too large to be a number", self._span(meta))
+        return ast.Num(v, str(c[0]), span=self._span(meta))
 
     @v_args(meta=True)
     def string(self, meta, c):
@@ -200,7 +212,8 @@ class _ToAST(Transformer):
     @v_args(meta=True)
     def action_decl(self, meta, c):
         names, per = c[0]
-        return ast.Action(names, per, c[2], span=self._span(meta))
+        unit = c[1] if isinstance(c[1], ast.Unit) else None
+        return ast.Action(names, per, c[-1], unit=unit, span=self._span(meta))
 
     def action_single(self, c):
         return ((str(c[0]),), str(c[1]) if len(c) > 1 else None)
@@ -543,9 +556,14 @@ def parse(text: str, file: str = "<input>", diags: Diagnostics | None = None) ->
         tree = None
     cut = _bracket_errors(text, file, diags)
     reported = cut is not None
+    previous: frozenset | None = None
     for e in errors:
         if cut is not None and e.line >= cut:
             break  # consequences of an unclosed bracket or block
+        expected = frozenset(getattr(e, "expected", ()) or ())
+        if reported and expected and expected == previous:
+            break  # the parser is stuck in the same state: the rest would repeat the same complaint
+        previous = expected
         reported = True
         if _syntax_diagnostic(e, file, text, diags):
             break
@@ -554,6 +572,9 @@ def parse(text: str, file: str = "<input>", diags: Diagnostics | None = None) ->
     try:
         model = _ToAST(file).transform(tree)
     except VisitError as e:  # malformed literal caught while building the AST
-        diags.add("E105", str(e.orig_exc), ast.Span(file, 1, 1, 1, 2))
+        if isinstance(e.orig_exc, RecursionError):
+            raise e.orig_exc from None
+        span = e.orig_exc.span if isinstance(e.orig_exc, LiteralError) else ast.Span(file, 1, 1, 1, 2)
+        diags.add("E105", str(e.orig_exc), span, "write a finite number, e.g. `1e30`")
         return None
     return ast.Model(model.name, model.extends, model.imports, model.items, span=model.span, source=text)

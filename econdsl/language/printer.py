@@ -136,7 +136,7 @@ def print_decl(d: ast.Node) -> str:
         else:
             target = "(" + ", ".join(d.names) + ")"
         several = len(d.grids) > 1
-        return f"action {target} in " + " × ".join(_grid(g, several) for g in d.grids)
+        return f"action {target}{print_unit(d.unit)} in " + " × ".join(_grid(g, several) for g in d.grids)
     if isinstance(d, ast.Observe):
         return "observe " + ", ".join(print_expr(x) for x in d.items)
     if isinstance(d, ast.Reward):

@@ -415,13 +415,13 @@ def resolve(model: ast.Model, diags: Diagnostics, file: str | None = None) -> Re
                     declare(Symbol(d.name, "state", it.name, own, d.unit, d), d.span)
                 elif isinstance(d, ast.Action):
                     head = _action_head(it.name, d, populations, consts, diags)
-                    if head is None:
-                        continue
-                    heads[it.name].append(head)
-                    per = (d.per,) if d.per else ()
-                    chooses = d.grids[0].population if isinstance(d.grids[0], ast.GridPopulation) else None
-                    for comp in d.names:
-                        declare(Symbol(comp, "action", it.name, own + per, None, d, chooses), d.span)
+                    if head is not None:
+                        heads[it.name].append(head)
+                    per = (d.per,) if d.per and d.per in populations else ()
+                    for k, comp in enumerate(d.names):
+                        g = d.grids[k] if k < len(d.grids) else None
+                        chooses = g.population if isinstance(g, ast.GridPopulation) else None
+                        declare(Symbol(comp, "action", it.name, own + per, d.unit, d, chooses), d.span)
                 elif isinstance(d, (ast.Const, ast.Horizon, ast.Function)):
                     diags.add("E506", f"`{d.name}` belongs at the model level, not inside agent `{it.name}`",
                               d.span)

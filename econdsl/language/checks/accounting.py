@@ -313,6 +313,23 @@ def _canonical_atoms(e: sympy.Expr) -> sympy.Expr:
                      lambda x: x.func(_canon(x.args[0])))
 
 
+def _choice_completeness(r: Resolved, eco: _Economy) -> dict[sympy.Expr, sympy.Expr]:
+    """An action that chooses a member of P chooses exactly one: [a = n-1] = 1 − Σ_{k<n-1} [a = k].
+
+    Without this, a payment gathered by the payee (Σ_j [shop_j = i]·spent_j) would not cancel the
+    payer's plain ``spent_j``.
+    """
+    out: dict[sympy.Expr, sympy.Expr] = {}
+    for sym in r.symbols.values():
+        if sym.kind != "action" or sym.chooses is None or sym.chooses not in eco.members:
+            continue
+        n = eco.members[sym.chooses]
+        for idx in _product([[(k, sympy.Integer(1)) for k in range(eco.members.get(d, 1))] for d in sym.dims]):
+            a = eco.leaf(sym.name, tuple(k for k, _ in idx))
+            out[EQ(_canon(a - (n - 1)))] = 1 - sympy.Add(*[EQ(_canon(a - k)) for k in range(n - 1)])
+    return out
+
+
 def _balance(r: Resolved, budgets: list[str], substitute: bool):
     """(residual, per-budget changes) of one attempt.
 
@@ -333,7 +350,12 @@ def _balance(r: Resolved, budgets: list[str], substitute: bool):
             total += eco.ev(eq.value, env) - eco.leaf(eq.name, members)
         changes[eq.name] = changes.get(eq.name, sympy.Integer(0)) + total
     externals = sympy.Add(*[eco.ev(ex.value, {}) for ex in r.externals])
-    residual = _expand(sympy.Add(*changes.values()) - externals)
+    complete = _choice_completeness(r, eco)
+
+    def normal(e: sympy.Expr) -> sympy.Expr:
+        return _expand(e.xreplace(complete)) if complete else e
+
+    residual = normal(_expand(sympy.Add(*changes.values()) - externals))
     # The most readable non-zero residual seen (fewest terms, shallowest) is the one reported.
     best = (residual, changes)
     for _ in range(len(r.equations) + 1):
@@ -349,7 +371,7 @@ def _balance(r: Resolved, budgets: list[str], substitute: bool):
         replaced = residual.xreplace(subs)
         if _size(replaced) > MAX_NODES:
             raise _TooLarge(*best)
-        residual = _canonical_atoms(_expand(replaced))
+        residual = normal(_canonical_atoms(_expand(replaced)))
         if _size(residual) > MAX_NODES:
             raise _TooLarge(*best)
         changes = {k: v.xreplace(subs) for k, v in changes.items()}

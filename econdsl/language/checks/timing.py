@@ -26,7 +26,8 @@ def check_timing(r: Resolved, diags: Diagnostics) -> None:
     order: dict[str, int] = {}
     deps: dict[str, set[str]] = {}
     for k, eq in enumerate(r.equations):
-        if not eq.is_next and eq.name not in order:
+        sym = r.symbols.get(eq.name)
+        if not eq.is_next and eq.name not in order and sym is not None and sym.decl is eq:
             order[eq.name] = k
             deps[eq.name] = {n for n, _ in _reads(eq.value) if _is_quantity(r, n)}
 

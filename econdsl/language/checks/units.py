@@ -140,7 +140,7 @@ class _Infer:
             return UNKNOWN
         if sym.kind == "quantity":
             return self.quantities.get(name, UNKNOWN)
-        if sym.kind in ("const", "param", "state"):
+        if sym.kind in ("const", "param", "state", "action"):
             return Typed(of(sym.unit))
         return UNKNOWN
 
