@@ -44,7 +44,7 @@ class Cell:
     def text(self) -> str:
         if not self.values:
             return "–"
-        if self.n == 1:
+        if self.n == 1 or self.std <= 1e-9 * abs(self.mean):  # equal up to float rounding
             return fmt(self.mean)
         return f"{fmt(self.mean)} ± {fmt(self.std)}"
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..language import ast
+
 METRICS = "metrics.csv"
 REWARD_SUFFIX = "/reward"
 ECON_PREFIX = "econ/"
@@ -121,6 +123,7 @@ class Run:
 def action_values(resolved, agent: str, idx: np.ndarray) -> dict[str, np.ndarray]:
     """Decode a type's action columns [..., n_columns] into the value of every action component.
 
+    Components that choose a member of a population are left out (an index has no meaningful mean).
     Columns follow the model's heads in order, a per-member head (``demand[Firm]``) taking one column per
     member; a joint head's index is mixed-radix with its first component slowest (the compiler's
     convention: component k = index // prod(sizes[k+1:]) mod sizes[k]).
@@ -134,6 +137,8 @@ def action_values(resolved, agent: str, idx: np.ndarray) -> dict[str, np.ndarray
         block = idx[..., col:col + reps]
         col += reps
         for k, comp in enumerate(h.components):
+            if isinstance(h.decl.grids[k], ast.GridPopulation):
+                continue  # a chosen member's index (an employer) has no meaningful mean
             stride = math.prod(h.sizes[k + 1:])
             sub = (block // stride) % h.sizes[k]
             out[comp] = np.asarray(h.values[k], dtype=float)[sub]
