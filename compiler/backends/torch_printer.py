@@ -204,7 +204,10 @@ class Printer:
             self.emit(op, f"{args[0]} {_BINARY_OPS[k]} {args[1]}")
         elif k == "pow":
             c = self.scalar_value(op.args[1])
-            if c is not None and not float(c).is_integer() and not scal[0]:
+            if op.args[0] in self.fused:
+                x = self.plus_one(self.p_table, self.p_table[op.args[0]])
+                self.emit(op, f"torch.exp(torch.log1p({self.al(x, op.dims)}) * {_num(c)})")
+            elif c is not None and not float(c).is_integer() and not scal[0]:
                 # x^c for a fractional constant c is NaN for x < 0 either way; exp(c·log x) is several
                 # times faster than torch.pow's scalar-exponent path on CPU
                 self.emit(op, f"torch.exp(torch.log({args[0]}) * {_num(c)})")
@@ -346,12 +349,35 @@ class Printer:
             if a.kind == "const" or b.kind == "const" or dim not in a.dims or dim not in b.dims:
                 continue
             fused.add(m.out)
+        for op in fn.ops:  # (x + 1)^c with fractional c: exp(c · log1p(x)), one pass less
+            if op.kind == "pow" and self.fractional_exponent(table, op) is not None:
+                base = table[op.args[0]]
+                if base.kind == "add" and uses.get(base.out, 0) == 1 and self.plus_one(table, base) is not None:
+                    fused.add(base.out)
         for op in fn.ops:  # masks `idx[j] == i` used only by a sum printed as scatter_add
             if op.kind == "reduce" and op.attr("op") == "sum" and len(op.args) == 2:
                 m = table[op.args[1]]
                 if uses.get(m.out, 0) == 1 and self.is_segment_mask(op, table[op.args[0]], m):
                     fused.add(m.out)
         return fused
+
+    @staticmethod
+    def fractional_exponent(table: dict[str, Op], op: Op) -> float | None:
+        e = table[op.args[1]]
+        if e.kind == "const" and e.dtype == "f" and not isinstance(e.attr("value"), tuple):
+            v = float(e.attr("value"))
+            if not v.is_integer() and table[op.args[0]].kind != "const":
+                return v
+        return None
+
+    @staticmethod
+    def plus_one(table: dict[str, Op], add: Op) -> str | None:
+        """For ``add(x, 1)`` or ``add(1, x)``: x."""
+        a, b = (table[v] for v in add.args)
+        for one, x in ((a, b), (b, a)):
+            if one.kind == "const" and one.dtype == "f" and one.attr("value") == 1.0 and x.dims == add.dims:
+                return x.out
+        return None
 
     def is_segment_mask(self, op: Op, x: Op, m: Op) -> bool:
         if m.kind != "eq" or (x.kind == "const" and not isinstance(x.attr("value"), tuple)):

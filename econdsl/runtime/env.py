@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from ..compiler.backends import CompiledProgram, compile_program
+from .allocator import tune_allocator
 
 Tensor = torch.Tensor
 
@@ -45,6 +46,8 @@ class Env:
         p = self.program
         self.n_envs = int(n_envs)
         self.device = torch.device(device)
+        if self.device.type == "cpu":
+            tune_allocator()
         self.dtype = dtype
         self.seed = seed
         self.horizon = p.horizon
