@@ -204,3 +204,27 @@ def explain(code: str) -> str | None:
     if e.example:
         text += f"\nExample:\n{e.example}\n"
     return text
+
+
+_FAMILIES = {
+    1: "Syntax and files", 2: "Names", 3: "Shapes and indices", 4: "Timing", 5: "Structure", 6: "Units",
+    7: "Domains", 8: "Economics", 9: "Accounting", 10: "Curriculum and training",
+}
+
+
+def _family(code: str) -> str:
+    return _FAMILIES.get(int(code[1:]) // 100, "Other")
+
+
+def markdown() -> str:
+    """The whole catalogue as Markdown (``econdsl explain --markdown``; docs/language.md embeds it)."""
+    out: list[str] = []
+    family = None
+    for e in sorted(CATALOGUE.values(), key=lambda e: (int(e.code[1:]) // 100, e.code[0] == "W", int(e.code[1:]))):
+        f = _family(e.code)
+        if f != family:
+            out += ["", f"### {f}", ""]
+            family = f
+        kind = "warning" if e.code.startswith("W") else "error"
+        out.append(f"- **{e.code}** {e.title} ({kind}). {e.explanation} *Fix:* {e.fix}")
+    return "\n".join(out).strip() + "\n"

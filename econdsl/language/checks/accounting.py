@@ -382,8 +382,9 @@ def check_accounting(r: Resolved, diags: Diagnostics) -> None:
     budgets = _budgets(r)
     if not budgets:
         return
-    complete = True
-    best = None
+    # Constants symbolic first (the identity should hold for any values), then substituted. The residual
+    # reported is the symbolic one when its expansion finished: it names constants rather than numbers.
+    report = None
     for substitute in (False, True):
         try:
             residual, best = _balance(r, budgets, substitute)
@@ -394,8 +395,10 @@ def check_accounting(r: Resolved, diags: Diagnostics) -> None:
             return  # a model outside what the symbolic expansion handles: nothing is claimed
         if residual == 0:
             return
-    assert best is not None
-    shown_residual, changes = best
+        if report is None or not report[1]:
+            report = (best, complete)
+    assert report is not None
+    (shown_residual, changes), complete = report
     terms = sympy.Add.make_args(shown_residual)
     owners = []
     for name, ch in changes.items():
