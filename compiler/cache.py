@@ -36,12 +36,12 @@ def program_fingerprint(program: Program) -> str:
 
 def key(program: Program, **extra: str) -> str:
     """The cache key of a program compiled with the given options (dtype, device kind, backend …)."""
-    try:
-        import triton
-        triton_version = triton.__version__
-    except Exception:  # triton is optional (not on every platform)
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:  # read from the package metadata: importing triton itself takes most of a second
+        triton_version = version("triton")
+    except PackageNotFoundError:  # triton is optional (not on every platform)
         triton_version = "none"
-    from importlib.metadata import version
 
     h = hashlib.sha256()
     for part in (CACHE_FORMAT, version("econdsl"), torch.__version__, triton_version,
