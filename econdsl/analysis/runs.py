@@ -168,6 +168,15 @@ def load_run(run_dir: str | Path, model_file: str | Path | None = None) -> Run:
     if (run_dir / EVAL_SUMMARY).exists():
         ev = json.loads((run_dir / EVAL_SUMMARY).read_text(encoding="utf-8"))
     actions: dict[str, float] = {}
+    if (run_dir / EVAL_ARRAYS).exists() and ev.get("series"):
+        # State series are recorded after each step, and the replicas reset after the last one, so the
+        # last entry of a state is its initial value again: average states over the other steps (the
+        # states the episode went through from step 1 on); step quantities over every step.
+        with np.load(run_dir / EVAL_ARRAYS) as z:
+            for name, info in ev["series"].items():
+                key = f"series/{name}"
+                if info.get("kind") == "state" and key in z.files and z[key].shape[0] > 1:
+                    info["mean"] = _mean(z[key][:-1])
     if model_file is not None and (run_dir / EVAL_ARRAYS).exists():
         from ..language.resolve import load
 

@@ -88,9 +88,16 @@ def test_compare_report_table_is_the_runs_own_numbers(tmp_path: Path, seeds: int
             cell = table["table"][f"mean reward {agent}"][p["variant"]]
             assert value in cell["values"]
             checked += 1
-        for name in ("p", "w", "Y", "r_g"):
+        for name in ("Y", "r_g", "C"):  # step quantities: the episode mean of eval.json
             assert ev["series"][name]["mean"] in table["table"][name][p["variant"]]["values"]
             checked += 1
+        import numpy as np
+
+        with np.load(out / p["run_dir"] / "eval.npz") as z:  # states: without the post-reset last entry
+            price = float(np.mean(z["series/p"][:-1]))
+            assert float(z["series/p"][-1].mean()) == 1000.0  # the reset value, left out
+        assert price == pytest.approx(table["table"]["p"][p["variant"]]["values"][p["seed"]], rel=1e-6)
+        checked += 1
     assert checked == 2 * seeds * 7
     for q, by_variant in table["table"].items():
         for cell in by_variant.values():
