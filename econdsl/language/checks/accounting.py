@@ -31,7 +31,7 @@ GE = sympy.Function("ge")  # [x >= 0]
 EQ = sympy.Function("eq")  # [x == 0]
 NZ = sympy.Function("nz")  # [x != 0] for a number used as a condition
 MAX_MEMBERS = 2
-MAX_NODES = 20000  # expression size beyond which the expansion stops (see check_accounting)
+MAX_NODES = 10000  # expression size beyond which the expansion stops (see check_accounting)
 
 
 class _Unsupported(Exception):
@@ -331,7 +331,7 @@ def _choice_completeness(r: Resolved, eco: _Economy) -> dict[sympy.Expr, sympy.E
 
 
 def _balance(r: Resolved, budgets: list[str], substitute: bool):
-    """(residual, per-budget changes) of one attempt.
+    """(final residual, (most readable residual, its per-budget changes), final per-budget changes).
 
     Step quantities start as symbols. While the residual is not zero, the quantities defined last in
     the step are replaced by their right-hand sides, so that terms cancel at the shallowest level they
@@ -356,12 +356,13 @@ def _balance(r: Resolved, budgets: list[str], substitute: bool):
         return _expand(e.xreplace(complete)) if complete else e
 
     residual = normal(_expand(sympy.Add(*changes.values()) - externals))
-    # The most readable non-zero residual seen (fewest terms, shallowest) is the one reported.
+    # The most readable non-zero residual seen (fewest terms) is the one reported.
     best = (residual, changes)
     for _ in range(len(r.equations) + 1):
         if residual == 0:
             break
-        if len(sympy.Add.make_args(residual)) < len(sympy.Add.make_args(best[0])):
+        # every level has the same value; the shortest form is shown, the deepest of equally short ones
+        if len(sympy.Add.make_args(residual)) <= len(sympy.Add.make_args(best[0])):
             best = (residual, changes)
         present = [q for q in residual.free_symbols if q in eco.quantities]
         if not present:
@@ -375,7 +376,7 @@ def _balance(r: Resolved, budgets: list[str], substitute: bool):
         if _size(residual) > MAX_NODES:
             raise _TooLarge(*best)
         changes = {k: v.xreplace(subs) for k, v in changes.items()}
-    return residual, best
+    return residual, best, changes
 
 
 def check_accounting(r: Resolved, diags: Diagnostics) -> None:
@@ -383,11 +384,11 @@ def check_accounting(r: Resolved, diags: Diagnostics) -> None:
     if not budgets:
         return
     # Constants symbolic first (the identity should hold for any values), then substituted. The residual
-    # reported is the symbolic one when its expansion finished: it names constants rather than numbers.
-    report = None
-    for substitute in (False, True):
+    # reported is the shortest one seen (ties: the symbolic one, which names constants, not numbers).
+    candidates = []
+    for order, substitute in enumerate((False, True)):
         try:
-            residual, best = _balance(r, budgets, substitute)
+            residual, best, _ = _balance(r, budgets, substitute)
             complete = True
         except _TooLarge as e:
             residual, best, complete = None, (e.residual, e.changes), False
@@ -395,14 +396,13 @@ def check_accounting(r: Resolved, diags: Diagnostics) -> None:
             return  # a model outside what the symbolic expansion handles: nothing is claimed
         if residual == 0:
             return
-        if report is None or not report[1]:
-            report = (best, complete)
-    assert report is not None
-    (shown_residual, changes), complete = report
+        candidates.append((len(sympy.Add.make_args(best[0])), order, best, complete))
+    _, _, (shown_residual, changes), complete = min(candidates, key=lambda c: (c[0], c[1]))
     terms = sympy.Add.make_args(shown_residual)
     owners = []
+    choice = _choice_completeness(r, _Economy(r, False))
     for name, ch in changes.items():
-        mine = set(sympy.Add.make_args(_expand(ch)))
+        mine = set(sympy.Add.make_args(_expand(_canonical_atoms(_expand(ch)).xreplace(choice))))
         if any(t in mine for t in terms):
             owners.append(name)
     shown = ", ".join(_term(t) for t in terms[:3]) + (f" and {len(terms) - 3} more" if len(terms) > 3 else "")
@@ -411,6 +411,9 @@ def check_accounting(r: Resolved, diags: Diagnostics) -> None:
     who = ", ".join(f"`{o}`" for o in owners) if owners else ", ".join(f"`{b}`" for b in budgets)
     notes = [f"checked on a shrunken economy with {', '.join(f'{n} {p}' for p, n in _sizes(r).items())} "
              "member(s); terms are written with member numbers"]
+    indicators = (GT, GE, EQ, NZ)
+    if any(isinstance(a, sympy.Function) and a.func in indicators for t in terms for a in sympy.preorder_traversal(t)):
+        notes.append("gt(x), ge(x), eq(x), nz(x) stand for the indicators [x > 0], [x ≥ 0], [x = 0], [x ≠ 0]")
     if not complete:
         notes.append("the expansion was stopped before the end; the terms shown did not cancel so far")
     diags.add("E901", f"money does not balance: the changes of {who} leave {shown} unaccounted for", span,
