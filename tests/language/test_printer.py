@@ -68,3 +68,34 @@ def test_expression_round_trip(e: ast.Expr) -> None:
     text = print_expr(e)
     got = _parse(f"model m\nconst k = {text}\nend\n").items[0].value
     assert got == e, text
+
+
+def test_declarations_round_trip() -> None:
+    """Forms the models do not use: action units, per-member heads, intervals, distributions, variants."""
+    text = """import "base.econ"
+
+model v extends base
+set k = 2
+replace next x[i] = x[i] + 1
+remove old
+
+agent A[3] index i
+    param d::money in [0, Inf] ~ LogNormal(0, 0.5)
+    action hours::hours in {0, 260} × (0:0.5:2)
+    action share in [0, 1]
+    action pick[B] in B
+    observe x, onehot(i)
+    reward -x[i]^2
+end
+
+train
+    lr[A] = 0.001
+    preset quick
+        iterations = 4
+    end
+end
+end
+"""
+    model = _parse(text)
+    assert print_model(model) == text
+    assert _parse(print_model(model)) == model
