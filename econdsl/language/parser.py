@@ -503,6 +503,8 @@ def _syntax_diagnostic(e: UnexpectedInput, file: str, text: str, diags: Diagnost
         if blocks:
             header, ln = blocks[-1]
             diags.add("E103", f"`{header}` (line {ln}) is not closed", span, "add `end` to close it")
+        elif not re.search(r"^\s*model\b", text, re.M):
+            diags.add("E103", "the file has no model", span, "a model is written `model name` ... `end`")
         else:
             diags.add("E103", "unexpected end of file", span, "is an `end` missing?")
         return True
