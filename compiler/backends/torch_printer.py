@@ -268,6 +268,16 @@ class Printer:
     def einsum(self, op: Op, m: Op) -> None:
         letters = {d: chr(ord("a") + k) for k, d in enumerate(self.p.populations)}
         a, b = m.args
+        dim = op.attr("dim")
+        for mat, vec in ((a, b), (b, a)):
+            md, vd = self.ops[mat].dims, self.ops[vec].dims
+            if len(md) == 2 and vd == (dim,) and dim in md:
+                # matrix-vector product as one batched GEMV (works on strided views, no copies)
+                if md[1] == dim:
+                    self.emit(op, f"torch.bmm({mat}.expand(E, -1, -1), {vec}.expand(E, -1)[:, :, None])[:, :, 0]")
+                else:
+                    self.emit(op, f"torch.bmm({vec}.expand(E, -1)[:, None, :], {mat}.expand(E, -1, -1))[:, 0, :]")
+                return
         spec_a = "z" + "".join(letters[d] for d in self.ops[a].dims)
         spec_b = "z" + "".join(letters[d] for d in self.ops[b].dims)
         spec_o = "z" + "".join(letters[d] for d in op.dims)
