@@ -29,6 +29,10 @@ class TrainConfig:
     """Environment steps per replica per iteration; 0 means the model's horizon (one episode per iteration)."""
     hidden: tuple[int, ...] = (128, 128)
     """Hidden layer widths of each agent type's shared policy/value MLP (the paper: two layers of 128)."""
+    activation: str = "relu"
+    """Hidden-layer activation: "relu" (the paper's) or "tanh"."""
+    shared_value: bool = True
+    """The value head sits on the policy's trunk (the paper's); false gives each type a separate critic MLP."""
     lr: float = 1e-3
     """Adam learning rate (per type: ``lr[Government] = 5e-5``)."""
     reward_scale: float = 1.0
@@ -150,12 +154,13 @@ CHOICES = {
     "returns": ("gae", "monte_carlo"),
     "obs_norm": ("running", "digits", "none"),
     "value_loss": ("huber", "mse"),
+    "activation": ("relu", "tanh"),
     "device": ("cpu", "cuda"),
     "backend": ("torch", "triton"),
 }
 _INT = {"iterations", "envs", "steps", "epochs", "minibatches", "seed", "threads", "checkpoint_every",
         "log_every", "eval_envs"}
-_BOOL = {"norm_adv", "eval_greedy", "curriculum"}
+_BOOL = {"norm_adv", "eval_greedy", "curriculum", "shared_value"}
 _STR = set(CHOICES)
 
 

@@ -70,7 +70,7 @@ class Trainer:
             labels = list(getattr(self.env, "obs_labels", {}).get(a, []))
             digits = digit_features(self.resolved, labels, ()) if cfg.obs_norm == "digits" else []
             pol = TypePolicy(self.env.obs_dim[a], list(self.env.action_nvec[a]), cfg.hidden, cfg.obs_norm,
-                             cfg.obs_clip, digits).to(self.device)
+                             cfg.obs_clip, digits, cfg.activation, cfg.shared_value).to(self.device)
             self.policies[a] = pol
             self.optimizers[a] = torch.optim.Adam(pol.parameters(), lr=cfg.get("lr", a), eps=1e-5)
         self.generator = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
