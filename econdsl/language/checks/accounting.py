@@ -397,6 +397,8 @@ def check_accounting(r: Resolved, diags: Diagnostics) -> None:
         if residual == 0:
             return
         candidates.append((len(sympy.Add.make_args(best[0])), order, best, complete))
+    if not any(c[3] for c in candidates):
+        return  # neither expansion finished: imbalance is not proven, so nothing is claimed
     _, _, (shown_residual, changes), complete = min(candidates, key=lambda c: (c[0], c[1]))
     terms = sympy.Add.make_args(shown_residual)
     owners = []
@@ -415,7 +417,8 @@ def check_accounting(r: Resolved, diags: Diagnostics) -> None:
     if any(isinstance(a, sympy.Function) and a.func in indicators for t in terms for a in sympy.preorder_traversal(t)):
         notes.append("gt(x), ge(x), eq(x), nz(x) stand for the indicators [x > 0], [x ≥ 0], [x = 0], [x ≠ 0]")
     if not complete:
-        notes.append("the expansion was stopped before the end; the terms shown did not cancel so far")
+        notes.append("shown at the level where the residual is shortest; an expansion carried to the end "
+                     "confirmed that it does not cancel")
     diags.add("E901", f"money does not balance: the changes of {who} leave {shown} unaccounted for", span,
               "every payment must leave one budget and arrive in another; declare money entering or leaving "
               "the economy in the `accounting` section (`external name = ...`)", *notes)
