@@ -56,9 +56,10 @@ class ObsNormalizer(nn.Module):
         """Merge a batch [N, obs_dim] of raw observations into the running statistics (Chan et al.)."""
         if not self.running or x.shape[0] == 0:
             return
-        v = x[:, self.keep].double()
+        v = x[:, self.keep] if len(self.digits) else x
         n = float(v.shape[0])
-        mean, var = v.mean(0), v.var(0, unbiased=False)
+        var, mean = torch.var_mean(v.float(), 0, unbiased=False)
+        mean, var = mean.double(), var.double()
         delta = mean - self.mean
         tot = self.count + n
         self.mean += delta * n / tot
@@ -135,12 +136,14 @@ class TypePolicy(nn.Module):
 
     @staticmethod
     def sample(logp: torch.Tensor, generator: torch.Generator | None = None, greedy: bool = False) -> torch.Tensor:
-        """One action per head, all heads at once (Gumbel-max): [B, n_heads] int64."""
+        """One action per head, all heads at once (inverse CDF, one uniform per head): [B, n_heads] int64."""
         if greedy:
             return logp.argmax(-1)
-        u = torch.rand(logp.shape, generator=generator, device=logp.device, dtype=logp.dtype)
-        gumbel = -torch.log(-torch.log(u.clamp_(1e-20, 1.0 - 1e-7)))
-        return (logp + gumbel).argmax(-1)
+        cdf = logp.exp().cumsum(-1)
+        u = torch.rand(logp.shape[:-1] + (1,), generator=generator, device=logp.device, dtype=logp.dtype)
+        # u ≥ 1e-7 so that a zero-probability (masked) first entry can never be chosen
+        below = cdf < u.clamp_(min=1e-7) * cdf[..., -1:]
+        return below.sum(-1).clamp_(max=logp.shape[-1] - 1)
 
     @staticmethod
     def log_prob(logp: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:

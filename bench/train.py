@@ -1,0 +1,96 @@
+"""End-to-end training throughput: rollout (policies + environment) and PPO updates, every type training.
+
+For each number of envs, builds the trainer of a model (default rbc_open, its ``quick`` preset's
+settings unless overridden) with every agent type training from iteration 0 and every action allowed
+(the most expensive iteration of a run), runs ``--warmup`` iterations, then reports the median over
+``--repeats`` iterations of env-steps/s and agent-steps/s (the whole iteration: rollout, returns,
+updates, normaliser), plus the rollout and update times. One JSON row per size.
+
+    python bench/train.py --envs 64 256 1024 --out bench/results/train_rbc_open.json
+    python bench/train.py --preset none --device cuda --envs 1024 4096   # paper-scale settings on a GPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def machine() -> dict:
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                            check=False).stdout.strip()
+    return {"cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__, "python": platform.python_version(),
+            "loadavg_1m_at_start": round(os.getloadavg()[0], 2), "commit": commit,
+            "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default=str(ROOT / "models" / "rbc_open.econ"))
+    ap.add_argument("--preset", default="quick", help="a preset of the model's train section, or `none`")
+    ap.add_argument("--envs", type=int, nargs="+", default=[64, 256, 1024])
+    ap.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--out", type=Path, default=None, help="append JSON rows to this file")
+    args = ap.parse_args()
+
+    import econdsl
+    from econdsl.trainer.config import build_layers
+    from econdsl.trainer.trainer import Trainer
+
+    model = econdsl.load(args.model)
+    sets = dict(s.split("=", 1) for s in args.sets)
+    rows = []
+    for n in args.envs:
+        layers = build_layers(model.resolved, None if args.preset == "none" else args.preset, sets,
+                              {"envs": n, "device": args.device})
+        cfg = layers.config
+        cfg.curriculum = False  # every type trains, every action allowed: the costliest iteration
+        trainer = Trainer(model, cfg, layers.curriculum_consts)
+        runs = []
+        for k in range(args.warmup + args.repeats):
+            m = trainer.iterate()
+            if k >= args.warmup:
+                runs.append(m)
+        eps = statistics.median(r["time/env_steps_per_s"] for r in runs)
+        agents = sum(trainer.env.n_agents[a] for a in trainer.types)
+        row = {
+            "bench": "train", "model": model.resolved.name, "preset": args.preset, "envs": n,
+            "steps_per_iteration": trainer.steps, "epochs": cfg.epochs, "minibatches": cfg.minibatches,
+            "hidden": list(cfg.hidden), "threads": torch.get_num_threads(), "device": args.device,
+            "env_steps_per_s": round(eps, 1), "agent_steps_per_s": round(eps * agents, 1),
+            "rollout_s": round(statistics.median(r["time/rollout_s"] for r in runs), 4),
+            "update_s": round(statistics.median(r["time/update_s"] for r in runs), 4),
+            "repeats": args.repeats, **machine(),
+        }
+        rows.append(row)
+        print(json.dumps(row, ensure_ascii=False), flush=True)
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        with open(args.out, "a", encoding="utf-8") as f:
+            for row in rows:
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
