@@ -11,8 +11,11 @@ members per population, so ``size(P)`` is the shrunken size too), with
   indicator atom of a comparison of canonically expanded expressions (``&&`` a product, ``!`` one minus);
 * functions inlined; everything else nonlinear (powers, ``log`` ...) kept as it is,
 
-then expands it. Constants stay symbols first (the identity should hold for every value); if that
-fails, they are substituted and it is tried again. E901 names the budgets and terms that do not cancel.
+then expands it, with the model's constant values substituted. Step quantities start as symbols and
+are expanded, latest first and outside comparisons, only while the residual is not zero, so terms cancel
+at the shallowest level they can. E901 names the budgets and the shortest form of the residual (with
+constant names when a second, budgeted expansion keeps them symbolic). When the expansion grows past a
+size bound the check makes no claim.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ GE = sympy.Function("ge")  # [x >= 0]
 EQ = sympy.Function("eq")  # [x == 0]
 NZ = sympy.Function("nz")  # [x != 0] for a number used as a condition
 MAX_MEMBERS = 2
-MAX_NODES = 10000  # expression size beyond which the expansion stops (see check_accounting)
+DISPLAY_NODES = 5000  # budget of the expansion with named constants, which only improves the message
+MAX_NODES = 50000  # expression size beyond which the expansion stops (see check_accounting)
 
 
 class _Unsupported(Exception):
@@ -46,11 +50,11 @@ class _TooLarge(Exception):
         self.residual, self.changes = residual, changes
 
 
-def _size(e: sympy.Expr) -> int:
+def _size(e: sympy.Expr, limit: int) -> int:
     n = 0
     for _ in sympy.preorder_traversal(e):
         n += 1
-        if n > MAX_NODES:
+        if n > limit:
             break
     return n
 
@@ -313,6 +317,30 @@ def _canonical_atoms(e: sympy.Expr) -> sympy.Expr:
                      lambda x: x.func(_canon(x.args[0])))
 
 
+def _outer_symbols(e: sympy.Expr) -> set[sympy.Symbol]:
+    """Symbols outside indicator atoms. A quantity that appears only inside comparisons is left as a
+    symbol: equal comparisons are built from equal symbols, so expanding them cannot make terms cancel."""
+    out: set[sympy.Symbol] = set()
+    stack = [e]
+    while stack:
+        x = stack.pop()
+        if x.is_Symbol:
+            out.add(x)
+        elif not (isinstance(x, sympy.Function) and x.func in (GT, GE, EQ, NZ)):
+            stack.extend(x.args)
+    return out
+
+
+def _subst_outer(e: sympy.Expr, subs: dict[sympy.Symbol, sympy.Expr]) -> sympy.Expr:
+    """``e`` with quantity symbols replaced outside indicator atoms (see :func:`_outer_symbols`)."""
+    if e in subs:
+        return subs[e]
+    if not e.args or (isinstance(e, sympy.Function) and e.func in (GT, GE, EQ, NZ)):
+        return e
+    args = [_subst_outer(a, subs) for a in e.args]
+    return e.func(*args) if any(a is not b for a, b in zip(args, e.args, strict=True)) else e
+
+
 def _choice_completeness(r: Resolved, eco: _Economy) -> dict[sympy.Expr, sympy.Expr]:
     """An action that chooses a member of P chooses exactly one: [a = n-1] = 1 − Σ_{k<n-1} [a = k].
 
@@ -330,7 +358,7 @@ def _choice_completeness(r: Resolved, eco: _Economy) -> dict[sympy.Expr, sympy.E
     return out
 
 
-def _balance(r: Resolved, budgets: list[str], substitute: bool):
+def _balance(r: Resolved, budgets: list[str], substitute: bool, max_nodes: int = 0):
     """(final residual, (most readable residual, its per-budget changes), final per-budget changes).
 
     Step quantities start as symbols. While the residual is not zero, the quantities defined last in
@@ -338,6 +366,7 @@ def _balance(r: Resolved, budgets: list[str], substitute: bool):
     can (``c[j, i]`` cancels between spending and sales without expanding the rationing behind it).
     """
     eco = _Economy(r, substitute)
+    limit = max_nodes or MAX_NODES
     changes: dict[str, sympy.Expr] = {}
     for eq in r.equations:
         if not (eq.is_next and eq.name in budgets):
@@ -364,18 +393,18 @@ def _balance(r: Resolved, budgets: list[str], substitute: bool):
         # every level has the same value; the shortest form is shown, the deepest of equally short ones
         if len(sympy.Add.make_args(residual)) <= len(sympy.Add.make_args(best[0])):
             best = (residual, changes)
-        present = [q for q in residual.free_symbols if q in eco.quantities]
+        present = [q for q in _outer_symbols(residual) if q in eco.quantities]
         if not present:
             break
         last = max(eco.position(q) for q in present)
         subs = {q: eco.definition(q) for q in present if eco.position(q) == last}
-        replaced = residual.xreplace(subs)
-        if _size(replaced) > MAX_NODES:
+        replaced = _subst_outer(residual, subs)
+        if _size(replaced, limit) > limit:
             raise _TooLarge(*best)
         residual = normal(_canonical_atoms(_expand(replaced)))
-        if _size(residual) > MAX_NODES:
+        if _size(residual, limit) > limit:
             raise _TooLarge(*best)
-        changes = {k: v.xreplace(subs) for k, v in changes.items()}
+        changes = {k: _subst_outer(v, subs) for k, v in changes.items()}
     return residual, best, changes
 
 
@@ -383,23 +412,24 @@ def check_accounting(r: Resolved, diags: Diagnostics) -> None:
     budgets = _budgets(r)
     if not budgets:
         return
-    # Constants symbolic first (the identity should hold for any values), then substituted. The residual
-    # reported is the shortest one seen (ties: the symbolic one, which names constants, not numbers).
-    candidates = []
-    for order, substitute in enumerate((False, True)):
-        try:
-            residual, best, _ = _balance(r, budgets, substitute)
-            complete = True
-        except _TooLarge as e:
-            residual, best, complete = None, (e.residual, e.changes), False
-        except (_Unsupported, RecursionError, TypeError, ValueError, ZeroDivisionError):
-            return  # a model outside what the symbolic expansion handles: nothing is claimed
-        if residual == 0:
-            return
-        candidates.append((len(sympy.Add.make_args(best[0])), order, best, complete))
-    if not any(c[3] for c in candidates):
-        return  # neither expansion finished: imbalance is not proven, so nothing is claimed
-    _, _, (shown_residual, changes), complete = min(candidates, key=lambda c: (c[0], c[1]))
+    # The model's constant values decide: the identity must hold for the economy as written. Constants
+    # as symbols are tried afterwards, with a small budget, only to show the residual with their names.
+    try:
+        residual, best, _ = _balance(r, budgets, substitute=True)
+    except (_TooLarge, _Unsupported, RecursionError, TypeError, ValueError, ZeroDivisionError):
+        return  # the expansion did not finish: imbalance is not proven, so nothing is claimed
+    if residual == 0:
+        return
+    shown_residual, changes = best
+    try:
+        _, named, _ = _balance(r, budgets, substitute=False, max_nodes=DISPLAY_NODES)
+    except _TooLarge as e:
+        named = (e.residual, e.changes)
+    except (_Unsupported, RecursionError, TypeError, ValueError, ZeroDivisionError):
+        named = None
+    if named is not None and named[0] != 0 and \
+            len(sympy.Add.make_args(named[0])) <= len(sympy.Add.make_args(shown_residual)):
+        shown_residual, changes = named
     terms = sympy.Add.make_args(shown_residual)
     owners = []
     choice = _choice_completeness(r, _Economy(r, False))
@@ -416,9 +446,6 @@ def check_accounting(r: Resolved, diags: Diagnostics) -> None:
     indicators = (GT, GE, EQ, NZ)
     if any(isinstance(a, sympy.Function) and a.func in indicators for t in terms for a in sympy.preorder_traversal(t)):
         notes.append("gt(x), ge(x), eq(x), nz(x) stand for the indicators [x > 0], [x ≥ 0], [x = 0], [x ≠ 0]")
-    if not complete:
-        notes.append("shown at the level where the residual is shortest; an expansion carried to the end "
-                     "confirmed that it does not cancel")
     diags.add("E901", f"money does not balance: the changes of {who} leave {shown} unaccounted for", span,
               "every payment must leave one budget and arrive in another; declare money entering or leaving "
               "the economy in the `accounting` section (`external name = ...`)", *notes)
