@@ -65,6 +65,9 @@ class TrainConfig:
     obs_norm: str = "running"
     """Observation preprocessing: "running" (running mean/std, clipped), "digits" (the paper's digit
     expansion of unbounded observed states, then running normalisation), or "none"."""
+    digits: str = ""
+    """With ``obs_norm = "digits"``: the observed quantities to digit-expand, comma-separated names (the paper:
+    inventories and budgets, ``"y, B, B_f"``); empty means every observed state without a finite upper bound."""
     obs_clip: float = 10.0
     """Normalised observations are clipped to ±obs_clip."""
     seed: int = 0
@@ -167,6 +170,9 @@ _STR = set(CHOICES)
 def _coerce(name: str, value: Any) -> Any:
     """Convert a value from the ``.econ`` file (floats, strings, lists) or a CLI string to the field's type."""
     try:
+        if name == "digits":
+            return ", ".join(str(v).strip() for v in (value if isinstance(value, list | tuple) else [value])
+                             if str(v).strip())
         if name == "hidden":
             if isinstance(value, str):
                 value = [v for v in value.replace("[", "").replace("]", "").replace("x", ",").split(",") if v.strip()]
@@ -229,8 +235,9 @@ def setting_value(expr: Any, consts: dict[str, float]) -> Any:
 
     if isinstance(expr, ast.Str):
         return expr.value
-    if isinstance(expr, ast.Array):
-        return [setting_value(x, consts) for x in expr.items]
+    if isinstance(expr, ast.Array):  # numbers, or bare names (`digits = [y, B]`)
+        return [x.id if isinstance(x, ast.Name) and x.id not in consts else setting_value(x, consts)
+                for x in expr.items]
     if isinstance(expr, ast.Name) and expr.id in ("true", "false"):
         return expr.id == "true"
     if isinstance(expr, ast.Name) and expr.id not in consts and expr.id in _STR_VALUES:

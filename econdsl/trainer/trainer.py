@@ -68,7 +68,8 @@ class Trainer:
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         for a in self.types:
             labels = list(getattr(self.env, "obs_labels", {}).get(a, []))
-            digits = digit_features(self.resolved, labels, ()) if cfg.obs_norm == "digits" else []
+            digits = digit_features(self.resolved, labels, tuple(
+                n.strip() for n in cfg.digits.split(",") if n.strip())) if cfg.obs_norm == "digits" else []
             pol = TypePolicy(self.env.obs_dim[a], list(self.env.action_nvec[a]), cfg.hidden, cfg.obs_norm,
                              cfg.obs_clip, digits, cfg.activation, cfg.shared_value).to(self.device)
             self.policies[a] = pol
@@ -213,4 +214,4 @@ def _source_line(resolved: Resolved, span: ast.Span) -> str:
         except OSError:
             return "?"
     lines = text.splitlines()
-    return lines[span.line - 1].strip() if 0 < span.line <= len(lines) else "?"
+    return lines[span.line - 1].split("#")[0].strip() if 0 < span.line <= len(lines) else "?"

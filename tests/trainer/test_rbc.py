@@ -1,0 +1,49 @@
+"""The RBC model on the compiled environment: the paper-scale settings run unchanged (a couple of
+iterations, few envs), the digit encoding has the paper's input sizes, NaN stops a real run."""
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import econdsl
+from econdsl.cli import main
+from econdsl.trainer.config import build_layers
+from econdsl.trainer.trainer import Trainer
+
+MODELS = Path(__file__).resolve().parents[2] / "models"
+
+
+@pytest.fixture(scope="module")
+def rbc():
+    return econdsl.load(MODELS / "rbc_open.econ")
+
+
+def test_paper_scale_settings_run_on_cpu(rbc):
+    layers = build_layers(rbc.resolved, None, {"envs": "4"})  # the paper's settings, fewer replicas
+    cfg = layers.config
+    assert (cfg.epochs, cfg.minibatches, cfg.hidden, cfg.clip) == (4, 1, (128, 128), 0.1)
+    tr = Trainer(rbc, cfg, layers.curriculum_consts)
+    for _ in range(2):
+        m = tr.iterate()
+    assert m["Consumer/training"] == 1 and m["Firm/training"] == 0 and m["Government/training"] == 0
+    assert m["Consumer/entropy_coef"] == pytest.approx(0.5 * 0.9999, rel=1e-3)  # 0.5·exp(−1/10000)
+    assert m["econ/p"] == 1000 and m["econ/w"] > 0  # prices masked to 1000; wages to 22 from step 1
+    assert tr.env_steps == 2 * 4 * 10
+
+
+def test_digit_encoding_has_the_papers_input_sizes(rbc):
+    layers = build_layers(rbc.resolved, None, {"envs": "2", "obs_norm": "digits"})
+    tr = Trainer(rbc, layers.config, layers.curriculum_consts)
+    assert {a: p.norm.out_dim for a, p in tr.policies.items()} == {"Consumer": 144, "Firm": 155, "Government": 133}
+    m = tr.iterate()
+    assert m["Consumer/reward"] == m["Consumer/reward"]  # finite, not NaN
+
+
+def test_nan_in_a_real_model_names_the_equation(tmp_path):
+    out = tmp_path / "run"
+    res = CliRunner().invoke(main, ["train", str(MODELS / "cournot.econ"), "--set", "a=inf", "--out", str(out),
+                                    "--quiet"])
+    assert res.exit_code == 1
+    assert "non-finite reward of agent type `Firm`" in res.output
+    assert "`P` at" in res.output and "P = max(a - b * Q, 0)`" in res.output
