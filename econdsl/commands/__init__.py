@@ -1,4 +1,4 @@
-"""CLI commands, one module each; ``register`` adds every available one to the ``econdsl`` group."""
+"""CLI commands, one module each, imported only when the command runs (keeps `econdsl check` fast)."""
 
 from __future__ import annotations
 
@@ -6,21 +6,28 @@ import importlib
 
 import click
 
-# Module name -> attribute holding the click command. Each module owns one command.
-COMMANDS = {
-    "train": "train",
-    "plot": "plot",
-    "check": "check",
-    "explain": "explain",
-    "diff": "diff",
-    "sweep": "sweep",
-    "compare": "compare",
-    "best_response": "best_response",
-    "compile": "compile",
+# Command name -> (module in this package, attribute holding the click command).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "check": ("check", "check"),
+    "explain": ("explain", "explain"),
+    "compile": ("compile", "compile"),
+    "train": ("train", "train"),
+    "plot": ("plot", "plot"),
+    "diff": ("diff", "diff"),
+    "compare": ("compare", "compare"),
+    "sweep": ("sweep", "sweep"),
+    "best-response": ("best_response", "best_response"),
 }
 
 
-def register(group: click.Group) -> None:
-    for module, attr in COMMANDS.items():
-        mod = importlib.import_module(f"{__name__}.{module}")
-        group.add_command(getattr(mod, attr))
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, attr = COMMANDS[name]
+        return getattr(importlib.import_module(f"{__name__}.{module}"), attr)
