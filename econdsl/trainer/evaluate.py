@@ -1,5 +1,8 @@
 """The final evaluation: one episode of fresh replicas under the trained policies, recorded by name.
 
+At step t, a state's value is the one the step starts from (t = 0: the initial state) and a step
+quantity's value is the one step t computes, as in the paper's records.
+
 Every state and named step quantity is read from ``Env.state`` after each step, so analysis code and
 plots find the economy's series under their ``.econ`` names (``p``, ``w``, ``hours``, ``Y`` …).
 """
@@ -31,7 +34,13 @@ def evaluate(trainer, n_envs: int, greedy: bool = False, seed_offset: int = 1000
     series: dict[str, list[np.ndarray]] = {n: [] for n in trainer.series_names}
     rewards: dict[str, list[np.ndarray]] = {a: [] for a in trainer.types}
     actions: dict[str, list[np.ndarray]] = {a: [] for a in trainer.types}
+    states = {n for n in series if trainer.resolved.symbols[n].kind == "state"}
     for _ in range(steps):
+        # states as the step sees them (before it), quantities as the step computes them: at the episode's
+        # last step the environment has already reset its states when it returns
+        before = env.state
+        for name in states:
+            series[name].append(before[name].float().cpu().numpy())
         act = {}
         for a in trainer.types:
             x = obs[a]
@@ -42,8 +51,10 @@ def evaluate(trainer, n_envs: int, greedy: bool = False, seed_offset: int = 1000
         obs, r, _, _ = env.step(act)
         for a in trainer.types:
             rewards[a].append(r[a].float().cpu().numpy())
+        after = env.state
         for name in series:
-            series[name].append(env.state[name].float().cpu().numpy())
+            if name not in states:
+                series[name].append(after[name].float().cpu().numpy())
     return {
         "series": {k: np.stack(v) for k, v in series.items()},
         "rewards": {k: np.stack(v) for k, v in rewards.items()},

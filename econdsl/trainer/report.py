@@ -27,6 +27,18 @@ def _plt():
     return plt
 
 
+def _save(fig, path: Path) -> None:
+    """Write a figure as a small palette PNG (line plots need few colours)."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=72, format="png")
+    buf.seek(0)
+    Image.open(buf).convert("RGB").quantize(colors=64).save(path, optimize=True)
+
+
 def _column(rows: list[dict[str, str]], key: str) -> np.ndarray:
     return np.array([float(r[key]) if r.get(key) not in (None, "") else np.nan for r in rows])
 
@@ -60,7 +72,7 @@ def plot_training(run: RunDir, out: Path, types: list[str]) -> list[str]:
             ax.set_title(f"{a}: {title}", fontsize=9)
             ax.set_xlabel("iteration", fontsize=8)
     fig.tight_layout()
-    fig.savefig(out / "training.png", dpi=80)
+    _save(fig, out / "training.png")
     plt.close(fig)
     files.append("training.png")
     econ = [c[len("econ/"):] for c in rows[0] if c.startswith("econ/")]
@@ -73,7 +85,7 @@ def plot_training(run: RunDir, out: Path, types: list[str]) -> list[str]:
             ax.set_title(name if name.startswith("curriculum/") else f"{name} (mean over episode)", fontsize=9)
             ax.set_xlabel("iteration", fontsize=8)
         fig.tight_layout()
-        fig.savefig(out / "training_economy.png", dpi=80)
+        _save(fig, out / "training_economy.png")
         plt.close(fig)
         files.append("training_economy.png")
     return files
@@ -130,7 +142,7 @@ def plot_episode(arrays: dict[str, np.ndarray], summary: dict[str, Any], out: Pa
         fig.suptitle(f"evaluation episode: {group}", fontsize=10)
         fig.tight_layout()
         name = f"episode_{_safe(group)}.png"
-        fig.savefig(out / name, dpi=80)
+        _save(fig, out / name)
         plt.close(fig)
         files.append(name)
     return files
