@@ -13,7 +13,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..language import ast
+from ..language import ast, printer
 from ..language.diagnostics import Diagnostics, EconError
 from ..language.resolve import NotConstant, eval_const, load_ast
 from . import source
@@ -115,7 +115,7 @@ class _Item:
 
 
 def _const_text(c: ast.Const) -> str:
-    return f"{c.name}{source.unit(c.unit)} = {source.expr(c.value)}"
+    return printer.print_decl(c)
 
 
 def _items(model: ast.Model) -> dict[str, dict[str, _Item]]:
@@ -139,11 +139,8 @@ def _items(model: ast.Model) -> dict[str, dict[str, _Item]]:
         elif isinstance(it, ast.Const):
             const("constants", it.name, it)
         elif isinstance(it, ast.Function):
-            sig = ", ".join(p.name + source.unit(p.unit) for p in it.inputs)
-            if it.params:
-                sig += "; " + ", ".join(p.name + source.unit(p.unit) for p in it.params)
-            text = f"{it.kind} {it.name}({sig}){source.unit(it.unit)} = {source.expr(it.body)}"
-            out["functions"][it.name] = _Item((it.kind, it.inputs, it.params, it.unit, it.body), text)
+            out["functions"][it.name] = _Item((it.kind, it.inputs, it.params, it.unit, it.body),
+                                              printer.print_decl(it))
         elif isinstance(it, ast.Agent):
             size = source.expr(it.size) if it.size is not None else "1 (singleton)"
             idx = f" index {it.index}" if it.index else ""
@@ -192,18 +189,11 @@ def _items(model: ast.Model) -> dict[str, dict[str, _Item]]:
 def _agent_items(ag: ast.Agent, out: dict[str, dict[str, _Item]]) -> None:
     for d in ag.decls:
         if isinstance(d, ast.Param):
-            rhs = f" = {source.expr(d.value)}" if d.value is not None else f" ~ {source.expr(d.dist)}"
-            bounds = f" {source.expr(d.bounds)}" if d.bounds else ""
-            text = f"{ag.name}.{d.name}{source.unit(d.unit)}{bounds}{rhs}"
-            out["parameters"][d.name] = _Item((ag.name, d), text)
+            out["parameters"][d.name] = _Item((ag.name, d), f"{ag.name}: {printer.print_decl(d)}")
         elif isinstance(d, ast.State):
-            bounds = f" {source.expr(d.bounds)}" if d.bounds else ""
-            text = f"{ag.name}.{d.name}{source.unit(d.unit)} = {source.expr(d.init)}{bounds}"
-            out["states"][d.name] = _Item((ag.name, d), text)
+            out["states"][d.name] = _Item((ag.name, d), f"{ag.name}: {printer.print_decl(d)}")
         elif isinstance(d, ast.Action):
-            target = d.names[0] + (f"[{d.per}]" if d.per else "") if len(d.names) == 1 else d.name
-            text = f"{ag.name}.{target} in {source.grids(d)}"
-            out["actions"][d.name] = _Item((ag.name, d), text)
+            out["actions"][d.name] = _Item((ag.name, d), f"{ag.name}: {printer.print_decl(d)}")
         elif isinstance(d, ast.Observe):
             out["observations"][ag.name] = _Item(d.items, ", ".join(source.expr(x) for x in d.items))
         elif isinstance(d, ast.Reward):

@@ -54,8 +54,8 @@ def test_set_variant_shows_the_value_change(tmp_path: Path) -> None:
     by_name = {c.name: c for c in d.changes}
     assert set(by_name) == {"η", "q_x"}
     assert by_name["η"].status == "changed"
-    assert by_name["η"].old == "η = 0.1" and by_name["η"].new == "η = 0.2"
-    assert by_name["q_x"].new == "q_x::goods = 50"
+    assert by_name["η"].old == "const η = 0.1" and by_name["η"].new == "const η = 0.2"
+    assert by_name["q_x"].new == "const q_x::goods = 50"
 
 
 def test_added_removed_and_curriculum_changes(tmp_path: Path) -> None:
