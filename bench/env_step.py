@@ -50,32 +50,42 @@ def machine() -> dict:
             "loadavg_1m_at_start": round(load[0], 2), "commit": commit}
 
 
-def time_steps(step, actions: list, steps: int, repeats: int, warmup: int) -> list[float]:
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def time_steps(step, actions: list, steps: int, repeats: int, warmup: int, device: str = "cpu") -> list[float]:
     for k in range(warmup):
         step(actions[k % len(actions)])
     times = []
     for _ in range(repeats):
+        _sync(device)
         t0 = time.perf_counter()
         for k in range(steps):
             step(actions[k % len(actions)])
+        _sync(device)
         times.append((time.perf_counter() - t0) / steps)
     return times
 
 
 def bench_model(path: str, envs: int, mode: str, dtype: torch.dtype, steps: int, repeats: int,
-                action_dtype: torch.dtype) -> dict:
+                action_dtype: torch.dtype, backend: str = "torch", device: str = "cpu") -> dict:
     import econdsl
 
     model = econdsl.load(path)
     t0 = time.perf_counter()
-    env = model.env(envs, backend="torch", dtype=dtype, compile=(mode == "compiled"))
+    opts = {"compile": True} if mode == "compiled" else {}
+    env = model.env(envs, backend=backend, device=device, dtype=dtype, **opts)
     gen = torch.Generator().manual_seed(0)
     actions = [{a: x.to(action_dtype) for a, x in env.random_actions(gen).items()} for _ in range(16)]
     env.step(actions[0])  # triggers torch.compile in compiled mode
     setup = time.perf_counter() - t0
-    times = time_steps(env.step, actions, steps, repeats, warmup=min(steps, 20))
+    times = time_steps(env.step, actions, steps, repeats, warmup=min(steps, 20), device=device)
     agents = sum(env.n_agents.values())
-    return row("econdsl", path, envs, mode, dtype, times, agents, setup, action_dtype)
+    r = row("econdsl", path, envs, mode, dtype, times, agents, setup, action_dtype)
+    r.update(backend=backend, device=device)
+    return r
 
 
 def row(kind, path, envs, mode, dtype, times, agents, setup, action_dtype) -> dict:
@@ -209,6 +219,9 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    ap.add_argument("--backend", default="torch", choices=["torch", "triton"],
+                    help="triton needs CUDA (e.g. --backend triton --device cuda --modes eager)")
+    ap.add_argument("--device", default="cpu")
     ap.add_argument("--baseline", action="store_true", help="also time the hand-written step")
     ap.add_argument("--load", action="store_true", help="also time econdsl.load + compile")
     ap.add_argument("--out", default=None, help="JSON file to write (rows + machine)")
@@ -217,7 +230,11 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     dtype = getattr(torch, args.dtype)
     adt = getattr(torch, args.action_dtype)
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        sys.exit("no CUDA device: the GPU benchmark is skipped")
     info = machine()
+    if args.device.startswith("cuda"):
+        info["gpu"] = torch.cuda.get_device_name(0)
     rows = []
     if args.load:
         r = load_time(args.model, 5)
@@ -230,7 +247,7 @@ def main() -> None:
             print(json.dumps(r), flush=True)
             rows.append(r)
         for mode in args.modes:
-            r = bench_model(args.model, envs, mode, dtype, steps, args.repeats, adt)
+            r = bench_model(args.model, envs, mode, dtype, steps, args.repeats, adt, args.backend, args.device)
             print(json.dumps(r), flush=True)
             rows.append(r)
     info["loadavg_1m_at_end"] = round(os.getloadavg()[0], 2)
