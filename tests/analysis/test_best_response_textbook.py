@@ -20,6 +20,7 @@ from econdsl.cli import main
 from econdsl.trainer.config import build_layers
 from econdsl.trainer.trainer import Trainer
 
+HERE = Path(__file__).resolve().parent
 MODELS = Path(__file__).resolve().parents[2] / "models"
 CHI = torch.tensor([0.9, 0.6, 0.45, 0.36])
 HOURS = torch.arange(0, 81, 2, dtype=torch.float32)
@@ -35,7 +36,7 @@ def _utility_of(policy_probs: torch.Tensor) -> float:
 @pytest.fixture(scope="module")
 def trained() -> Trainer:
     torch.set_num_threads(1)  # module fixtures run before the per-test one-thread fixture
-    model = econdsl.load(MODELS / "labour_leisure.econ")
+    model = econdsl.load(HERE / "models" / "labour_leisure.econ")
     layers = build_layers(model.resolved)
     tr = Trainer(model, layers.config, layers.curriculum_consts)
     while tr.iteration < tr.cfg.iterations:
@@ -77,7 +78,7 @@ def test_cli_on_a_run_directory(tmp_path: Path) -> None:
     from econdsl.trainer.session import prepare, train
 
     run = tmp_path / "run"
-    session = prepare(str(MODELS / "labour_leisure.econ"), str(run), flags={"iterations": 150})
+    session = prepare(str(HERE / "models" / "labour_leisure.econ"), str(run), flags={"iterations": 150})
     train(session)
     r = CliRunner().invoke(main, ["best-response", str(run), "--iterations", "20", "--seeds", "2",
                                   "--eval-iterations", "2"])

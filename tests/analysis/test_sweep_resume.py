@@ -17,11 +17,12 @@ from click.testing import CliRunner
 from econdsl.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
 MODELS = ROOT / "models"
 
 
 def _sweep_cmd(out: Path) -> list[str]:
-    return [sys.executable, "-m", "econdsl.cli", "sweep", str(MODELS / "labour_leisure.econ"),
+    return [sys.executable, "-m", "econdsl.cli", "sweep", str(HERE / "models" / "labour_leisure.econ"),
             "--set", "τ=0.1,0.25,0.4", "--set", "checkpoint_every=1", "--iterations", "40", "--envs", "8",
             "--jobs", "1", "--out", str(out), "--no-report"]
 
@@ -93,9 +94,13 @@ def test_compare_report_table_is_the_runs_own_numbers(tmp_path: Path, seeds: int
             checked += 1
         import numpy as np
 
-        with np.load(out / p["run_dir"] / "eval.npz") as z:  # states: without the post-reset last entry
-            price = float(np.mean(z["series/p"][:-1]))
-            assert float(z["series/p"][-1].mean()) == 1000.0  # the reset value, left out
+        with np.load(out / p["run_dir"] / "eval.npz") as z:
+            sp = z["series/p"]
+        if np.all(sp[0] == 1000.0):  # states recorded as each step starts (t = 0: the initial price)
+            price = ev["series"]["p"]["mean"]
+        else:  # states recorded after each step: the last entry is the next episode's reset, left out
+            assert np.all(sp[-1] == 1000.0)
+            price = float(np.mean(sp[:-1]))
         assert price == pytest.approx(table["table"]["p"][p["variant"]]["values"][p["seed"]], rel=1e-6)
         checked += 1
     assert checked == 2 * seeds * 7
