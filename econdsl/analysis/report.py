@@ -216,8 +216,15 @@ def _outcome_markdown(s: Summary) -> str:
         return "No finished runs yet."
     head = "| quantity | " + " | ".join(s.labels[v] for v in s.variants) + " |"
     lines = [head, "|---|" + "---:|" * len(s.variants)]
+    runs = {v: max((s.table[q].get(v, Cell()).n for q in s.rows), default=0) for v in s.variants}
+
+    def text(q: str, v: str) -> str:
+        c = s.table[q].get(v, Cell())
+        # A quantity some runs lack (ε where best responses ran on some seeds only) says how many it has.
+        return c.text() + (f" (n={c.n})" if 0 < c.n < runs[v] else "")
+
     for q in s.rows:
-        lines.append(f"| {q} | " + " | ".join(s.table[q].get(v, Cell()).text() for v in s.variants) + " |")
+        lines.append(f"| {q} | " + " | ".join(text(q, v) for v in s.variants) + " |")
     return "\n".join(lines)
 
 
