@@ -15,7 +15,7 @@ import torch
 from ..language import ast
 from ..language.resolve import Resolved
 from . import ppo
-from .config import TrainConfig
+from .config import ConfigError, TrainConfig
 from .curriculum import Curriculum, CurriculumError
 from .policy import TypePolicy
 from .rollout import RolloutBuffer, collect, new_buffer
@@ -53,7 +53,10 @@ class Trainer:
             torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
         self.device = torch.device(cfg.device)
-        self.env = model.env(cfg.envs, backend=cfg.backend, device=cfg.device, seed=cfg.seed)
+        try:
+            self.env = model.env(cfg.envs, backend=cfg.backend, device=cfg.device, seed=cfg.seed)
+        except (RuntimeError, ValueError, ImportError) as e:
+            raise ConfigError(f"cannot build the {cfg.backend} environment on {cfg.device}: {e}") from None
         self.types: list[str] = list(self.env.agent_types)
         self.curriculum = Curriculum(self.resolved, curriculum_consts, cfg.curriculum)
         for a in self.types:
