@@ -55,18 +55,23 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def time_steps(step, actions: list, steps: int, repeats: int, warmup: int, device: str = "cpu") -> list[float]:
+def time_steps(step, actions: list, steps: int, repeats: int, warmup: int,
+               device: str = "cpu") -> tuple[list[float], list[float]]:
+    """Seconds per step of each repeat: (wall times, process CPU times). On a shared machine CPU time
+    (all threads of this process) is the steadier measure of the work done; wall time includes waiting
+    for the scheduler."""
     for k in range(warmup):
         step(actions[k % len(actions)])
-    times = []
+    times, cpu = [], []
     for _ in range(repeats):
         _sync(device)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for k in range(steps):
             step(actions[k % len(actions)])
         _sync(device)
         times.append((time.perf_counter() - t0) / steps)
-    return times
+        cpu.append((time.process_time() - c0) / steps)
+    return times, cpu
 
 
 def bench_model(path: str, envs: int, mode: str, dtype: torch.dtype, steps: int, repeats: int,
@@ -89,12 +94,16 @@ def bench_model(path: str, envs: int, mode: str, dtype: torch.dtype, steps: int,
 
 
 def row(kind, path, envs, mode, dtype, times, agents, setup, action_dtype) -> dict:
+    times, cpu = times
     med = statistics.median(times)
+    cmed = statistics.median(cpu)
     return {"kind": kind, "model": Path(path).stem, "envs": envs, "mode": mode, "dtype": str(dtype),
             "action_dtype": str(action_dtype), "step_ms_median": round(med * 1e3, 4),
             "step_ms_all": [round(t * 1e3, 4) for t in times], "env_steps_per_s": round(envs / med),
             "agent_steps_per_s": round(envs * agents / med), "agents_per_env": agents,
-            "setup_s": round(setup, 3)}
+            "setup_s": round(setup, 3), "cpu_ms_median": round(cmed * 1e3, 4),
+            "cpu_ms_all": [round(t * 1e3, 4) for t in cpu], "env_steps_per_cpu_s": round(envs / cmed),
+            "loadavg_1m": round(os.getloadavg()[0], 2)}
 
 
 # ---------------------------------------------------------------- hand-written reference step

@@ -49,8 +49,8 @@ end
 '''
 
 ALLOWED = {"import", "math", "torch", "def", "make", "DEV", "DT", "return", "E", "S", "A", "T", "K", "U",
-           "init", "step", "observe", "None", "True", "False", "dtype", "device", "min", "max", "dim",
-           "rounding_mode", "values", "nn", "functional", "one_hot", "expand", "reshape", "contiguous", "to",
+           "init", "step", "observe", "step_observe", "R", "None", "True", "False", "dtype", "device", "min", "max",
+           "dim", "rounding_mode", "values", "nn", "functional", "one_hot", "expand", "reshape", "contiguous", "to",
            "sum", "prod", "mean", "amin", "amax", "where", "full", "zeros", "tensor", "arange", "einsum",
            "gather", "scatter_add_", "squeeze", "permute", "shape", "cat", "exp", "log", "sqrt", "abs", "floor",
            "ceil", "pow", "special", "ndtri", "div", "clamp", "minimum", "maximum", "long", "float32", "float64",
