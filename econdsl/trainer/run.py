@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from ..language.ast import to_json
+from ..language.printer import print_model
 
 PER_TYPE_METRICS = ("reward", "training", "entropy_coef", "policy_loss", "value_loss", "entropy", "approx_kl",
                     "clipfrac", "grad_norm", "explained_variance")
@@ -86,7 +87,10 @@ class RunDir:
         except OSError as e:
             raise RunError(f"cannot create the run directory `{self.path}`: {e.strerror}") from None
         try:
-            shutil.copyfile(model_file, tmp / "model.econ")
+            # The flat, resolved model (variants, imports and overrides applied): self-contained, so that a
+            # run can be resumed or re-checked without the files it came from.
+            header = f"# Resolved from {model_file} by econdsl train.\n"
+            (tmp / "model.econ").write_text(header + print_model(resolved.model), encoding="utf-8")
             (tmp / "model.json").write_text(json.dumps(to_json(resolved.model), ensure_ascii=False, indent=1),
                                             encoding="utf-8")
             (tmp / "config.json").write_text(json.dumps(dict(info, columns=columns), ensure_ascii=False,

@@ -44,7 +44,7 @@ def test_rbc_lowering_details():
     acts = {o.name: o for o in prog.step.ops if o.kind == "action"}
     assert (acts["price"].attr("stride"), acts["price"].attr("size")) == (5, 6)
     assert (acts["wage"].attr("stride"), acts["wage"].attr("size")) == (1, 5)
-    assert "invest" not in acts  # unused in the step: dead code
+    assert (acts["invest"].attr("size"), acts["invest"].attr("table")) == (1, (0.1,))  # the fixed 10% fraction
     assert (acts["income_tax"].attr("stride"), acts["corporate_tax"].attr("stride")) == (6, 1)
     assert acts["demand"].dims == ("Consumer", "Firm") and acts["demand"].attr("per") == "Firm"
     assert acts["employer"].dtype == "i"

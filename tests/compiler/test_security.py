@@ -117,6 +117,7 @@ def test_cli_compile_emit_ir():
     res = CliRunner().invoke(main, ["compile", str(path), "--emit", "ir"])
     assert res.exit_code == 0, res.output
     assert "function step:" in res.output and "reduce(" in res.output and "gather(" in res.output
-    assert "models/rbc_open.econ:75" in res.output  # L[i], the masked sum, names its line
+    line = next(k for k, s in enumerate(path.read_text().splitlines(), 1) if s.strip().startswith("L[i] ="))
+    assert f"models/rbc_open.econ:{line}" in res.output  # L[i], the masked sum, names its line
     bad = CliRunner().invoke(main, ["compile", str(path), "--emit", "ir", "--set", "nope=1"])
     assert bad.exit_code == 1 and "E205" in bad.output
