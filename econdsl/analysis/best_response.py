@@ -187,30 +187,10 @@ def best_response(s: Setup, agent: str, settings: BRSettings, seed: int = 0,
 
 
 def load_trainer(run_dir: str | Path):
-    """Rebuild a finished (or checkpointed) run's trainer with its learned policies, read-only.
+    """A finished (or checkpointed) run's trainer with its learned policies; nothing in the run is written."""
+    from ..trainer.session import load_run
 
-    Uses the trainer's public pieces (run info, config, model overrides, curriculum constants,
-    checkpoint) without touching the run directory.
-    """
-    import econdsl
-
-    from ..trainer.config import TrainConfig
-    from ..trainer.run import RunDir, RunError
-    from ..trainer.trainer import Trainer
-
-    run = RunDir(run_dir)
-    if not run.exists():
-        raise RunError(f"`{run_dir}` is not a run directory (no config.json)")
-    info = run.info()
-    cfg = TrainConfig.from_dict(info["config"])
-    model_path = info["model_path"] if Path(info["model_path"]).exists() else str(run.path / "model.econ")
-    model = econdsl.load(model_path, overrides=info.get("model_overrides") or None)
-    trainer = Trainer(model, cfg, info.get("curriculum_consts", {}))
-    state = run.load_checkpoint(map_location=cfg.device)
-    if state is None:
-        raise RunError(f"`{run_dir}` has no checkpoint yet")
-    trainer.load_state_dict(state)
-    return trainer
+    return load_run(run_dir)
 
 
 def setup_from_trainer(trainer, n_envs: int, seed: int) -> Setup:

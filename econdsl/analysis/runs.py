@@ -160,46 +160,21 @@ def read_epsilon(run_dir: Path) -> dict[str, dict[str, float]]:
             for a, v in data.get("types", {}).items()}
 
 
-_INITIAL: dict[tuple[str, str], dict[str, np.ndarray]] = {}
+def _drop_post_step_reset(run_dir: Path, ev: dict) -> None:
+    """Average state series over the steps of the episode, from the convention eval.json states.
 
-
-def _initial_states(model_file: str | Path, overrides: dict) -> dict[str, np.ndarray]:
-    """Every state's initial value in one fresh replica (cached per model and overrides)."""
-    key = (str(model_file), json.dumps(overrides, sort_keys=True))
-    if key not in _INITIAL:
-        import econdsl
-
-        env = econdsl.load(model_file, overrides=overrides or None).env(1)
-        env.reset()
-        _INITIAL[key] = {k: v.float().cpu().numpy()[0] for k, v in env.state.items()}
-    return _INITIAL[key]
-
-
-def _fix_post_step_states(run_dir: Path, ev: dict, model_file: str | Path) -> None:
-    """Average state series over the steps of the episode, whichever way the trainer recorded them.
-
-    The trainer now records a state as the step starts from it (t = 0: the initial state). Runs from
-    before that recorded states after each step, so their last entry is the *reset* value of the next
-    episode, not part of this one: for those the last entry is dropped. Which convention a run used is
-    read off the data: the initial state is at the end and not at the start.
+    The trainer records a state as each step starts from it (``"state_timing": "pre_step"``); a run without
+    the field is taken to be recorded that way. Early runs recorded states after each step
+    (``"post_step"``), so their last entry is the *reset* value of the next episode, not part of this one:
+    for those the last entry is left out of the mean.
     """
+    if ev.get("state_timing") != "post_step":
+        return
     states = [n for n, info in ev["series"].items() if info.get("kind") == "state"]
-    if not states:
-        return
-    try:
-        overrides = json.loads((run_dir / "config.json").read_text(encoding="utf-8")).get("model_overrides", {})
-        init = _initial_states(model_file, overrides)
-    except Exception:  # noqa: BLE001 - the model may not load any more; keep the trainer's means
-        return
     with np.load(run_dir / EVAL_ARRAYS) as z:
-        arrays = {n: z[f"series/{n}"] for n in states if f"series/{n}" in z.files and n in init}
-    if not arrays or any(a.shape[0] < 2 for a in arrays.values()):
-        return
-    last_is_initial = all(np.allclose(a[-1], init[n]) for n, a in arrays.items())
-    first_is_initial = all(np.allclose(a[0], init[n]) for n, a in arrays.items())
-    if last_is_initial and not first_is_initial:
-        for n, a in arrays.items():
-            ev["series"][n]["mean"] = _mean(a[:-1])
+        for n in states:
+            if f"series/{n}" in z.files and z[f"series/{n}"].shape[0] >= 2:
+                ev["series"][n]["mean"] = _mean(z[f"series/{n}"][:-1])
 
 
 def load_run(run_dir: str | Path, model_file: str | Path | None = None) -> Run:
@@ -210,8 +185,8 @@ def load_run(run_dir: str | Path, model_file: str | Path | None = None) -> Run:
     if (run_dir / EVAL_SUMMARY).exists():
         ev = json.loads((run_dir / EVAL_SUMMARY).read_text(encoding="utf-8"))
     actions: dict[str, float] = {}
-    if (run_dir / EVAL_ARRAYS).exists() and ev.get("series") and model_file is not None:
-        _fix_post_step_states(run_dir, ev, model_file)
+    if (run_dir / EVAL_ARRAYS).exists() and ev.get("series"):
+        _drop_post_step_reset(run_dir, ev)
     if model_file is not None and (run_dir / EVAL_ARRAYS).exists():
         from ..language.resolve import load
 

@@ -18,6 +18,11 @@ import torch
 
 from .policy import TypePolicy
 
+STATE_TIMING = "pre_step"
+"""eval.json's ``state_timing``: a state's entry t is its value before step t (the value step t starts from)."""
+STATE_TIMING_NOTE = ("states: the value step t starts from (t = 0: the initial state, so the state after the last "
+                     "step is not recorded); step quantities and rewards: the values step t computes")
+
 
 @torch.inference_mode()
 def evaluate(trainer, n_envs: int, greedy: bool = False, seed_offset: int = 1000) -> dict[str, Any]:
@@ -69,7 +74,11 @@ def save(result: dict[str, Any], resolved, path: Path) -> dict[str, Any]:
     arrays |= {f"reward/{k}": v for k, v in result["rewards"].items()}
     arrays |= {f"action/{k}": v for k, v in result["actions"].items()}
     np.savez_compressed(path / "eval.npz", **arrays)
-    summary: dict[str, Any] = {"iteration": result["iteration"], "series": {}, "reward": {}}
+    summary: dict[str, Any] = {
+        "iteration": result["iteration"],
+        # how the series are recorded, so that readers need not infer it from the data
+        "state_timing": STATE_TIMING, "state_timing_note": STATE_TIMING_NOTE,
+        "series": {}, "reward": {}}
     for k, v in result["series"].items():
         sym = resolved.symbols.get(k)
         summary["series"][k] = {

@@ -7,6 +7,8 @@ path never leaves a partial run behind.
 
 from __future__ import annotations
 
+import json
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -66,7 +68,7 @@ def prepare(model_path: str, out: str | None, preset: str | None = None, sets: d
                            f"--out")
         info = {"model_path": str(model_path), "model": resolved.name, "preset": preset, "sets": sets or {},
                 "config": cfg.to_dict(), "curriculum_consts": layers.curriculum_consts,
-                "model_overrides": layers.model_overrides}
+                "model_overrides": layers.model_overrides, "econdsl": code_version()}
     if cfg.device == "cuda":
         import torch
 
@@ -78,15 +80,92 @@ def prepare(model_path: str, out: str | None, preset: str | None = None, sets: d
                              trainer.series_names)
     resumed_from = 0
     if resume:
+        check_architecture(info.get("architecture"), trainer, run.path)
         state = run.load_checkpoint(map_location=cfg.device)
         if state is not None:
-            trainer.load_state_dict(state)
+            _load_state(trainer, state, run.path)
             resumed_from = trainer.iteration
         run.truncate_metrics(resumed_from)
         columns = run.columns()
     else:
+        info["architecture"] = architecture(trainer)
         run.create(model_path, trainer.resolved, info, columns)
     return Session(trainer, run, columns, info, resumed_from)
+
+
+def load_run(run_dir: str | Path) -> Trainer:
+    """Rebuild a run's trainer (model, config, curriculum, policies with their observation normalisers) from
+    its directory and its last checkpoint, without writing anything: metrics.csv, config.json and the
+    checkpoint are only read. Raises :class:`RunError` for a directory without a config or a checkpoint,
+    or whose recorded network architecture differs from the one this code builds for it."""
+    run = RunDir(run_dir)
+    if not run.exists():
+        raise RunError(f"`{run_dir}` is not a run directory (no config.json)")
+    info = run.info()
+    cfg = TrainConfig.from_dict(info["config"])
+    model_path = info["model_path"] if Path(info["model_path"]).exists() else str(run.path / "model.econ")
+    trainer = Trainer(_load(model_path, info.get("model_overrides", {})), cfg, info.get("curriculum_consts", {}))
+    check_architecture(info.get("architecture"), trainer, run.path)
+    state = run.load_checkpoint(map_location=cfg.device)
+    if state is None:
+        raise RunError(f"`{run_dir}` has no checkpoint yet")
+    _load_state(trainer, state, run.path)
+    return trainer
+
+
+def architecture(trainer: Trainer) -> dict[str, Any]:
+    """Every setting that fixes the networks' shapes or their function, per agent type: a checkpoint is only
+    meaningful in a network built the same way (a different activation would load without error)."""
+    cfg = trainer.cfg
+    types = {}
+    for a, pol in trainer.policies.items():
+        types[a] = {"obs_dim": int(trainer.env.obs_dim[a]), "action_nvec": [int(n) for n in pol.nvec],
+                    "digit_features": [int(k) for k in pol.norm.digits.tolist()], "n_digits": pol.norm.n_digits}
+    return {"hidden": [int(h) for h in cfg.hidden], "activation": cfg.activation, "shared_value": cfg.shared_value,
+            "obs_norm": cfg.obs_norm, "obs_clip": cfg.obs_clip, "types": types}
+
+
+def check_architecture(recorded: dict[str, Any] | None, trainer: Trainer, where: Path) -> None:
+    """Refuse a run whose recorded architecture differs from the one built now (runs from before it was
+    recorded are checked by the tensor shapes only, in :func:`_load_state`)."""
+    if recorded is None:
+        return
+    now = json.loads(json.dumps(architecture(trainer)))
+    if recorded == now:
+        return
+    diffs = [f"{k}: run {recorded.get(k)!r}, now {now.get(k)!r}" for k in sorted(set(recorded) | set(now))
+             if recorded.get(k) != now.get(k)]
+    raise RunError(f"`{where}`: the checkpoint's network architecture differs from the one built from its model "
+                   f"and config ({'; '.join(diffs)}); it cannot be loaded")
+
+
+def _load_state(trainer: Trainer, state: dict[str, Any], where: Path) -> None:
+    try:
+        trainer.load_state_dict(state)
+    except (RuntimeError, KeyError) as e:  # torch's size mismatch, or an agent type the checkpoint lacks
+        raise RunError(f"`{where}`: the checkpoint does not fit the networks built from its model and config "
+                       f"({str(e).splitlines()[0]})") from None
+
+
+def code_version() -> dict[str, Any]:
+    """The installed econdsl version and, when it runs from a git checkout, its commit (``dirty``: tracked
+    files differ from that commit, so the commit alone does not identify the code)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        out: dict[str, Any] = {"version": version("econdsl")}
+    except PackageNotFoundError:
+        out = {"version": None}
+    root = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):  # no git, or not a checkout: the version is all we know
+        return out | {"git_commit": None}
+    if commit.returncode != 0:
+        return out | {"git_commit": None}
+    return out | {"git_commit": commit.stdout.strip(), "git_dirty": bool(dirty.stdout.strip())}
 
 
 def _default_out(name: str, preset: str | None) -> str:
