@@ -103,14 +103,26 @@ def load_run(run_dir: str | Path) -> Trainer:
         raise RunError(f"`{run_dir}` is not a run directory (no config.json)")
     info = run.info()
     cfg = TrainConfig.from_dict(info["config"])
-    model_path = info["model_path"] if Path(info["model_path"]).exists() else str(run.path / "model.econ")
-    trainer = Trainer(_load(model_path, info.get("model_overrides", {})), cfg, info.get("curriculum_consts", {}))
+    trainer = Trainer(_model_as_trained(run, info), cfg, info.get("curriculum_consts", {}))
     check_architecture(info.get("architecture"), trainer, run.path)
     state = run.load_checkpoint(map_location=cfg.device)
     if state is None:
         raise RunError(f"`{run_dir}` has no checkpoint yet")
     _load_state(trainer, state, run.path)
     return trainer
+
+
+def _model_as_trained(run: RunDir, info: dict[str, Any]):
+    """The run's own flat model.econ (the model as trained, even if the source file has changed since);
+    runs from before model.econ was self-contained fall back to the source file they name."""
+    from ..language import EconError
+
+    try:
+        return _load(str(run.path / "model.econ"), info.get("model_overrides", {}))
+    except EconError:
+        if not Path(info["model_path"]).exists():
+            raise
+        return _load(info["model_path"], info.get("model_overrides", {}))
 
 
 def architecture(trainer: Trainer) -> dict[str, Any]:

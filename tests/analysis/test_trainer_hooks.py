@@ -96,3 +96,12 @@ def test_eval_json_states_the_timing_and_analysis_reads_it(trained: Path, tmp_pa
     (legacy / "eval.json").write_text(json.dumps(ev))
     got = runs.load_run(legacy).evaluation["series"][name]["mean"]
     assert got == pytest.approx(float(np.mean(arr[:-1])))
+
+
+def test_load_run_uses_the_model_as_trained(trained: Path, tmp_path: Path) -> None:
+    # the source file named in config.json is gone (or changed): the run's own flat model.econ is the game
+    run = _copy_run(trained, tmp_path / "moved")
+    info = json.loads((run / "config.json").read_text())
+    info["model_path"] = str(tmp_path / "no-such-model.econ")
+    (run / "config.json").write_text(json.dumps(info))
+    assert session.load_run(run).iteration == 2
