@@ -54,7 +54,7 @@ ALLOWED = {"import", "math", "torch", "def", "make", "DEV", "DT", "return", "E",
            "sum", "prod", "mean", "amin", "amax", "where", "full", "zeros", "tensor", "arange", "einsum",
            "gather", "scatter_add_", "squeeze", "permute", "shape", "cat", "exp", "log", "sqrt", "abs", "floor",
            "ceil", "pow", "special", "ndtri", "div", "clamp", "minimum", "maximum", "long", "float32", "float64",
-           "int64", "bool", "full_like", "inf", "nan"}
+           "int64", "bool", "full_like", "inf", "nan", "floats"}
 
 
 def names_in_code(src: str) -> set[str]:
