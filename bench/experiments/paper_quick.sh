@@ -12,12 +12,15 @@ E=${ECONDSL:-econdsl}
 # 1. Closed economy (the open economy's quick runs are in docs/results.md).
 #    Note: compare/sweep pass --set threads=<cores/jobs> (2 here), overriding the preset's threads = 1.
 $E compare models/rbc_closed.econ --preset quick --jobs 1 --out "$OUT/open_closed"
+$E train models/rbc_closed.econ --preset quick --seed 1 --out "$OUT/closed/seed1"
 
 # 2. Best response (table 3) on an open quick run: every type, the run's PPO, 30 iterations.
 RUN=${OPEN_RUN:-$OUT/open/seed0}
 [ -d "$RUN" ] || $E train models/rbc_open.econ --preset quick --seed 0 --out "$RUN"
 $E best-response "$RUN" --iterations 30 --eval-iterations 4
 
-# 3. A fixed tax rate (figure 5), both rates at 0.2 from the first iteration.
-$E train bench/experiments/rbc_fixed_tax.econ --preset quick --set tax_rate=0.2 --seed 0 \
-    --out "$OUT/fixed_tax_0.2/seed0"
+# 3. Fixed tax rates (figure 5), both rates at 0.2, then 0.6, from the first iteration.
+for rate in 0.2 0.6; do
+    $E train bench/experiments/rbc_fixed_tax.econ --preset quick --set tax_rate=$rate --seed 0 \
+        --out "$OUT/fixed_tax_$rate/seed0"
+done
