@@ -138,7 +138,7 @@ def plan(files: Sequence[str | Path], sets: Sequence[tuple[str, list[str]]], see
     return Plan(points, preset, train_args)
 
 
-def train_command(point: Point, plan_: Plan, run_dir: Path, resume: bool, threads: int) -> list[str]:
+def train_command(point: Point, plan_: Plan, run_dir: Path, resume: bool) -> list[str]:
     """The ``econdsl train`` command line of one point."""
     cmd = [sys.executable, "-m", "econdsl.cli", "train", point.file, "--seed", str(point.seed),
            "--out", str(run_dir)]
@@ -146,8 +146,8 @@ def train_command(point: Point, plan_: Plan, run_dir: Path, resume: bool, thread
         cmd += ["--preset", plan_.preset]
     for k, v in point.overrides:
         cmd += ["--set", f"{k}={v}"]
-    if threads > 0:
-        cmd += ["--set", f"threads={threads}"]
+    # The thread budget per job reaches the run only through OMP_NUM_THREADS (see Sweep._start), so a
+    # `threads` setting of the model's preset or of --set still wins.
     cmd += plan_.train_args
     if resume:
         cmd.append("--resume")
@@ -239,7 +239,7 @@ class Sweep:
             # Started but killed before its first checkpoint: nothing to keep.
             shutil.rmtree(rd)
         rd.parent.mkdir(parents=True, exist_ok=True)
-        cmd = train_command(p, self.plan, rd, resume, threads)
+        cmd = train_command(p, self.plan, rd, resume)
         log = open(self.out / "logs" / f"{p.id}.log", "a", encoding="utf-8")  # noqa: SIM115 - closed in _reap
         log.write(f"$ {' '.join(cmd)}\n")
         log.flush()

@@ -46,10 +46,11 @@ def test_manifest_round_trips_and_train_command(tmp_path: Path) -> None:
     sw = Sweep(tmp_path / "sw", p)
     sw.prepare()
     assert (tmp_path / "sw" / "sweep.json").exists()
-    cmd = train_command(p.points[1], p, tmp_path / "run", resume=True, threads=1)
+    cmd = train_command(p.points[1], p, tmp_path / "run", resume=True)
     assert cmd[3:5] == ["train", "m.econ"]
     assert "--resume" in cmd and ["--set", "θ=1"] == cmd[cmd.index("--set"):cmd.index("--set") + 2]
     assert cmd[cmd.index("--preset") + 1] == "quick" and "--iterations" in cmd
+    assert not any(a.startswith("threads=") for a in cmd)  # the preset's own `threads` setting stays in force
     # A second plan with other training options may not reuse the same directory.
     other = plan(["m.econ"], parse_sets(["θ=0.5,1"]), seeds=1, preset=None)
     with pytest.raises(SweepError):
