@@ -41,20 +41,31 @@ def finish(sw: Sweep, report: bool, title: str) -> None:
         sys.exit(1)
 
 
+def run_options(fn):
+    """The options `compare` and `sweep` share: seeds, parallelism and what every training run gets."""
+    options = [
+        click.option("--seeds", default=1, show_default=True,
+                     help="Seeds per model or grid point (0..K-1 + --seed-base)."),
+        click.option("--seed-base", default=0, show_default=True),
+        click.option("--jobs", "-j", default=1, show_default=True, help="Training processes at once."),
+        click.option("--preset", default=None, help="Training preset of the models (e.g. quick)."),
+        click.option("--iterations", type=int, default=None, help="Override the training iterations of every run."),
+        click.option("--envs", type=int, default=None, help="Override the parallel replicas of every run."),
+        click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None, help="torch device of every run."),
+        click.option("--report/--no-report", default=True, show_default=True),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
 @click.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
-@click.option("--seeds", default=1, show_default=True, help="Seeds per model (0..K-1 + --seed-base).")
-@click.option("--seed-base", default=0, show_default=True)
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE[,…]",
               help="Applied to every model (several values make a grid).")
-@click.option("--jobs", "-j", default=1, show_default=True, help="Training processes at once.")
-@click.option("--preset", default=None, help="Training preset (e.g. quick).")
-@click.option("--iterations", type=int, default=None, help="Override the training iterations of every run.")
-@click.option("--envs", type=int, default=None, help="Override the parallel replicas of every run.")
-@click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None, help="torch device of every run.")
+@run_options
 @click.option("--out", default=None, type=click.Path(file_okay=False),
               help="Comparison directory (default sweeps/compare-<models>). Rerunning resumes it.")
-@click.option("--report/--no-report", default=True, show_default=True)
 def compare(files: tuple[str, ...], seeds: int, seed_base: int, sets: tuple[str, ...], jobs: int,
             preset: str | None, iterations: int | None, envs: int | None, device: str | None, out: str | None,
             report: bool) -> None:

@@ -7,7 +7,7 @@ import sys
 import click
 
 from ..analysis.sweep import Sweep, SweepError, parse_sets, plan
-from .compare import finish, train_passthrough
+from .compare import finish, run_options, train_passthrough
 
 
 @click.command()
@@ -15,16 +15,9 @@ from .compare import finish, train_passthrough
 @click.option("--set", "sets", multiple=True, metavar="NAME=V1,V2,…",
               help="A constant, parameter, curriculum constant or training setting and the values to try "
                    "(repeatable; the grid is the Cartesian product).")
-@click.option("--seeds", default=1, show_default=True, help="Seeds per grid point (0..K-1 + --seed-base).")
-@click.option("--seed-base", default=0, show_default=True)
-@click.option("--jobs", "-j", default=1, show_default=True, help="Training processes at once.")
-@click.option("--preset", default=None, help="Training preset of the model (e.g. quick).")
-@click.option("--iterations", type=int, default=None, help="Override the training iterations of every run.")
-@click.option("--envs", type=int, default=None, help="Override the parallel replicas of every run.")
-@click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None, help="torch device of every run.")
+@run_options
 @click.option("--out", default=None, type=click.Path(file_okay=False),
               help="Sweep directory (default sweeps/<model>-sweep). Rerunning resumes it.")
-@click.option("--report/--no-report", default=True, show_default=True)
 def sweep(file: str, sets: tuple[str, ...], seeds: int, seed_base: int, jobs: int, preset: str | None,
           iterations: int | None, envs: int | None, device: str | None, out: str | None, report: bool) -> None:
     """Train every point of a parameter grid (resumable: finished points are skipped, interrupted ones
