@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from econdsl.compiler.backends.torch_printer import FUSE_OBSERVE_BELOW_ENVS
 
 import econdsl
 
@@ -31,12 +32,15 @@ end
 
 
 @pytest.mark.slow
-def test_compiled_matches_eager(tmp_path):
+@pytest.mark.parametrize("n_envs", [8, FUSE_OBSERVE_BELOW_ENVS])
+def test_compiled_matches_eager(tmp_path, n_envs):
+    """Below the threshold step + observe run as one compiled graph, from it on as two."""
     path = tmp_path / "small.econ"
     path.write_text(MODEL, encoding="utf-8")
     model = econdsl.load(path)
-    eager = model.env(8, dtype=torch.float32, seed=3)
-    comp = model.env(8, dtype=torch.float32, seed=3, compile=True)
+    eager = model.env(n_envs, dtype=torch.float32, seed=3)
+    comp = model.env(n_envs, dtype=torch.float32, seed=3, compile=True)
+    assert comp.compiled._fuse_observe(n_envs) == (n_envs < FUSE_OBSERVE_BELOW_ENVS)
     gen = torch.Generator().manual_seed(3)
     for _ in range(7):
         acts = eager.random_actions(gen)
