@@ -10,7 +10,6 @@ OUT=${OUT:-sweeps/paper-quick}
 E=${ECONDSL:-econdsl}
 
 # 1. Closed economy (the open economy's quick runs are in docs/results.md).
-#    Note: compare/sweep pass --set threads=<cores/jobs> (2 here), overriding the preset's threads = 1.
 $E compare models/rbc_closed.econ --preset quick --jobs 1 --out "$OUT/open_closed"
 $E train models/rbc_closed.econ --preset quick --seed 1 --out "$OUT/closed/seed1"
 
