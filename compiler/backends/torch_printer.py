@@ -61,6 +61,9 @@ class Printer:
         self.float_blocks: dict[int, int] = {}  # agent index -> largest block (columns) read as floats
         self.real_blocks: dict[int, int] = {}  # the same, for the function being printed
         self.fused: set[str] = set()  # mul ops printed inside the reduction that consumes them
+        # values known to have the replica axis E (not 1) and every axis of their dims: they need no
+        # .expand(E, …) to become full tensors (each expand is a Python-level call in eager mode)
+        self.batched: set[str] = set()
 
     # ------------------------------------------------------------ helpers
     def full(self, dims) -> tuple[str, ...]:
@@ -362,12 +365,27 @@ class Printer:
         self.real_blocks = self.float_blocks_of(fn)
         self.p_table = fn.table()
         self.fused = self.contractions(fn)
+        self.batched = set()
         for op in fn.ops:
             if op.out in self.fused:
                 self.ops[op.out] = op
                 self.kinds[op.out] = "tensor"
-                continue
-            self.op(op, fn, inputs)
+            else:
+                self.op(op, fn, inputs)
+            if self.kinds[op.out] != "scalar" and self.is_batched(op):
+                self.batched.add(op.out)
+
+    def is_batched(self, op: Op) -> bool:
+        """Whether ``op``'s printed value has the replica axis E: inputs other than runtime constants
+        (states, parameters, t, uniforms), actions and broadcasts do; constants do not; other ops do when
+        an argument does (broadcasting keeps every axis of their dims)."""
+        if op.kind == "input":
+            return op.attr("source") != "runtime_const"
+        if op.kind in ("action", "broadcast"):
+            return True
+        if op.kind in ("const", "iota"):
+            return False
+        return any(a in self.batched for a in op.args)
 
     def contractions(self, fn: Function) -> set[str]:
         """Products used only by an unmasked sum over a dim both factors have: printed as one einsum."""
@@ -440,6 +458,8 @@ class Printer:
             return f"torch.full({shape}, {v}, dtype={dt}, device=DEV)"
         if self.ops[v].dims != dims:
             return f"{self.al(v, dims)}.expand(E{', ' if dims else ''}{self.sizes(dims)})"
+        if v in self.batched:
+            return v
         return f"{v}.expand(E{', ' if dims else ''}{self.sizes(dims)})"
 
     def print_module(self) -> str:
@@ -557,6 +577,9 @@ class Printer:
         """A member-independent item as [E, width]."""
         v = o.value
         width = len(o.labels)
+        if v in self.batched:
+            dims = self.ops[v].dims
+            return f"{v}[:, None]" if not dims else v if len(dims) == 1 else f"{v}.reshape(E, {width})"
         return f"{v}.reshape({v}.shape[0], {width}).expand(E, {width})"
 
     def obs_piece(self, agent: str, o) -> str:
@@ -564,6 +587,11 @@ class Printer:
         n = p.n_agents(agent)
         v = o.value
         if o.onehot:
+            if self.ops[v].kind == "iota" and self.ops[v].dims == p.agent_dims(agent):
+                # each member's own index: the same one-hot block every step, made once
+                eye = self.module_const(f"torch.nn.functional.one_hot(torch.arange({n}, device=DEV), "
+                                        f"{o.onehot}).to(DT)[None]")
+                return f"{eye}.expand(E, {n}, {o.onehot})"
             iv = self.tensor(v, p.agent_dims(agent), "i")
             if not p.agent_dims(agent):
                 iv = f"{iv}[:, None]"
@@ -578,6 +606,8 @@ class Printer:
         x = v
         if perm != list(range(len(perm))):
             x = f"{x}.permute({', '.join(map(str, perm))})"
+        if aligned and v in self.batched:
+            return f"{x}.reshape(E, {n}, {width})"
         if aligned:
             return f"{x}.reshape({x}.shape[0], {n}, {width}).expand(E, {n}, {width})" if x == v else \
                 f"{x}.reshape({v}.shape[0], {n}, {width}).expand(E, {n}, {width})"
