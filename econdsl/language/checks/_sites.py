@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from .. import ast
-from ..resolve import Resolved
+from ..resolve import NotConstant, Resolved, eval_const
 
 # Names bound inside curriculum items: the training iteration and the iterations since the agent type
 # started training.
@@ -40,6 +40,17 @@ def curriculum_consts(r: Resolved) -> dict[str, ast.Const]:
     if r.curriculum is None:
         return {}
     return {c.name: c for c in r.curriculum.items if isinstance(c, ast.Const)}
+
+
+def const_env(r: Resolved) -> dict[str, float]:
+    """The model's constants plus every curriculum constant that evaluates to a number."""
+    env = dict(r.consts)
+    for name, c in curriculum_consts(r).items():
+        try:
+            env[name] = eval_const(c.value, env)
+        except NotConstant:
+            pass
+    return env
 
 
 def equation_bound(r: Resolved, eq: ast.Equation) -> dict[str, str]:

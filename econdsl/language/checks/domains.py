@@ -22,7 +22,7 @@ from ..diagnostics import Diagnostics
 from ..resolve import NotConstant, Resolved, eval_const
 from . import _interval as I
 from ._interval import Interval
-from ._sites import CURRICULUM_NAMES, Site, curriculum_consts, sites
+from ._sites import CURRICULUM_NAMES, Site, const_env, sites
 
 _CMP = ("<", "<=", ">", ">=", "==", "!=")
 
@@ -66,13 +66,7 @@ class Domains:
         self.defs: dict[str, ast.Equation] = {}
         self.reported: set[tuple[str, ast.Span]] = set()
         self.depth = 0
-        env = dict(r.consts)
-        for name, c in curriculum_consts(r).items():
-            try:
-                env[name] = eval_const(c.value, env)
-            except NotConstant:
-                pass
-        self.consts = env
+        self.consts = const_env(r)
         self._declared()
 
     # ------------------------------------------------------------ declared bounds
@@ -429,10 +423,7 @@ def check_domains(r: Resolved, diags: Diagnostics) -> None:
     for s in all_sites:
         if s.ctx in ("step", "next", "function", "const", "dist", "bounds"):
             continue  # step equations are done; function bodies are checked at their call sites
-        env = Env(vars=_index_vars(r, s))
-        if s.ctx == "allow" and s.agent in r.heads:
-            pass  # action components are in the symbol table already
-        d.iv(s.expr, env)
+        d.iv(s.expr, Env(vars=_index_vars(r, s)))
 
 
 def _index_vars(r: Resolved, s: Site) -> dict[str, Interval]:

@@ -19,7 +19,7 @@ from ..resolve import Resolved
 from . import _interval as I
 from ._interval import Interval
 from ._sites import sites
-from .domains import Domains, Env
+from .domains import Domains, Env, _index_vars
 
 
 class _Unsupported(Exception):
@@ -54,7 +54,7 @@ class _Body:
             return -c(e.operand) if e.op == "-" else c(e.operand)
         if isinstance(e, ast.BinOp) and e.op in ("+", "-", "*", "/", "^"):
             a, b = c(e.left), c(e.right)
-            return {"+": a + b, "-": a - b, "*": a * b, "/": a / b, "^": a ** b}[e.op] if e.op != "/" else a / b
+            return _SYMPY_BINOPS[e.op](a, b)
         if isinstance(e, ast.Call):
             args = [c(a) for a in e.args]
             if e.func in ("exp", "log", "sqrt", "abs") and len(args) == 1:
@@ -115,6 +115,10 @@ def _proves(expr: sympy.Expr, ranges: dict[sympy.Symbol, Interval], want: str) -
     return False
 
 
+_SYMPY_BINOPS = {"+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+                 "/": lambda a, b: a / b, "^": lambda a, b: a ** b}
+
+
 def _call_ranges(r: Resolved, d: Domains, fn: ast.Function) -> list[Interval | None]:
     """For each input and parameter of ``fn``, the hull of what its call sites pass (None: no call)."""
     n = len(fn.inputs) + len(fn.params)
@@ -122,19 +126,13 @@ def _call_ranges(r: Resolved, d: Domains, fn: ast.Function) -> list[Interval | N
     for s in sites(r):
         if s.ctx in ("function", "const", "dist", "bounds"):
             continue
-        vars_ = {v: Interval(0, max(r.populations[p].size - 1, 0)) for v, p in s.bound.items() if p in r.populations}
+        inner = _index_vars(r, s)
+        for pop in r.populations.values():  # reduction variables around the call
+            if pop.index:
+                inner.setdefault(pop.index, Interval(0, max(pop.size - 1, 0)))
         for node in s.expr.walk():
             if isinstance(node, ast.Call) and node.func == fn.name:
-                inner = dict(vars_)
-                for pop in r.populations.values():  # reduction variables around the call
-                    if pop.index:
-                        inner.setdefault(pop.index, Interval(0, max(pop.size - 1, 0)))
-                quiet = d.diags
-                d.diags = Diagnostics()
-                try:
-                    vals = [d.iv(a, Env(vars=inner)) for a in node.args + node.params]
-                finally:
-                    d.diags = quiet
+                vals = [d.iv(a, Env(vars=inner)) for a in node.args + node.params]  # d reports nowhere
                 for k, v in enumerate(vals[:n]):
                     out[k] = v if out[k] is None else I.hull(out[k], v)  # type: ignore[arg-type]
     return out

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from .. import ast
 from ..diagnostics import Diagnostics, did_you_mean
 from ..resolve import NotConstant, Resolved, eval_const
-from ._sites import CURRICULUM_NAMES, curriculum_consts
+from ._sites import CURRICULUM_NAMES, const_env, curriculum_consts
 
 
 @dataclass(frozen=True)
@@ -127,12 +127,7 @@ def _train(r: Resolved, diags: Diagnostics) -> None:
         return
     cur = curriculum_consts(r)
     consts = {s.name for s in r.symbols.values() if s.kind == "const"} | set(cur)
-    env = dict(r.consts)
-    for name, c in cur.items():
-        try:
-            env[name] = eval_const(c.value, env)
-        except NotConstant:
-            pass
+    env = const_env(r)
     _settings(r, diags, r.train.settings, vocab, consts, env, "")
     seen: set[str] = set()
     for p in r.train.presets:
