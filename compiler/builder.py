@@ -49,10 +49,9 @@ _FOLD = {k: _safe(v) for k, v in _FOLD.items()}
 class Builder:
     """Emits ops into a :class:`Function`; ``emit`` returns the SSA name of the (possibly shared) value."""
 
-    def __init__(self, name: str, populations: dict[str, int], prefix: str = "v"):
+    def __init__(self, name: str, populations: dict[str, int]):
         self.fn = Function(name)
         self.populations = populations
-        self.prefix = prefix
         self._n = 0
         self._memo: dict[tuple, str] = {}
         self.ops: dict[str, Op] = {}
@@ -84,7 +83,7 @@ class Builder:
         hit = self._memo.get(key)
         if hit is not None:
             return hit
-        out = f"{self.prefix}{self._n}"
+        out = f"v{self._n}"
         self._n += 1
         op = Op(out, kind, tuple(args), tuple(dims), dtype, tuple(attrs), source, name)
         self.fn.ops.append(op)

@@ -62,3 +62,9 @@ def write_atomic(path: Path, text: str) -> None:
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
     os.replace(tmp, path)
+
+
+def file_stem(model: str) -> str:
+    """A file name for generated sources from a model name: ASCII word characters only."""
+    stem = "".join(ch if (ch.isascii() and (ch.isalnum() or ch == "_")) else "_" for ch in model)
+    return stem or "model"

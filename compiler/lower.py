@@ -92,8 +92,8 @@ class Lowering:
                 return lines[s.line - 1][s.col - 1:s.end_col - 1]
         return type(node).__name__.lower()
 
-    def own_dims(self, agent: str | None) -> tuple[str, ...]:
-        if agent is None or agent in self.singletons:
+    def own_dims(self, agent: str) -> tuple[str, ...]:
+        if agent in self.singletons:
             return ()
         return (agent,)
 
@@ -180,6 +180,9 @@ class Lowering:
         stride = math.prod(head.sizes[k + 1:])
         dims = self.own_dims(head.agent) + ((head.per,) if head.per else ())
         chooses = isinstance(head.decl.grids[k], ast.GridPopulation)
+        if not chooses and len(head.values[k]) == 1:
+            # a grid of one value is a constant, whatever the policy picks (the head keeps its column)
+            return b.const(float(head.values[k][0]), "f", (), s)
         attrs = (("agent", head.agent), ("column", col), ("per", head.per), ("stride", stride),
                  ("size", head.sizes[k]), ("table", tuple(float(x) for x in head.values[k])))
         return b.raw("action", (), dims, "i" if chooses else "f", attrs, s, comp)

@@ -28,9 +28,6 @@ def _reemit(fn: Function, populations: dict[str, int]) -> Function:
                 new = b.const(v, op.dtype, op.dims, op.source)
         elif k == "input":
             new = b.input(op.attr("source"), op.attr("name"), op.dims, op.dtype, op.source)
-        elif k == "action" and op.dtype == "f" and len(op.attr("table")) == 1:
-            # a grid of one value is a constant, whatever the policy picks: folded like one
-            new = b.const(op.attr("table")[0], "f", (), op.source)
         elif k in ELEMENTWISE:
             new = b.elementwise(k, args, op.source, op.name)
         elif k == "broadcast":

@@ -105,7 +105,7 @@ class Printer:
         return name
 
     # ------------------------------------------------------------ ops
-    def op(self, op: Op, fn: Function, inputs: dict[tuple[str, str], str]) -> None:
+    def op(self, op: Op, inputs: dict[tuple[str, str], str]) -> None:
         k = op.kind
         if k == "const":
             v = op.attr("value")
@@ -190,9 +190,7 @@ class Printer:
             return
         step = table[1] - table[0] if len(table) > 1 else 0.0
         arithmetic = all(abs(table[0] + k * step - x) <= 1e-12 * max(1.0, abs(x)) for k, x in enumerate(table))
-        if len(table) == 1:
-            self.emit(op, f"torch.full_like({raw}, {_num(table[0])}, dtype=DT)")
-        elif arithmetic:
+        if arithmetic:
             expr = as_real
             if step != 1.0:
                 expr = f"{expr} * {_num(step)}"
@@ -371,7 +369,7 @@ class Printer:
                 self.ops[op.out] = op
                 self.kinds[op.out] = "tensor"
             else:
-                self.op(op, fn, inputs)
+                self.op(op, inputs)
             if self.kinds[op.out] != "scalar" and self.is_batched(op):
                 self.batched.add(op.out)
 
@@ -609,8 +607,7 @@ class Printer:
         if aligned and v in self.batched:
             return f"{x}.reshape(E, {n}, {width})"
         if aligned:
-            return f"{x}.reshape({x}.shape[0], {n}, {width}).expand(E, {n}, {width})" if x == v else \
-                f"{x}.reshape({v}.shape[0], {n}, {width}).expand(E, {n}, {width})"
+            return f"{x}.reshape({v}.shape[0], {n}, {width}).expand(E, {n}, {width})"
         return f"{x}.reshape({v}.shape[0], 1, {width}).expand(E, {n}, {width})"
 
 
@@ -653,13 +650,14 @@ class TorchProgram(CompiledProgram):
             self._step_observe = torch.compile(self._step_observe, dynamic=False)
         p = program
         self._buf_names = [b.name for b in p.buffers]
+        self._state_names = [b.name for b in p.states()]
         self._state_out = [o.name for o in p.step.outputs if o.kind == "state"]
         self._reward_out = [o.name for o in p.step.outputs if o.kind == "reward"]
         self._quant_out = [o.name for o in p.step.outputs if o.kind == "quantity"]
         self._ext_out = [o.name for o in p.step.outputs if o.kind == "external"]
 
     def sources(self) -> dict[str, str]:
-        return {f"{_file_stem(self.program.model)}_torch.py": self.source}
+        return {f"{cache.file_stem(self.program.model)}_torch.py": self.source}
 
     def _S(self, bufs: Mapping[str, Tensor]) -> tuple:
         return tuple(bufs[n] for n in self._buf_names)
@@ -685,8 +683,7 @@ class TorchProgram(CompiledProgram):
         if self._fuse_observe(t.shape[0]):
             res, obs = self._step_observe(self._S(bufs), self._A(actions), t, self._K(consts))
             return self._result(bufs, res, t), dict(zip(self.program.agents, obs, strict=True))
-        res = self.step(bufs, actions, t, consts)
-        return res, self.observe({**bufs, **res.states}, t + 1.0, consts)
+        return super().step_observe(bufs, actions, t, consts)  # two graphs: step, then observe
 
     def _fuse_observe(self, n_envs: int) -> bool:
         # Compiled on a CPU, one inductor graph for step + observe is faster only for small batches
@@ -697,7 +694,7 @@ class TorchProgram(CompiledProgram):
 
     def _result(self, bufs, out: tuple, t: Tensor) -> StepResult:
         st, rw, qu, ex = out
-        states = {b.name: bufs[b.name] for b in self.program.states()}
+        states = {n: bufs[n] for n in self._state_names}
         states.update(zip(self._state_out, st, strict=True))
         E = t.shape[0]
         rewards = {a: r.reshape(E, -1) for a, r in zip(self._reward_out, rw, strict=True)}
@@ -707,12 +704,6 @@ class TorchProgram(CompiledProgram):
     def observe(self, bufs, t, consts) -> dict[str, Tensor]:
         obs = self._observe(self._S(bufs), t, self._K(consts))
         return dict(zip(self.program.agents, obs, strict=True))
-
-
-def _file_stem(model: str) -> str:
-    """A file name from a model name: word characters only."""
-    stem = "".join(ch if (ch.isascii() and (ch.isalnum() or ch == "_")) else "_" for ch in model)
-    return stem or "model"
 
 
 def compile_program(program: Program, device="cpu", dtype=torch.float32, **opts) -> TorchProgram:

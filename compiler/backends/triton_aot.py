@@ -11,7 +11,6 @@ estimate in the report. Must run with ``TRITON_INTERPRET`` unset (the module ref
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import subprocess
 import sys
@@ -68,14 +67,15 @@ def _tool(name: str) -> str:
 def compile_kernels(program: Program, dtype: str = "float32", arch: int = 90, num_warps: int | None = None,
                     kernels: tuple[str, ...] = ("k_init", "k_step", "k_observe", "k_step_observe")) -> list[KernelInfo]:
     """Compile the program's kernels for ``sm_{arch}`` and return their resource usage."""
-    if os.environ.get("TRITON_INTERPRET", "0") not in ("", "0"):
+    from .triton_backend import _num_warps, interpreting, load_module
+
+    if interpreting():
         raise RuntimeError("triton_aot needs TRITON_INTERPRET unset (the interpreter does not compile)")
     import triton
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
 
     from .. import cache
-    from .triton_backend import _num_warps, load_module
     from .triton_printer import print_program
 
     printed = print_program(program, dtype)

@@ -58,11 +58,6 @@ def load_module(source: str, key: str) -> ModuleType:
     return mod
 
 
-def _file_stem(model: str) -> str:
-    stem = "".join(ch if (ch.isascii() and (ch.isalnum() or ch == "_")) else "_" for ch in model)
-    return stem or "model"
-
-
 def _num_warps(prog: Program) -> int:
     tile = 1
     for p, n in prog.populations.items():
@@ -220,7 +215,7 @@ class TritonProgram(CompiledProgram):
         return self._step_result(self._views(plan, flats, n_envs, self.write_q), bufs), obs
 
     def sources(self) -> dict[str, str]:
-        return {f"{_file_stem(self.program.model)}_triton.py": self.printed.source}
+        return {f"{cache.file_stem(self.program.model)}_triton.py": self.printed.source}
 
 
 def compile_program(program: Program, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32,

@@ -184,9 +184,6 @@ class _KernelWriter:
             self.plan.actions.append(agent)
         return self.action_args[agent]
 
-    def tri(self, dtype: str) -> str:
-        return {"f": "DT", "b": "tl.int1", "i": "tl.int32"}[dtype]
-
     def as_f(self, var: str) -> str:
         return var if self.dtypes[var] == "f" else f"{var}.to(DT)"
 

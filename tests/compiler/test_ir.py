@@ -41,12 +41,12 @@ def test_every_stage_verifies(path):
 
 def test_rbc_lowering_details():
     lowered = lower(check_model(OPEN))
-    invest = next(o for o in lowered.step.ops if o.kind == "action" and o.name == "invest")
-    assert (invest.attr("size"), invest.attr("table")) == (1, (0.1,))  # the fixed 10% fraction
+    # the fixed 10% investment fraction: a one-value grid lowers to the constant 0.1, its head stays
+    assert not any(o.kind == "action" and o.name == "invest" for o in lowered.step.ops)
+    assert any(o.kind == "const" and o.attr("value") == 0.1 for o in lowered.step.ops)
+    assert [(h.n, h.components) for h in lowered.heads if h.agent == "Firm"] == [(30, ("price", "wage", "invest"))]
     prog = optimize(lowered)
     acts = {o.name: o for o in prog.step.ops if o.kind == "action"}
-    assert "invest" not in acts  # a one-value grid is folded into the constant 0.1
-    assert any(o.kind == "const" and o.attr("value") == 0.1 for o in prog.step.ops)
     assert (acts["price"].attr("stride"), acts["price"].attr("size")) == (5, 6)
     assert (acts["wage"].attr("stride"), acts["wage"].attr("size")) == (1, 5)
     assert (acts["income_tax"].attr("stride"), acts["corporate_tax"].attr("stride")) == (6, 1)
