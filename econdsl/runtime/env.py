@@ -38,11 +38,14 @@ class Env:
 
     def __init__(self, model, n_envs: int, backend: str = "torch", device: str | torch.device = "cpu",
                  dtype: torch.dtype = torch.float32, seed: int = 0, accounting: bool = False,
-                 final_obs: bool = False, **backend_opts: Any):
+                 final_obs: bool = False, quantities: bool = False, **backend_opts: Any):
         if n_envs < 1:
             raise ValueError("n_envs must be at least 1")
         self.model = model
-        self.program = model.lean_program(accounting)
+        # quantities=True: every step also computes the named quantities, for callers that read
+        # Env.state after every step (the trainer's economy series); otherwise Env.state recomputes them
+        self.quantities = quantities
+        self.program = model.lean_program(accounting, quantities)
         p = self.program
         self.n_envs = int(n_envs)
         self.device = torch.device(device)
@@ -149,8 +152,8 @@ class Env:
             res, obs = self.compiled.step_observe(self._bufs, acts, t, self._consts)
             self._bufs = {**self._params, **res.states}
             self._t += 1
-        self._pending = (before, acts, t)
-        self._quantities = {}
+        self._pending = None if self.quantities else (before, acts, t)
+        self._quantities = res.quantities
         if res.externals:
             info["externals"] = res.externals
         done = torch.full((self.n_envs,), ending, dtype=torch.bool, device=self.device)

@@ -80,12 +80,13 @@ class Model:
     def name(self) -> str:
         return self.program.model
 
-    def lean_program(self, accounting: bool = False) -> Program:
-        """The hot-path program: no named step quantities (computed lazily by ``Env.state``) and no
-        accounting externals unless ``accounting``."""
-        key = "lean+acc" if accounting else "lean"
+    def lean_program(self, accounting: bool = False, quantities: bool = False) -> Program:
+        """The hot-path program: no named step quantities unless ``quantities`` (otherwise ``Env.state``
+        computes them lazily) and no accounting externals unless ``accounting``."""
+        drop = ({"external"} - ({"external"} if accounting else set())) | (set() if quantities else {"quantity"})
+        key = ",".join(sorted(drop))
         if key not in self._lean:
-            prog = drop_outputs(self.program, {"quantity"} if accounting else {"quantity", "external"})
+            prog = drop_outputs(self.program, drop)
             verify(prog)
             self._lean[key] = prog
         return self._lean[key]
@@ -97,6 +98,7 @@ class Model:
         Options: ``compile=True`` (torch backend: wrap the step in ``torch.compile``),
         ``accounting=True`` (also compute the ``accounting`` externals each step, in ``info``),
         ``final_obs=True`` (``info["final_obs"]`` holds the last observation of ending episodes).
+        ``quantities=True`` (every step also computes the named step quantities that ``Env.state`` shows).
         """
         from .env import Env
 

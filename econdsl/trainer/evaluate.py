@@ -29,7 +29,8 @@ def evaluate(trainer, n_envs: int, greedy: bool = False, seed_offset: int = 1000
     """Run one episode (the model's horizon) in ``n_envs`` new replicas with the curriculum of the last
     trained iteration; return ``{"series": {name: [T, E, ...]}, "rewards": {type: [T, E, n]}, ...}``."""
     cfg = trainer.cfg
-    env = trainer.model.env(n_envs, backend=cfg.backend, device=cfg.device, seed=cfg.seed + seed_offset)
+    env = trainer.model.env(n_envs, backend=cfg.backend, device=cfg.device, seed=cfg.seed + seed_offset,
+                            quantities=bool(trainer.series_names))
     e = max(trainer.iteration - 1, 0)
     trainer.apply_curriculum(env, e)
     masks = trainer.masks(e)

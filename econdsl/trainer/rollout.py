@@ -80,7 +80,7 @@ def collect(env, policies: dict[str, TypePolicy], masks: dict[str, torch.Tensor 
             buf.finite[t, k, 0] = torch.isfinite(r).all()
         buf.dones[t] = done.to(buf.dones.dtype)
         if buf.series_names:
-            state = env.state  # computed once per step by the environment
+            state = env.state  # the quantities come with the step when the env was made with quantities=True
             buf.series[t] = torch.stack([state[s].to(buf.series.dtype).mean() for s in buf.series_names])
     for a in types:
         x = obs[a]

@@ -54,7 +54,8 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.device = torch.device(cfg.device)
         try:
-            self.env = model.env(cfg.envs, backend=cfg.backend, device=cfg.device, seed=cfg.seed)
+            self.env = model.env(cfg.envs, backend=cfg.backend, device=cfg.device, seed=cfg.seed,
+                                 quantities=bool(tracked_series(self.resolved)))
         except (RuntimeError, ValueError, ImportError) as e:
             raise ConfigError(f"cannot build the {cfg.backend} environment on {cfg.device}: {e}") from None
         self.types: list[str] = list(self.env.agent_types)

@@ -54,5 +54,5 @@ class FakeModel:
         self.resolved = check_model(MODELS / "cournot.econ")
         self.nan_at = nan_at
 
-    def env(self, n_envs, backend="torch", device="cpu", dtype=torch.float32, seed=0):
+    def env(self, n_envs, backend="torch", device="cpu", dtype=torch.float32, seed=0, quantities=False):
         return FakeCournotEnv(n_envs, self.resolved.consts, device, self.nan_at)
