@@ -33,6 +33,7 @@ import torch
 from ..trainer import ppo
 from ..trainer.policy import TypePolicy
 from ..trainer.rollout import RolloutBuffer, collect, new_buffer
+from .runs import TAIL
 
 
 @dataclass
@@ -105,10 +106,8 @@ class Setup:
 
 
 def _buffer(s: Setup) -> RolloutBuffer:
-    env = s.env
-    shapes = {a: (env.n_agents[a], env.obs_dim[a], len(env.action_nvec[a])) for a in s.types}
     device = next(next(iter(s.policies.values())).parameters()).device
-    return new_buffer(s.types, shapes, s.horizon, s.n_envs, [], device, torch.float32)
+    return new_buffer(s.env, s.horizon, [], device, torch.float32)
 
 
 def evaluate(s: Setup, policies: dict[str, TypePolicy], masks: dict[str, torch.Tensor | None], iterations: int,
@@ -153,7 +152,7 @@ def best_response(s: Setup, agent: str, settings: BRSettings, seed: int = 0,
         epochs, minibatches, clip = cfg.epochs, cfg.minibatches, cfg.clip
     opt = torch.optim.Adam(learner.parameters(), lr=lr, eps=1e-5)
     ppo_settings = ppo.PPOSettings(
-        clip=clip, value_clip=0.0 if settings.algo == "pg" else (cfg.clip if cfg.value_clip < 0 else cfg.value_clip),
+        clip=clip, value_clip=0.0 if settings.algo == "pg" else cfg.value_clip_range(),
         value_coef=cfg.value_coef, value_loss=cfg.value_loss, entropy=entropy, epochs=epochs,
         minibatches=minibatches, max_grad_norm=cfg.max_grad_norm, norm_adv=cfg.norm_adv)
     device = next(learner.parameters()).device
@@ -165,17 +164,8 @@ def best_response(s: Setup, agent: str, settings: BRSettings, seed: int = 0,
         obs = s.env.reset()
         collect(s.env, policies, masks, obs, buf, gen)
         b = buf.types[agent]
-        T, E, n = b.rewards.shape
         curve.append(float(b.rewards.mean()))
-        dones = buf.dones.unsqueeze(-1).expand(T, E, n).reshape(T, E * n)
-        r = (b.rewards / scale).reshape(T, E * n)
-        v, last = b.values.reshape(T, E * n), b.last_value.reshape(E * n)
-        if cfg.returns == "gae":
-            adv, ret = ppo.gae(r, v, dones, last, gamma, lam)
-        else:
-            adv, ret = ppo.monte_carlo(r, v, dones, last, gamma)
-        batch = ppo.Batch(b.obs.reshape(T * E * n, -1), b.actions.reshape(T * E * n, -1), b.logp.reshape(-1),
-                          v.reshape(-1), adv.reshape(-1), ret.reshape(-1))
+        batch = ppo.batch_from(b, buf.dones, scale, gamma, lam, cfg.returns)
         learner.train()
         ppo.update(learner, opt, batch, masks[agent], ppo_settings, gen)
         learner.eval()
@@ -220,7 +210,7 @@ def training_gain(run_dir: str | Path, agent: str) -> float:
     y = y[~np.isnan(y)]
     if len(y) < 2:
         return math.nan
-    n = max(1, int(round(len(y) * 0.1)))
+    n = max(1, int(round(len(y) * TAIL)))
     return float(y[-n:].mean() - y[:n].mean())
 
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from . import runs
 from .diff import diff_files
-from .sweep import Plan, load_plan
+from .sweep import Plan, load_plan, status_path
 
 
 @dataclass
@@ -107,7 +107,7 @@ def summarize(out: str | Path) -> Summary:
     for p in plan.points:
         labels.setdefault(p.variant, p.label)
         rd = out / p.run_dir
-        if not (out / "status" / f"{p.id}.json").exists():
+        if not status_path(out, p).exists():
             status[p.id] = "unfinished" if rd.exists() else "missing"
             continue
         status[p.id] = "finished"

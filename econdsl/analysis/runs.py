@@ -76,13 +76,6 @@ class Run:
         n = max(1, int(round(len(y) * TAIL)))
         return float(y[-n:].mean())
 
-    def reward_at(self, agent: str, where: str) -> float:
-        """Mean reward of a type at the ``start`` or ``end`` of training (mean of the first/last 10% rows)."""
-        y = self.metrics[f"{agent}{REWARD_SUFFIX}"]
-        y = y[~np.isnan(y)]
-        n = max(1, int(round(len(y) * TAIL)))
-        return float((y[:n] if where == "start" else y[-n:]).mean())
-
     def outcomes(self) -> dict[str, float]:
         """The quantities of the outcome table, by display name.
 

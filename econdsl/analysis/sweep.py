@@ -162,6 +162,11 @@ class Outcome:
     returncode: int | None = None
 
 
+def status_path(out: Path, p: Point) -> Path:
+    """The file that marks point ``p`` of the sweep in ``out`` as finished."""
+    return out / "status" / f"{p.id}.json"
+
+
 class Sweep:
     """Runs a plan in a sweep directory with up to ``jobs`` training processes at once."""
 
@@ -177,7 +182,7 @@ class Sweep:
 
     # ------------------------------------------------------------ state on disk
     def status_path(self, p: Point) -> Path:
-        return self.out / "status" / f"{p.id}.json"
+        return status_path(self.out, p)
 
     def is_done(self, p: Point) -> bool:
         return self.status_path(p).exists()

@@ -53,8 +53,7 @@ def train(file: str, preset: str | None, iterations: int | None, envs: int | Non
     try:
         session = prepare(file, out, preset, _parse_sets(sets), flags, resume)
     except EconError as e:
-        click.echo(e.diagnostics.render(color=sys.stderr.isatty()) if hasattr(e, "diagnostics") else str(e),
-                   err=True)
+        click.echo(e.diagnostics.render(color=sys.stderr.isatty()), err=True)
         sys.exit(1)
     except (ConfigError, CurriculumError) as e:
         raise click.UsageError(str(e)) from None

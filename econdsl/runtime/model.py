@@ -16,7 +16,7 @@ from ..compiler.verify import verify
 from ..language import ast
 from ..language.checks import run_checks
 from ..language.diagnostics import Diagnostics, EconError
-from ..language.resolve import Resolved, load_ast, resolve
+from ..language.resolve import Resolved, apply_variant, load_ast, resolve
 
 Override = float | int | bool | list | tuple
 
@@ -43,7 +43,7 @@ def check_with_overrides(path: str | Path, overrides: Mapping[str, Override] | N
         span = ast.Span("<overrides>", 0, 0, 0, 0)
         items = tuple(ast.SetValue(str(name), _literal(v, span), span=span) for name, v in overrides.items())
         variant = ast.Model(flat.name, flat.name, (), items, span=flat.span, source=flat.source)
-        flat = replace(_apply(flat, variant, diags), name=flat.name)
+        flat = replace(apply_variant(flat, variant, diags), name=flat.name)
     if flat is None or diags.has_errors():
         raise EconError(diags)
     resolved = resolve(flat, diags, path)
@@ -54,10 +54,6 @@ def check_with_overrides(path: str | Path, overrides: Mapping[str, Override] | N
     return resolved
 
 
-def _apply(base: ast.Model, variant: ast.Model, diags: Diagnostics) -> ast.Model:
-    from ..language.resolve import apply_variant
-
-    return apply_variant(base, variant, diags)
 
 
 class Model:

@@ -92,6 +92,10 @@ class TrainConfig:
     per_type: dict[str, dict[str, float]] = field(default_factory=dict)
     """Per-type overrides of :data:`PER_TYPE` fields, e.g. ``{"lr": {"Government": 5e-5}}``."""
 
+    def value_clip_range(self) -> float:
+        """The value clipping range actually used (``value_clip``, or ``clip`` when it is negative)."""
+        return self.clip if self.value_clip < 0 else self.value_clip
+
     def get(self, name: str, agent: str) -> Any:
         """The value of a per-type field for ``agent``: its override if any, else the plain value."""
         return self.per_type.get(name, {}).get(agent, getattr(self, name))

@@ -59,6 +59,21 @@ class Batch:
     returns: torch.Tensor  # [N]
 
 
+def batch_from(b, dones: torch.Tensor, scale: float, gamma: float, lam: float, returns: str) -> Batch:
+    """The batch of one agent type's rollout buffer ``b`` (a ``rollout.TypeBuffer``, [T, E, n]): rewards
+    divided by ``scale``; advantages by GAE(λ) (``returns == "gae"``) or Monte-Carlo returns."""
+    T, E, n = b.rewards.shape
+    d = dones.unsqueeze(-1).expand(T, E, n).reshape(T, E * n)
+    r = (b.rewards / scale).reshape(T, E * n)
+    v, last = b.values.reshape(T, E * n), b.last_value.reshape(E * n)
+    if returns == "gae":
+        adv, ret = gae(r, v, d, last, gamma, lam)
+    else:
+        adv, ret = monte_carlo(r, v, d, last, gamma)
+    return Batch(b.obs.reshape(T * E * n, -1), b.actions.reshape(T * E * n, -1), b.logp.reshape(-1),
+                 v.reshape(-1), adv.reshape(-1), ret.reshape(-1))
+
+
 @dataclass
 class PPOSettings:
     clip: float

@@ -52,9 +52,9 @@ def _grid(plt, n: int, ncols: int = 4, size: float = 3.0):
     return fig, list(axes.flat)
 
 
-def plot_training(run: RunDir, out: Path, types: list[str]) -> list[str]:
+def plot_training(rows: list[dict[str, str]], out: Path, types: list[str]) -> list[str]:
+    """Training curves from the rows of ``metrics.csv``; returns the written file names."""
     plt = _plt()
-    rows = run.read_metrics()
     if not rows:
         return []
     it = _column(rows, "iteration")
@@ -63,7 +63,8 @@ def plot_training(run: RunDir, out: Path, types: list[str]) -> list[str]:
             ("entropy_coef", "entropy weight"), ("value_loss", "value loss")]
     fig, axes = _grid(plt, len(types) * len(keys), ncols=len(keys))
     for r, a in enumerate(types):
-        start = np.argmax(_column(rows, f"{a}/training") > 0) if np.any(_column(rows, f"{a}/training") > 0) else None
+        training = _column(rows, f"{a}/training") > 0
+        start = np.argmax(training) if np.any(training) else None
         for c, (k, title) in enumerate(keys):
             ax = axes[r * len(keys) + c]
             ax.plot(it, _column(rows, f"{a}/{k}"), lw=1)
@@ -161,7 +162,7 @@ def make_report(path: str | Path, out: str | Path | None = None) -> Path:
     rows = run.read_metrics()
     types = sorted({c.split("/")[0] for c in info["columns"] if c.endswith("/reward")},
                    key=lambda a: info["columns"].index(f"{a}/reward"))
-    files = plot_training(run, out, types)
+    files = plot_training(rows, out, types)
     lines = [f"# Run `{run.path.name}`: model `{info['model']}`", ""]
     cfg = info["config"]
     lines.append(f"Preset `{info.get('preset')}`, {cfg['iterations']} iterations × {cfg['envs']} envs, seed "

@@ -33,12 +33,13 @@ class RolloutBuffer:
     series_names: list[str] = field(default_factory=list)
 
 
-def new_buffer(types: list[str], shapes: dict[str, tuple[int, int, int]], steps: int, n_envs: int,
-               series_names: list[str], device: torch.device | str, dtype: torch.dtype) -> RolloutBuffer:
-    """Preallocate the buffers of one iteration."""
+def new_buffer(env, steps: int, series_names: list[str], device: torch.device | str,
+               dtype: torch.dtype) -> RolloutBuffer:
+    """Preallocate the buffers of one iteration of ``env`` (every agent type, ``env.n_envs`` replicas)."""
     out = {}
+    types, n_envs = list(env.agent_types), env.n_envs
     for a in types:
-        n, d, h = shapes[a]
+        n, d, h = env.n_agents[a], env.obs_dim[a], len(env.action_nvec[a])
         out[a] = TypeBuffer(
             obs=torch.zeros(steps, n_envs, n, d, device=device, dtype=dtype),
             actions=torch.zeros(steps, n_envs, n, h, device=device, dtype=torch.long),
@@ -55,7 +56,7 @@ def new_buffer(types: list[str], shapes: dict[str, tuple[int, int, int]], steps:
 @torch.inference_mode()
 def collect(env, policies: dict[str, TypePolicy], masks: dict[str, torch.Tensor | None],
             obs: dict[str, torch.Tensor], buf: RolloutBuffer, generator: torch.Generator | None,
-            greedy: bool = False) -> dict[str, torch.Tensor]:
+            ) -> dict[str, torch.Tensor]:
     """Run ``buf``'s number of steps from ``obs``; fill ``buf``; return the observation after the last step."""
     types = list(buf.types)
     steps = buf.dones.shape[0]
@@ -66,7 +67,7 @@ def collect(env, policies: dict[str, TypePolicy], masks: dict[str, torch.Tensor 
             E, n, d = x.shape
             flat = x.reshape(E * n, d).to(b.obs.dtype)
             logp_all, value = policies[a](flat, masks[a])
-            act = TypePolicy.sample(logp_all, generator, greedy)
+            act = TypePolicy.sample(logp_all, generator)
             b.obs[t] = x
             b.actions[t] = act.view(E, n, -1)
             b.logp[t] = TypePolicy.log_prob(logp_all, act).view(E, n)

@@ -125,9 +125,7 @@ class Trainer:
         if self._obs is None or self.episodic:
             self._obs = self.env.reset()
         if self._buf is None:
-            shapes = {a: (self.env.n_agents[a], self.env.obs_dim[a], len(self.env.action_nvec[a])) for a in self.types}
-            self._buf = new_buffer(self.types, shapes, self.steps, cfg.envs, self.series_names, self.device,
-                                   self._dtype)
+            self._buf = new_buffer(self.env, self.steps, self.series_names, self.device, self._dtype)
         buf = self._buf
         self._obs = collect(self.env, self.policies, masks, self._obs, buf, self.generator)
         self._check_finite(buf, e)
@@ -135,7 +133,6 @@ class Trainer:
         metrics: dict[str, float] = {"iteration": e, "env_steps": 0.0}
         for a in self.types:
             b = buf.types[a]
-            T, E, n = b.rewards.shape
             metrics[f"{a}/reward"] = float(b.rewards.mean())
             coef = self.curriculum.entropy_coef(a, e, cfg.get("entropy", a))
             metrics[f"{a}/entropy_coef"] = coef
@@ -143,18 +140,10 @@ class Trainer:
             metrics[f"{a}/training"] = float(training)
             if not training:
                 continue
-            dones = buf.dones.unsqueeze(-1).expand(T, E, n).reshape(T, E * n)
-            scale = cfg.get("reward_scale", a)
-            r = (b.rewards / scale).reshape(T, E * n)
-            v, last = b.values.reshape(T, E * n), b.last_value.reshape(E * n)
-            if cfg.returns == "gae":
-                adv, ret = ppo.gae(r, v, dones, last, cfg.get("gamma", a), cfg.get("gae_lambda", a))
-            else:
-                adv, ret = ppo.monte_carlo(r, v, dones, last, cfg.get("gamma", a))
-            batch = ppo.Batch(b.obs.reshape(T * E * n, -1), b.actions.reshape(T * E * n, -1), b.logp.reshape(-1),
-                              v.reshape(-1), adv.reshape(-1), ret.reshape(-1))
+            batch = ppo.batch_from(b, buf.dones, cfg.get("reward_scale", a), cfg.get("gamma", a),
+                                   cfg.get("gae_lambda", a), cfg.returns)
             settings = ppo.PPOSettings(
-                clip=cfg.clip, value_clip=cfg.clip if cfg.value_clip < 0 else cfg.value_clip,
+                clip=cfg.clip, value_clip=cfg.value_clip_range(),
                 value_coef=cfg.value_coef, value_loss=cfg.value_loss, entropy=coef, epochs=cfg.epochs,
                 minibatches=cfg.minibatches, max_grad_norm=cfg.max_grad_norm, norm_adv=cfg.norm_adv)
             for k, val in ppo.update(self.policies[a], self.optimizers[a], batch, masks[a], settings,
@@ -195,15 +184,16 @@ class Trainer:
         raise NonFiniteError(f"non-finite {kind} of agent type `{a}`{src} at iteration {e}, step {t}; {where}")
 
     def _first_nonfinite_equation(self) -> str:
+        state = self.env.state
         for eq in self.resolved.equations:
-            x = self.env.state.get(eq.name) if hasattr(self.env.state, "get") else None
+            x = state.get(eq.name)
             if x is not None and not bool(torch.isfinite(x.float()).all()):
                 nxt = "next " if eq.is_next else ""
                 return (f"the first equation with a non-finite value is `{nxt}{eq.name}` at {eq.span}: "
                         f"`{_source_line(self.resolved, eq.span)}`")
         for s in self.resolved.symbols.values():
             if s.kind == "state":
-                x = self.env.state.get(s.name) if hasattr(self.env.state, "get") else None
+                x = state.get(s.name)
                 if x is not None and not bool(torch.isfinite(x.float()).all()):
                     return f"the state `{s.name}` ({s.decl.span}) is non-finite"
         return "no named quantity of the last step is non-finite"
