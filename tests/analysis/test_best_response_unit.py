@@ -23,6 +23,7 @@ class GuessEnv:
     def __init__(self, n_envs: int):
         self.n_envs = n_envs
         self.state: dict[str, torch.Tensor] = {}
+        self.b_actions: list[torch.Tensor] = []  # every batch of B's actions, in order
 
     def reset(self) -> dict[str, torch.Tensor]:
         return {a: torch.zeros(self.n_envs, 4, 1) for a in self.agent_types}
@@ -30,6 +31,7 @@ class GuessEnv:
     def step(self, actions):
         a = actions["A"][..., 0].float()
         b = actions["B"][..., 0].float()
+        self.b_actions.append(actions["B"].clone())
         rewards = {"A": -(a - 3) ** 2, "B": -(b - a) ** 2}
         done = torch.ones(self.n_envs, dtype=torch.bool)
         return self.reset(), rewards, done, {}
@@ -69,7 +71,10 @@ def test_perturbed_policy_recovers_the_analytic_gain() -> None:
     analytic = float(sum(p * (k - 3) ** 2 for k, p in enumerate(probs)))
     assert 8.5 < analytic < 9.0
     assert abs(r.eps_abs - analytic) < 0.3, (r.before, r.after, analytic)
-    # The frozen type B is not retrained: its policy is unchanged (but its payoff moves with A).
+    # The frozen type B is not retrained: evaluated with the same seed before and after, it samples the
+    # very same actions (its payoff still moves with A's).
+    before, after = s.env.b_actions[:4], s.env.b_actions[-4:]
+    assert all(torch.equal(x, y) for x, y in zip(before, after, strict=True))
     assert r.after_all["B"] != r.before_all["B"]
 
 

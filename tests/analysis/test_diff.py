@@ -58,16 +58,15 @@ def test_set_variant_shows_the_value_change(tmp_path: Path) -> None:
     assert by_name["q_x"].new == "const q_x::goods = 50"
 
 
-def test_added_removed_and_curriculum_changes(tmp_path: Path) -> None:
+def test_added_removed_and_replaced_items(tmp_path: Path) -> None:
     body = ("    replace reward r_c[j] * 2\n"
             "    remove Y\n"
             "    const extra = 3\n")
     d = diff_files(MODELS / "rbc_open.econ", _variant(tmp_path, body))
     got = {(c.section, c.name, c.status) for c in d.changes}
-    assert ("equations", "Y", "removed") in got
-    assert ("constants", "extra", "added") in got
+    assert got == {("equations", "Y", "removed"), ("constants", "extra", "added"), ("rewards", "Consumer", "changed")}
     reward = next(c for c in d.changes if c.section == "rewards")
-    assert reward.name in ("Consumer", "Firm", "Government")
+    assert (reward.old, reward.new) == ("r_c[j]", "r_c[j] * 2")
 
 
 def test_preset_and_curriculum_values(tmp_path: Path) -> None:
