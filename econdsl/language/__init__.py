@@ -21,10 +21,6 @@ class CheckResult:
     resolved: Resolved | None
     diagnostics: Diagnostics
 
-    @property
-    def resolved_model(self) -> ast.Model | None:
-        return self.resolved.model if self.resolved is not None else None
-
     def summary(self) -> str:
         from .summary import summarize
 

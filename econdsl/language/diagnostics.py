@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from .ast import NOWHERE, Span
 from .catalogue import CATALOGUE
@@ -44,12 +44,6 @@ class Diagnostics:
         d = Diagnostic(code, message, span, hint, tuple(notes))
         if d not in self.items:
             self.items.append(d)
-
-    def extend(self, other: Diagnostics) -> None:
-        for d in other.items:
-            if d not in self.items:
-                self.items.append(d)
-        self.sources.update(other.sources)
 
     def __iter__(self) -> Iterator[Diagnostic]:
         return iter(self.sorted())
@@ -136,7 +130,3 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     """A "did you mean" hint from the closest known name, if one is close enough."""
     close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
     return f"did you mean `{close[0]}`?" if close else None
-
-
-def as_dicts(diags: Diagnostics) -> list[dict]:
-    return [asdict(d) | {"span": str(d.span)} for d in diags.sorted()]

@@ -136,9 +136,7 @@ class _ToAST(Transformer):
 
     @v_args(meta=True)
     def unop(self, meta, c):
-        op, operand = c
-        if op == "-" and isinstance(operand, ast.Num) and not operand.text.startswith("-"):
-            pass  # keep unary minus explicit: the printer round-trips it
+        op, operand = c  # unary minus stays explicit (never folded into the number): the printer round-trips it
         return ast.UnOp(op, operand, span=self._span(meta))
 
     @v_args(meta=True)

@@ -142,3 +142,11 @@ def names_in(e: ast.Node) -> Iterator[str]:
             yield n.base
         elif isinstance(n, ast.Call):
             yield n.func
+
+
+def index_words(r: Resolved, sym) -> str:
+    """``p[i]``: a symbol written with the index names of its populations (``k`` where none is declared)."""
+    if not sym.dims:
+        return sym.name
+    idx = [r.populations[d].index or "k" if d in r.populations else "k" for d in sym.dims]
+    return f"{sym.name}[{', '.join(idx)}]"

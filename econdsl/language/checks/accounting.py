@@ -20,6 +20,7 @@ size bound the check makes no claim.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import sympy
@@ -78,7 +79,7 @@ class _Economy:
     def __init__(self, r: Resolved, substitute_consts: bool):
         self.r = r
         self.subst = substitute_consts
-        self.members = {p.name: (1 if p.singleton else min(p.size, MAX_MEMBERS)) for p in r.populations.values()}
+        self.members = _sizes(r)
         self.defs: dict[str, ast.Equation] = {}
         for eq in r.equations:
             if not eq.is_next:
@@ -225,7 +226,7 @@ class _Economy:
             else:  # a gather: Σ_k x_k·[ix = k]
                 choices.append([(k, EQ(_canon(v - k))) for k in range(n)])
         total = sympy.Integer(0)
-        for combo in _product(choices):
+        for combo in itertools.product(*choices):
             idx = tuple(k for k, _ in combo)
             weight = sympy.Mul(*[w for _, w in combo])
             total += weight * self.leaf(e.base, idx)
@@ -239,11 +240,7 @@ class _Economy:
             return self.choose(self.truth(e.args[0], env), self.ev(e.args[1], env), self.ev(e.args[2], env))
         args = [self.ev(a, env) for a in e.args]
         if f in ("max", "min") and args:
-            out = args[0]
-            for b in args[1:]:
-                c = GT(sympy.expand(out - b)) if f == "max" else GT(sympy.expand(b - out))
-                out = self.choose(c, out, b)
-            return out
+            return self.extreme(f, args)
         if f == "clamp" and len(args) == 3:
             x, lo, hi = args
             m = self.choose(GT(sympy.expand(hi - x)), x, hi)
@@ -277,9 +274,13 @@ class _Economy:
             return sympy.Add(*terms) / n
         if e.op == "prod":
             return sympy.Mul(*terms)
+        return self.extreme(e.op, terms)
+
+    def extreme(self, op: str, terms: list[sympy.Expr]) -> sympy.Expr:
+        """The largest (``op == "max"``) or smallest of ``terms``, as a chain of choices."""
         out = terms[0]
         for b in terms[1:]:
-            c = GT(sympy.expand(out - b)) if e.op == "max" else GT(sympy.expand(b - out))
+            c = GT(sympy.expand(out - b)) if op == "max" else GT(sympy.expand(b - out))
             out = self.choose(c, out, b)
         return out
 
@@ -296,15 +297,6 @@ class _Inline(_Economy):
         if isinstance(e, ast.Name) and e.id in self.local:
             return self.local[e.id]
         return super()._ev(e, env)
-
-
-def _product(choices: list[list[tuple[int, sympy.Expr]]]):
-    if not choices:
-        yield ()
-        return
-    for first in choices[0]:
-        for rest in _product(choices[1:]):
-            yield (first, *rest)
 
 
 def _budgets(r: Resolved) -> list[str]:
@@ -352,8 +344,8 @@ def _choice_completeness(r: Resolved, eco: _Economy) -> dict[sympy.Expr, sympy.E
         if sym.kind != "action" or sym.chooses is None or sym.chooses not in eco.members:
             continue
         n = eco.members[sym.chooses]
-        for idx in _product([[(k, sympy.Integer(1)) for k in range(eco.members.get(d, 1))] for d in sym.dims]):
-            a = eco.leaf(sym.name, tuple(k for k, _ in idx))
+        for idx in itertools.product(*(range(eco.members.get(d, 1)) for d in sym.dims)):
+            a = eco.leaf(sym.name, idx)
             out[EQ(_canon(a - (n - 1)))] = 1 - sympy.Add(*[EQ(_canon(a - k)) for k in range(n - 1)])
     return out
 
@@ -373,8 +365,7 @@ def _balance(r: Resolved, budgets: list[str], substitute: bool, max_nodes: int =
             continue
         sym = r.symbols[eq.name]
         total = sympy.Integer(0)
-        for idx in _product([[(k, sympy.Integer(1)) for k in range(eco.members.get(d, 1))] for d in sym.dims]):
-            members = tuple(k for k, _ in idx)
+        for members in itertools.product(*(range(eco.members.get(d, 1)) for d in sym.dims)):
             env = dict(zip(eq.indices, members, strict=False))
             total += eco.ev(eq.value, env) - eco.leaf(eq.name, members)
         changes[eq.name] = changes.get(eq.name, sympy.Integer(0)) + total

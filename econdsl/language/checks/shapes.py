@@ -13,7 +13,7 @@ from __future__ import annotations
 from .. import ast
 from ..diagnostics import Diagnostics
 from ..resolve import Resolved, Symbol
-from ._sites import Site, sites
+from ._sites import Site, index_words, sites
 
 
 def check_shapes(r: Resolved, diags: Diagnostics) -> None:
@@ -40,7 +40,7 @@ def check_shapes(r: Resolved, diags: Diagnostics) -> None:
 
 def _check_target(r: Resolved, diags: Diagnostics, eq: ast.Equation, sym: Symbol) -> None:
     if len(eq.indices) != len(sym.dims):
-        want = _index_words(r, sym)
+        want = index_words(r, sym)
         diags.add("E301", f"`{eq.name}` has {_count(len(sym.dims))} but `next {eq.name}` gives "
                   f"{len(eq.indices)}", eq.target_span, f"write `next {want}`")
         return
@@ -48,19 +48,11 @@ def _check_target(r: Resolved, diags: Diagnostics, eq: ast.Equation, sym: Symbol
         pop = r.population_of_index(ix)
         if pop is not None and pop != dim:
             diags.add("E302", f"`{eq.name}` is a quantity of {dim}, but `{ix}` is the index of {pop}",
-                      eq.target_span, f"write `next {_index_words(r, sym)}`")
+                      eq.target_span, f"write `next {index_words(r, sym)}`")
 
 
 def _count(n: int) -> str:
     return "no index" if n == 0 else "1 index" if n == 1 else f"{n} indices"
-
-
-def _index_words(r: Resolved, sym: Symbol) -> str:
-    """``p[i]``: the symbol written with the index names of its populations."""
-    if not sym.dims:
-        return sym.name
-    idx = [r.populations[d].index or "k" if d in r.populations else "k" for d in sym.dims]
-    return f"{sym.name}[{', '.join(idx)}]"
 
 
 class _Walker:
@@ -130,7 +122,7 @@ class _Walker:
             return  # the names check reports names these contexts cannot read
         dims = ", ".join(sym.dims)
         self.diags.add("E301", f"`{e.id}` is indexed by {dims} but is used without an index", e.span,
-                       f"write `{_index_words(self.r, sym)}`" + (
+                       f"write `{index_words(self.r, sym)}`" + (
                            "; only `observe` may use a whole vector" if self.site.agent else ""))
 
     def _local(self, name: str) -> bool:
@@ -148,7 +140,7 @@ class _Walker:
             return  # undeclared, scalar or an index: the names check reports those
         if len(e.indices) != len(sym.dims):
             self.diags.add("E301", f"`{e.base}` has {_count(len(sym.dims))} ({', '.join(sym.dims)}), "
-                           f"not {len(e.indices)}", e.span, f"write `{_index_words(self.r, sym)}`")
+                           f"not {len(e.indices)}", e.span, f"write `{index_words(self.r, sym)}`")
             return
         for ix, dim in zip(e.indices, sym.dims, strict=True):
             self._index_expr(e, ix, dim, bound, red)

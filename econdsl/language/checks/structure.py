@@ -10,7 +10,7 @@ from __future__ import annotations
 from .. import ast
 from ..diagnostics import Diagnostics
 from ..resolve import Resolved
-from ._sites import constant_exprs, curriculum_consts, names_in, sites
+from ._sites import constant_exprs, curriculum_consts, index_words, names_in, sites
 
 
 def check_structure(r: Resolved, diags: Diagnostics) -> None:
@@ -32,14 +32,8 @@ def _transitions(r: Resolved, diags: Diagnostics) -> None:
     for s in r.symbols.values():
         if s.kind == "state" and s.name not in seen:
             diags.add("E501", f"the state `{s.name}` has no transition", s.decl.span,
-                      f"add `next {s.name}{_idx(r, s.dims)} = ...` to the step section "
-                      f"(`next {s.name}{_idx(r, s.dims)} = {s.name}{_idx(r, s.dims)}` keeps it constant)")
-
-
-def _idx(r: Resolved, dims: tuple[str, ...]) -> str:
-    if not dims:
-        return ""
-    return "[" + ", ".join((r.populations[d].index or "k") if d in r.populations else "k" for d in dims) + "]"
+                      f"add `next {index_words(r, s)} = ...` to the step section "
+                      f"(`next {index_words(r, s)} = {index_words(r, s)}` keeps it constant)")
 
 
 def _rewards(r: Resolved, diags: Diagnostics) -> None:
