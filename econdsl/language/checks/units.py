@@ -73,33 +73,31 @@ def check_units(r: Resolved, diags: Diagnostics) -> None:
         if eq.is_next:
             sym = r.symbols.get(eq.name)
             want = of(sym.unit) if sym is not None else None
-            if want is not None and t.unit is not None and not t.literal and t.unit != want:
+            if _disagrees(t, want):
                 diags.add("E601", f"`{eq.name}` is in {show(want)}, but its transition gives {show(t.unit)}",
                           eq.value.span, "convert the right-hand side, or fix the unit annotation")
         elif eq.name not in inf.quantities:
             inf.quantities[eq.name] = t
-    for s in sites(r):
+    # every value with a declared unit: sites, plus the model-level constants (which sites() leaves out)
+    model_consts = [Site(it.value, "const", node=it) for it in r.model.items if isinstance(it, ast.Const)]
+    for s in [*sites(r), *model_consts]:
         if s.ctx in ("step", "next"):
             continue
         t = inf.infer(s.expr, s)
         node = s.node
         declared = None
-        if s.ctx in ("param", "init", "bounds") and isinstance(node, ast.Param | ast.State):
+        if (s.ctx in ("param", "init", "bounds") and isinstance(node, ast.Param | ast.State)
+                or s.ctx == "function" and isinstance(node, ast.Function)
+                or s.ctx == "const" and isinstance(node, ast.Const)):
             declared = of(node.unit)
-        elif s.ctx == "function" and isinstance(node, ast.Function):
-            declared = of(node.unit)
-        elif s.ctx == "const" and isinstance(node, ast.Const):
-            declared = of(node.unit)
-        if declared is not None and t.unit is not None and not t.literal and t.unit != declared:
+        if _disagrees(t, declared):
             diags.add("E601", f"`{node.name}` is declared in {show(declared)}, but its value is in "  # type: ignore[union-attr]
                       f"{show(t.unit)}", s.expr.span, "convert the value, or fix the unit annotation")
-    for it in r.model.items:
-        if isinstance(it, ast.Const):
-            t = inf.infer(it.value, Site(it.value, "const", node=it))
-            declared = of(it.unit)
-            if declared is not None and t.unit is not None and not t.literal and t.unit != declared:
-                diags.add("E601", f"`{it.name}` is declared in {show(declared)}, but its value is in {show(t.unit)}",
-                          it.value.span, "convert the value, or fix the unit annotation")
+
+
+def _disagrees(t: Typed, want) -> bool:
+    """A value of known unit (not a bare literal) where a different unit is declared."""
+    return want is not None and t.unit is not None and not t.literal and t.unit != want
 
 
 class _Infer:
@@ -237,7 +235,7 @@ class _Infer:
             return UNKNOWN
         for a, t, p in zip(e.args + e.params, args + params, fn.inputs + fn.params, strict=False):
             want = of(p.unit)
-            if want is not None and t.unit is not None and not t.literal and t.unit != want:
+            if _disagrees(t, want):
                 self.diags.add("E601", f"`{fn.name}` takes `{p.name}` in {show(want)}, but this is in {show(t.unit)}",
                                a.span, "convert the argument, or fix the unit annotation")
         return Typed(self._return_unit(fn))
