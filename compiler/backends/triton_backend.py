@@ -90,6 +90,7 @@ class TritonProgram(CompiledProgram):
         self.num_warps = num_warps or _num_warps(program)
         self.tables = torch.tensor(self.printed.tables or [0.0], dtype=dtype, device=self.device)
         self._states = [b.name for b in program.states()]
+        self._obs_shapes = {a: (program.n_agents(a), program.obs_dim(a)) for a in program.agents}
         self._dummy = {"f": torch.zeros(1, dtype=dtype, device=self.device),
                        "b": torch.zeros(1, dtype=torch.int8, device=self.device),
                        "i": torch.zeros(1, dtype=torch.int64, device=self.device)}
@@ -149,8 +150,8 @@ class TritonProgram(CompiledProgram):
         return self._spec_cache[key]
 
     def _obs(self, plan: KernelPlan, n_envs: int) -> tuple[dict[str, Tensor], list[Tensor]]:
-        obs = {a: torch.empty(n_envs, self.program.n_agents(a), self.program.obs_dim(a), dtype=self.dtype,
-                              device=self.device) for a in self.program.agents}
+        obs = {a: torch.empty(n_envs, *shape, dtype=self.dtype, device=self.device)
+               for a, shape in self._obs_shapes.items()}
         return obs, [obs[a] for a in plan.obs]
 
     def _launch(self, name: str, n_envs: int, args: list[Any], **meta: Any) -> None:

@@ -356,9 +356,8 @@ class _KernelWriter:
         return float(o.attr("value"))  # type: ignore[arg-type]
 
     def pow_expr(self, op: Op, f: list[str]) -> str:
-        exp_op = self.current.get(op.args[1])
-        if exp_op is not None and exp_op.kind == "const" and not isinstance(exp_op.attr("value"), tuple):
-            v = float(exp_op.attr("value"))  # type: ignore[arg-type]
+        v = self.const_value(op.args[1])
+        if v is not None:
             if v == 1.0:
                 return f[0]
             if v == 2.0:
@@ -527,26 +526,22 @@ class _KernelWriter:
             self.emit(f"tl.store({obs_ptr} + {addr}, {self.as_f(var)}{mask})", what)
 
     def outputs_step(self, fn: Function, scope: str) -> None:
-        for cls_pass in ("main", "quantity"):
-            for out in fn.outputs:
-                if (out.kind == "quantity") != (cls_pass == "quantity"):
-                    continue
-                var = self.names[f"{scope}:{out.value}"]
-                if out.kind == "state":
-                    dims = self.prog.buffer(out.name).dims
-                    s = self.slot("state", out.name, "f", dims)
-                    self.store_slot(s, var, dims, f"next {out.name}")
-                elif out.kind == "reward":
-                    dims = self.prog.agent_dims(out.name)
-                    s = self.slot("reward", out.name, "f", dims)
-                    self.store_slot(s, var, dims, f"reward of {out.name}")
-                elif out.kind == "external":
-                    s = self.slot("external", out.name, "f", ())
-                    self.store_slot(s, var, (), f"external flow {out.name}")
-            if cls_pass == "main":
-                self.plan.flat_sizes_noq = dict(self.slots)
-                if any(o.kind == "quantity" for o in fn.outputs):
-                    self.emit("if WRITE_Q:", "named step quantities (Env.state)")
+        for out in fn.outputs:
+            var = self.names[f"{scope}:{out.value}"]
+            if out.kind == "state":
+                dims = self.prog.buffer(out.name).dims
+                s = self.slot("state", out.name, "f", dims)
+                self.store_slot(s, var, dims, f"next {out.name}")
+            elif out.kind == "reward":
+                dims = self.prog.agent_dims(out.name)
+                s = self.slot("reward", out.name, "f", dims)
+                self.store_slot(s, var, dims, f"reward of {out.name}")
+            elif out.kind == "external":
+                s = self.slot("external", out.name, "f", ())
+                self.store_slot(s, var, (), f"external flow {out.name}")
+        self.plan.flat_sizes_noq = dict(self.slots)
+        if any(o.kind == "quantity" for o in fn.outputs):
+            self.emit("if WRITE_Q:", "named step quantities (Env.state)")
         for out in fn.outputs:
             if out.kind != "quantity":
                 continue
