@@ -1,8 +1,8 @@
 """Rollout storage and collection: every agent type acts with its shared policy, all agents at once.
 
 Buffers are preallocated on the env's device as [steps, envs, agents, …] per type. Collecting a rollout
-makes no host synchronisation: non-finite checks and economic series are accumulated as tensors and read
-once per iteration by the trainer.
+makes no host synchronisation: economic series are accumulated as tensors and read once per iteration by
+the trainer, which also checks the filled buffers for non-finite values (``finite_flags``).
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ class TypeBuffer:
 class RolloutBuffer:
     types: dict[str, TypeBuffer]
     dones: torch.Tensor  # [T, E] float
-    finite: torch.Tensor  # [T, n_types, 2] bool: rewards / observations of each type finite at each step
     series: torch.Tensor  # [T, n_series] mean over envs (and members) of each tracked quantity
     series_names: list[str] = field(default_factory=list)
 
@@ -49,8 +48,14 @@ def new_buffer(env, steps: int, series_names: list[str], device: torch.device | 
             last_value=torch.zeros(n_envs, n, device=device, dtype=dtype),
         )
     return RolloutBuffer(out, torch.zeros(steps, n_envs, device=device, dtype=dtype),
-                         torch.ones(steps, len(types), 2, device=device, dtype=torch.bool),
                          torch.zeros(steps, len(series_names), device=device, dtype=dtype), list(series_names))
+
+
+def finite_flags(buf: RolloutBuffer) -> torch.Tensor:
+    """[T, n_types, 2] bool: whether the rewards (0) / observations (1) of each type were finite at each step."""
+    per_type = [torch.stack([torch.isfinite(b.rewards).flatten(1).all(1), torch.isfinite(b.obs).flatten(1).all(1)], -1)
+                for b in buf.types.values()]
+    return torch.stack(per_type, 1)
 
 
 @torch.inference_mode()
@@ -62,7 +67,7 @@ def collect(env, policies: dict[str, TypePolicy], masks: dict[str, torch.Tensor 
     steps = buf.dones.shape[0]
     for t in range(steps):
         actions = {}
-        for k, a in enumerate(types):
+        for a in types:
             b, x = buf.types[a], obs[a]
             E, n, d = x.shape
             flat = x.reshape(E * n, d).to(b.obs.dtype)
@@ -72,13 +77,10 @@ def collect(env, policies: dict[str, TypePolicy], masks: dict[str, torch.Tensor 
             b.actions[t] = act.view(E, n, -1)
             b.logp[t] = TypePolicy.log_prob(logp_all, act).view(E, n)
             b.values[t] = value.view(E, n)
-            buf.finite[t, k, 1] = torch.isfinite(x).all()
             actions[a] = b.actions[t]
         obs, rewards, done, _ = env.step(actions)
-        for k, a in enumerate(types):
-            r = rewards[a]
-            buf.types[a].rewards[t] = r
-            buf.finite[t, k, 0] = torch.isfinite(r).all()
+        for a in types:
+            buf.types[a].rewards[t] = rewards[a]
         buf.dones[t] = done.to(buf.dones.dtype)
         if buf.series_names:
             state = env.state  # the quantities come with the step when the env was made with quantities=True

@@ -18,7 +18,7 @@ from . import ppo
 from .config import ConfigError, TrainConfig
 from .curriculum import Curriculum, CurriculumError
 from .policy import TypePolicy
-from .rollout import RolloutBuffer, collect, new_buffer
+from .rollout import RolloutBuffer, collect, finite_flags, new_buffer
 
 
 class NonFiniteError(RuntimeError):
@@ -171,9 +171,10 @@ class Trainer:
     # ---------------------------------------------------------------- errors
 
     def _check_finite(self, buf: RolloutBuffer, e: int) -> None:
-        if bool(buf.finite.all()):
+        finite = finite_flags(buf)
+        if bool(finite.all()):
             return
-        bad = (~buf.finite).nonzero()[0].tolist()
+        bad = (~finite).nonzero()[0].tolist()
         t, k, what = bad
         a = self.types[k]
         kind = "reward" if what == 0 else "observation"
