@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from statistics import NormalDist
 
-from .ir import ARITHMETIC, COMPARISONS, ELEMENTWISE, Function, Op, Output
+from .ir import ARITHMETIC, COMPARISONS, ELEMENTWISE, Function, Op, Output, canonical
 
 
 def _is_int(v: float) -> bool:
@@ -58,8 +58,7 @@ class Builder:
 
     # ------------------------------------------------------------ helpers
     def canonical(self, dims) -> tuple[str, ...]:
-        s = set(dims)
-        return tuple(p for p in self.populations if p in s)
+        return canonical(self.populations, dims)
 
     def dims(self, v: str) -> tuple[str, ...]:
         return self.ops[v].dims

@@ -249,5 +249,10 @@ class Program:
         return sum(len(o.labels) for o in self.obs_outputs(agent))
 
     def canonical(self, dims: set[str] | tuple[str, ...]) -> tuple[str, ...]:
-        s = set(dims)
-        return tuple(p for p in self.populations if p in s)
+        return canonical(self.populations, dims)
+
+
+def canonical(populations, dims) -> tuple[str, ...]:
+    """``dims`` without repeats, in the order the populations are declared (the IR's axis order)."""
+    s = set(dims)
+    return tuple(p for p in populations if p in s)

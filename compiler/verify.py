@@ -7,6 +7,8 @@ op kind, and outputs that refer to defined values of the right shape.
 
 from __future__ import annotations
 
+import math
+
 from .ir import (
     ARITHMETIC,
     COMPARISONS,
@@ -37,7 +39,6 @@ def verify(program: Program) -> None:
 
 def _verify_function(prog: Program, fn: Function) -> list[str]:
     out: list[str] = []
-    pops = list(prog.populations)
     ops = {}
     bufs = {b.name: b for b in prog.buffers}
 
@@ -45,8 +46,7 @@ def _verify_function(prog: Program, fn: Function) -> list[str]:
         out.append(f"{fn.name}: {op.out} = {op.kind}{op.args}: {msg}")
 
     def union(names):
-        s = {d for n in names for d in ops[n].dims}
-        return tuple(p for p in pops if p in s)
+        return prog.canonical({d for n in names for d in ops[n].dims})
 
     for op in fn.ops:
         if op.out in ops:
@@ -57,7 +57,7 @@ def _verify_function(prog: Program, fn: Function) -> list[str]:
             continue
         if any(d not in prog.populations or d in prog.singletons for d in op.dims):
             bad(op, f"unknown or singleton dim in {op.dims}")
-        if op.dims != tuple(p for p in pops if p in op.dims) or len(set(op.dims)) != len(op.dims):
+        if op.dims != prog.canonical(op.dims):  # also catches a repeated dim
             bad(op, f"dims {op.dims} not in canonical order")
         if op.dtype not in ("f", "b", "i"):
             bad(op, f"unknown dtype {op.dtype}")
@@ -90,7 +90,7 @@ def _verify_function(prog: Program, fn: Function) -> list[str]:
                 bad(op, "actions are only known in step")
             agent, per = op.attr("agent"), op.attr("per")
             want = prog.agent_dims(agent) + ((per,) if per else ())
-            if op.dims != tuple(p for p in pops if p in want):
+            if op.dims != prog.canonical(want):
                 bad(op, f"action dims {op.dims} != {want}")
             table = op.attr("table")
             if not table or op.attr("size") != len(table) or op.attr("stride", 0) < 1:
@@ -139,7 +139,7 @@ def _verify_function(prog: Program, fn: Function) -> list[str]:
                 bad(op, "gather takes (src, index)")
             else:
                 src, idx = args
-                want = tuple(p for p in pops if p in (set(src.dims) - {dim}) | set(idx.dims))
+                want = prog.canonical((set(src.dims) - {dim}) | set(idx.dims))
                 if dim not in src.dims or dim in idx.dims or idx.dtype != "i":
                     bad(op, "bad gather operands")
                 elif op.dims != want or op.dtype != src.dtype:
@@ -171,11 +171,8 @@ def _verify_function(prog: Program, fn: Function) -> list[str]:
             own = set(prog.agent_dims(o.name))
             if not set(o.features) <= set(v.dims) or not (set(v.dims) - set(o.features)) <= own:
                 out.append(f"{where}: features {o.features} do not fit dims {v.dims}")
-            n = 1
-            for d in o.features:
-                n *= prog.populations[d]
+            n = o.onehot or math.prod(prog.size(o.features))
             if o.onehot:
-                n = o.onehot
                 if v.dtype != "i" or o.features:
                     out.append(f"{where}: onehot of a non-index value")
             elif v.dtype != "f":
