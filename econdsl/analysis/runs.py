@@ -15,16 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from ..language import ast
+from ..trainer.files import CHECKPOINT, EVAL_ARRAYS, EVAL_SUMMARY, METRICS
 
-METRICS = "metrics.csv"
 REWARD_SUFFIX = "/reward"
 ECON_PREFIX = "econ/"
 TAIL = 0.1  # fraction of the last iterations averaged when a quantity comes from metrics.csv
-
-
-CHECKPOINT = "checkpoint.pt"  # written atomically by the trainer (tmp + rename)
-EVAL_SUMMARY = "eval.json"  # episode means of every series, written with eval.npz after training
-EVAL_ARRAYS = "eval.npz"
 
 
 def has_checkpoint(run_dir: str | Path) -> bool:

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from . import files
 from .policy import TypePolicy
 
 STATE_TIMING = "pre_step"
@@ -74,7 +75,7 @@ def save(result: dict[str, Any], resolved, path: Path) -> dict[str, Any]:
     arrays = {f"series/{k}": v for k, v in result["series"].items()}
     arrays |= {f"reward/{k}": v for k, v in result["rewards"].items()}
     arrays |= {f"action/{k}": v for k, v in result["actions"].items()}
-    np.savez_compressed(path / "eval.npz", **arrays)
+    np.savez_compressed(path / files.EVAL_ARRAYS, **arrays)
     summary: dict[str, Any] = {
         "iteration": result["iteration"],
         # how the series are recorded, so that readers need not infer it from the data
@@ -88,11 +89,11 @@ def save(result: dict[str, Any], resolved, path: Path) -> dict[str, Any]:
         }
     for k, v in result["rewards"].items():
         summary["reward"][k] = float(np.mean(v))
-    (path / "eval.json").write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
+    (path / files.EVAL_SUMMARY).write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
     return summary
 
 
 def load(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    with np.load(path / "eval.npz") as z:
+    with np.load(path / files.EVAL_ARRAYS) as z:
         arrays = {k: z[k] for k in z.files}
-    return arrays, json.loads((path / "eval.json").read_text(encoding="utf-8"))
+    return arrays, json.loads((path / files.EVAL_SUMMARY).read_text(encoding="utf-8"))

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from . import evaluate
+from .files import EVAL_ARRAYS
 from .run import RunDir
 
 MAX_LINES = 12  # populations larger than this are drawn as mean and 10–90% band instead of one line each
@@ -182,7 +183,7 @@ def make_report(path: str | Path, out: str | Path | None = None) -> Path:
         lines += ["", f"Median throughput: {np.nanmedian(sps):,.0f} env-steps/s, "
                       f"{np.nanmedian(_column(rows, 'time/agent_steps_per_s')):,.0f} agent-steps/s.", ""]
     lines += [f"![{f}]({f})" for f in files] + [""]
-    if (run.path / "eval.npz").exists():
+    if (run.path / EVAL_ARRAYS).exists():
         arrays, summary = evaluate.load(run.path)
         ep = plot_episode(arrays, summary, out)
         lines += ["## Evaluation episode", "",

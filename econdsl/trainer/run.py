@@ -23,6 +23,7 @@ import torch
 
 from ..language.ast import to_json
 from ..language.printer import print_model
+from . import files
 
 PER_TYPE_METRICS = ("reward", "training", "entropy_coef", "policy_loss", "value_loss", "entropy", "approx_kl",
                     "clipfrac", "grad_norm", "explained_variance")
@@ -61,15 +62,15 @@ class RunDir:
 
     @property
     def config_path(self) -> Path:
-        return self.path / "config.json"
+        return self.path / files.CONFIG
 
     @property
     def checkpoint_path(self) -> Path:
-        return self.path / "checkpoint.pt"
+        return self.path / files.CHECKPOINT
 
     @property
     def metrics_path(self) -> Path:
-        return self.path / "metrics.csv"
+        return self.path / files.METRICS
 
     def exists(self) -> bool:
         return self.config_path.exists()
@@ -93,9 +94,9 @@ class RunDir:
             (tmp / "model.econ").write_text(header + print_model(resolved.model), encoding="utf-8")
             (tmp / "model.json").write_text(json.dumps(to_json(resolved.model), ensure_ascii=False, indent=1),
                                             encoding="utf-8")
-            (tmp / "config.json").write_text(json.dumps(dict(info, columns=columns), ensure_ascii=False,
+            (tmp / files.CONFIG).write_text(json.dumps(dict(info, columns=columns), ensure_ascii=False,
                                                         indent=2), encoding="utf-8")
-            with open(tmp / "metrics.csv", "w", newline="", encoding="utf-8") as f:
+            with open(tmp / files.METRICS, "w", newline="", encoding="utf-8") as f:
                 csv.writer(f).writerow(columns)
             if self.path.exists():
                 self.path.rmdir()
