@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from .resolve import Resolved
 
 
-def feature_count(r: Resolved, agent: str, e: ast.Expr) -> int:
+def feature_count(r: Resolved, e: ast.Expr) -> int:
     """Features one observation item contributes: a whole vector of population P (an unindexed quantity of
     P) counts size(P), ``onehot(i)`` the size of i's population, anything else 1."""
     if isinstance(e, ast.Call) and e.func == "onehot" and len(e.args) == 1 and isinstance(e.args[0], ast.Name):
@@ -32,10 +32,10 @@ def feature_count(r: Resolved, agent: str, e: ast.Expr) -> int:
 def observation_size(r: Resolved, agent: str) -> int:
     """Length of the observation vector of one agent of type ``agent``."""
     ag = r.agents[agent]
-    return sum(feature_count(r, agent, item) for d in ag.decls if isinstance(d, ast.Observe) for item in d.items)
+    return sum(feature_count(r, item) for d in ag.decls if isinstance(d, ast.Observe) for item in d.items)
 
 
-def _dims(r: Resolved, dims: tuple[str, ...]) -> str:
+def _dims(dims: tuple[str, ...]) -> str:
     return f"[{', '.join(dims)}]" if dims else ""
 
 
@@ -48,7 +48,7 @@ def summarize(result: CheckResult) -> str:
     lines.append("  populations: " + ", ".join(f"{p.name}[{p.size}]" for p in r.populations.values()))
     by_kind: dict[str, list[str]] = {}
     for s in r.symbols.values():
-        text = s.name + _dims(r, s.dims) + print_unit(s.unit)
+        text = s.name + _dims(s.dims) + print_unit(s.unit)
         if s.kind == "const" and s.name in r.consts:
             text += f" = {r.consts[s.name]:g}"
         by_kind.setdefault(s.kind, []).append(text)

@@ -90,7 +90,7 @@ _DIST_HINT = {
 
 class _Walker:
     def __init__(self, r: Resolved, diags: Diagnostics, site: Site, cur: dict[str, ast.Const]):
-        self.r, self.diags, self.site, self.cur = r, diags, site, cur
+        self.r, self.diags, self.site = r, diags, site
         ctx = site.ctx
         self.local: set[str] = set()
         if ctx in ("curriculum", "anneal", "allow"):

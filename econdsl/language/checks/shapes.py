@@ -13,7 +13,7 @@ from __future__ import annotations
 from .. import ast
 from ..diagnostics import Diagnostics
 from ..resolve import Resolved, Symbol
-from ._sites import Site, index_words, sites
+from ._sites import CURRICULUM_NAMES, Site, index_words, sites
 
 
 def check_shapes(r: Resolved, diags: Diagnostics) -> None:
@@ -127,7 +127,7 @@ class _Walker:
 
     def _local(self, name: str) -> bool:
         """Names that a context binds itself (curriculum iteration names, function parameters)."""
-        if self.site.ctx in ("curriculum", "anneal", "allow") and name in ("e", "age"):
+        if self.site.ctx in ("curriculum", "anneal", "allow") and name in CURRICULUM_NAMES:
             return True
         node = self.site.node
         return isinstance(node, ast.Function) and any(p.name == name for p in node.inputs + node.params)
