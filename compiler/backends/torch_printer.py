@@ -39,6 +39,8 @@ def comment(text: str) -> str:
     return ascii(str(text))[1:-1][:160]
 
 
+_TORCH_DTYPES = {"f": "DT", "b": "torch.bool", "i": "torch.int64"}  # IR dtype -> printed torch dtype
+
 def _num(v: float) -> str:
     if math.isnan(v):
         return "math.nan"
@@ -110,7 +112,7 @@ class Printer:
         if k == "const":
             v = op.attr("value")
             if isinstance(v, tuple):
-                dt = "DT" if op.dtype == "f" else ("torch.bool" if op.dtype == "b" else "torch.int64")
+                dt = _TORCH_DTYPES[op.dtype]
                 c = self.module_const(f"torch.tensor([{', '.join(_num(x) for x in v)}], dtype={dt}, "
                                       f"device=DEV)[None, :]")
                 self.emit(op, c)
@@ -135,7 +137,7 @@ class Printer:
         if k == "broadcast":
             a = args[0]
             if self.kinds[a] == "scalar":
-                dt = {"f": "DT", "b": "torch.bool", "i": "torch.int64"}[op.dtype]
+                dt = _TORCH_DTYPES[op.dtype]
                 self.emit(op, f"torch.full((E, {self.sizes(op.dims)}), {a}, dtype={dt}, device=DEV)")
             else:
                 self.emit(op, f"{self.al(a, op.dims)}.expand(E, {self.sizes(op.dims)})")
@@ -339,7 +341,7 @@ class Printer:
         src, idx = op.args
         s, i = self.ops[src], self.ops[idx]
         if s.dims == (dim,) and self.kinds[src] != "scalar":
-            n_out = math.prod(self.p.populations[d] for d in i.dims) if i.dims else 1
+            n_out = math.prod(self.p.size(i.dims))
             ie = f"{idx}.expand(E, {self.sizes(i.dims)}).reshape(E, {n_out})" if i.dims else \
                 f"{idx}.reshape(-1, 1).expand(E, 1)"
             se = f"{src}.expand(E, {self.p.populations[dim]})"
@@ -348,7 +350,7 @@ class Printer:
             return
         full = self.full(set(op.dims) | {dim})
         axis = 1 + full.index(dim)
-        shape_src = ", ".join(str(self.p.populations[d]) for d in full)
+        shape_src = self.sizes(full)
         shape_idx = ", ".join("1" if d == dim else str(self.p.populations[d]) for d in full)
         se = f"{self.al(src, full)}.expand(E, {shape_src})"
         ie = f"{self.al(idx, full)}.expand(E, {shape_idx})" if self.kinds[idx] != "scalar" else \
@@ -393,7 +395,7 @@ class Printer:
                 uses[a] = uses.get(a, 0) + 1
         for o in fn.outputs:
             uses[o.value] = uses.get(o.value, 0) + 1
-        table = fn.table()
+        table = self.p_table
         fused: set[str] = set()
         if len(self.p.populations) > 25:  # einsum letters a-y, z is the replica axis
             return fused
@@ -451,7 +453,7 @@ class Printer:
     def tensor(self, v: str, dims: tuple[str, ...], dtype: str = "f") -> str:
         """``v`` as a full ``[E, *sizes]`` tensor (materialising broadcasts of constants)."""
         if self.kinds[v] == "scalar":
-            dt = {"f": "DT", "b": "torch.bool", "i": "torch.int64"}[dtype]
+            dt = _TORCH_DTYPES[dtype]
             shape = f"(E, {self.sizes(dims)})" if dims else "(E,)"
             return f"torch.full({shape}, {v}, dtype={dt}, device=DEV)"
         if self.ops[v].dims != dims:
@@ -489,7 +491,7 @@ class Printer:
         self.function(p.step, "step(S, A, T, K)", inputs_for("step"), "T.shape[0]")
         groups: dict[str, list[str]] = {"state": [], "reward": [], "quantity": [], "external": []}
         for o in p.step.outputs:
-            op = p.step.op(o.value)
+            op = self.ops[o.value]
             if o.kind == "state":
                 dims = p.buffer(o.name).dims
             elif o.kind == "reward":
