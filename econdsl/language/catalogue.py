@@ -96,10 +96,13 @@ CATALOGUE: dict[str, Entry] = _entries(
           "A reduction binds its variable to a population, but the body uses the variable to index "
           "quantities of another population, or does not use it at all.",
           "Reduce over the population whose quantities the body indexes."),
-    Entry("E304", "index by a chosen member of another population",
-          "An action that chooses a member of a population (e.g. `employer ∈ Firm`) is used to index a "
-          "quantity of a different population.",
-          "Only index quantities of the population the action chooses from."),
+    Entry("E304", "index that is not a member of the population",
+          "A quantity of a population is indexed by something that is not a member of it: an action that "
+          "chooses a member of a different population (e.g. `employer ∈ Firm` indexing a consumer "
+          "quantity), or a number such as a state, a parameter or a formula (`wage[partner[j]]` with a "
+          "real-valued state `partner`).",
+          "Index by an index variable of the population, an action declared `in` the population, or an "
+          "integer."),
     Entry("E305", "equation shape mismatch",
           "The right-hand side depends on an index that the left-hand side does not bind, or the "
           "value of a declaration does not have the declared shape.",
@@ -188,10 +191,10 @@ CATALOGUE: dict[str, Entry] = _entries(
     Entry("E1002", "invalid training setting",
           "A `train` setting is unknown or has a value of the wrong type.",
           "See `econdsl train --help` and the train section of docs/language.md for the settings."),
-    Entry("W1001", "unsupported by the trainer",
-          "The model uses a feature that the language accepts but the trainer does not run yet "
-          "(continuous actions).",
-          "Discretise the action into a grid."),
+    Entry("E1003", "continuous actions are not supported yet",
+          "An action declared over an interval (`action x in [0, 1]`) is accepted by the grammar, but the "
+          "compiler and the trainer run action grids only.",
+          "Discretise the action into a grid, e.g. `action x in 0:0.1:1`."),
 )
 
 

@@ -1,7 +1,7 @@
 """Curriculum and training settings, and features the trainer does not run yet.
 
 Codes: E1001 an invalid curriculum item, E1002 an unknown training setting or a value of the wrong
-type, W1001 a continuous action (accepted by the language, not yet by the trainer).
+type, E1003 a continuous action (accepted by the grammar, not yet by the compiler and trainer).
 
 The vocabulary of ``train`` settings is the trainer's :class:`~econdsl.trainer.config.TrainConfig`:
 its fields, the per-type fields that may be set as ``name[Type]``, and the allowed string choices.
@@ -50,11 +50,16 @@ def check_settings(r: Resolved, diags: Diagnostics) -> None:
     _curriculum(r, diags)
     if r.train is not None:
         _train(r, diags)
+    _unsupported(r, diags)
+
+
+def _unsupported(r: Resolved, diags: Diagnostics) -> None:
+    """The one place that rejects what the grammar accepts but the compiler and trainer cannot run yet."""
     for heads in r.heads.values():
         for h in heads:
             if h.continuous:
-                diags.add("W1001", f"`{h.decl.name}` is a continuous action; the trainer supports action grids only",
-                          h.decl.span, "discretise it, e.g. `in 0:0.1:1`")
+                diags.add("E1003", f"`{h.decl.name}` is a continuous action (an interval); continuous actions "
+                          "are not supported yet", h.decl.span, "use a grid instead, e.g. `in 0:0.1:1`")
 
 
 # ---------------------------------------------------------------- curriculum

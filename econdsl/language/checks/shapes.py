@@ -1,7 +1,8 @@
 """Shapes and indices: every quantity indexed by the right number of indices of the right populations.
 
 Codes: E301 wrong number of indices, E302 index of the wrong population, E303 reduction over the wrong
-population (or not using its variable), E304 index by a chosen member of another population, E305 an
+population (or not using its variable), E304 an index that is not a member of the indexed population (a
+member chosen from another population, or a number such as a state), E305 an
 index not bound where it is used, E306 array literal length vs population size.
 
 A bare quantity of a population (``observe p`` in a Consumer block) means the whole vector; that is
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 from .. import ast
 from ..diagnostics import Diagnostics
+from ..printer import print_expr
 from ..resolve import Resolved, Symbol
 from ._sites import CURRICULUM_NAMES, Site, index_words, sites
 
@@ -168,10 +170,26 @@ class _Walker:
                                f"quantity of {dim}", ix.span,
                                f"`{name}` may index quantities of {pop} only")
             return
-        if isinstance(ix, ast.Num) and want is not None:
-            if ix.value != int(ix.value) or not 0 <= ix.value < want.size:
+        if isinstance(ix, ast.Num):
+            if want is not None and (ix.value != int(ix.value) or not 0 <= ix.value < want.size):
                 self.diags.add("E302", f"index {ix.text or ix.value} is out of range for {dim} "
                                f"(members 0 to {want.size - 1})", ix.span)
+            return
+        if self._reported_elsewhere(ix):
+            return
+        # Any other value (a state, a parameter, a step quantity, arithmetic) is a number, not a member:
+        # the compiler could only round it, and a real value between members has no meaning as an index.
+        own = f" (`{want.index}`)" if want is not None and want.index else ""
+        self.diags.add("E304", f"`{print_expr(ix)}` is not a member of {dim}, so it cannot index `{e.base}`",
+                       ix.span, f"an index must be a member of {dim}: an index variable of {dim}{own}, an "
+                       f"action declared `in {dim}`, or an integer")
+
+    def _reported_elsewhere(self, ix: ast.Expr) -> bool:
+        """Unbound index names (E305) and undeclared names (E201) are reported by their own checks."""
+        if not isinstance(ix, ast.Name | ast.Index):
+            return False
+        name = ix.id if isinstance(ix, ast.Name) else ix.base
+        return self.r.symbols.get(name) is None or self.r.population_of_index(name) is not None
 
 
 def _chooser(r: Resolved, ix: ast.Expr) -> tuple[str, str] | None:
