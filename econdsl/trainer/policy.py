@@ -54,7 +54,7 @@ class ObsNormalizer(nn.Module):
     @torch.no_grad()
     def update(self, x: torch.Tensor) -> None:
         """Merge a batch [N, obs_dim] of raw observations into the running statistics (Chan et al.)."""
-        if not self.running or x.shape[0] == 0:
+        if not self.running or x.shape[0] == 0 or len(self.mean) == 0:
             return
         v = x[:, self.keep] if len(self.digits) else x
         n = float(v.shape[0])
@@ -110,10 +110,14 @@ class TypePolicy(nn.Module):
         self.nvec = list(nvec)
         self.n_heads, self.max_n = len(nvec), max(nvec)
         self.norm = ObsNormalizer(obs_dim, obs_norm, obs_clip, digit_features)
-        self.trunk, width = _mlp(self.norm.out_dim, hidden, activation)
+        # A type that observes nothing sees one constant input: its action distribution is the same in every
+        # state (right for a one-shot game), and the network keeps its usual shape.
+        self.blind = self.norm.out_dim == 0
+        inputs = 1 if self.blind else self.norm.out_dim
+        self.trunk, width = _mlp(inputs, hidden, activation)
         self.logits = layer_init(nn.Linear(width, self.n_heads * self.max_n), std=0.01)
         # The paper puts the value head on the policy's trunk; a separate critic MLP is the option.
-        self.critic = None if shared_value else _mlp(self.norm.out_dim, hidden, activation)[0]
+        self.critic = None if shared_value else _mlp(inputs, hidden, activation)[0]
         self.value = layer_init(nn.Linear(width, 1), std=1.0)
         pad = torch.zeros(self.n_heads, self.max_n, dtype=torch.bool)
         for k, n in enumerate(self.nvec):
@@ -126,7 +130,7 @@ class TypePolicy(nn.Module):
 
     def forward(self, obs: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Raw observations [B, obs_dim] → masked log-probabilities [B, n_heads, max_n] and values [B]."""
-        x = self.norm(obs)
+        x = obs.new_ones(obs.shape[0], 1) if self.blind else self.norm(obs)
         z = self.trunk(x)
         zv = z if self.critic is None else self.critic(x)
         bias = torch.where(self.allowed(mask), 0.0, MASKED)  # one broadcast add: cheaper than masked_fill

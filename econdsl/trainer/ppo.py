@@ -70,7 +70,7 @@ def batch_from(b, dones: torch.Tensor, scale: float, gamma: float, lam: float, r
         adv, ret = gae(r, v, d, last, gamma, lam)
     else:
         adv, ret = monte_carlo(r, v, d, last, gamma)
-    return Batch(b.obs.reshape(T * E * n, -1), b.actions.reshape(T * E * n, -1), b.logp.reshape(-1),
+    return Batch(b.obs.flatten(0, 2), b.actions.reshape(T * E * n, -1), b.logp.reshape(-1),
                  v.reshape(-1), adv.reshape(-1), ret.reshape(-1))
 
 

@@ -150,7 +150,7 @@ class Trainer:
                                      self.generator).items():
                 metrics[f"{a}/{k}"] = val
         for a in self.types:
-            self.policies[a].norm.update(buf.types[a].obs.reshape(-1, buf.types[a].obs.shape[-1]))
+            self.policies[a].norm.update(buf.types[a].obs.flatten(0, -2))  # also for width 0
         t_end = time.perf_counter()
         n_steps = self.steps * cfg.envs
         self.env_steps += n_steps
