@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("compare", "compare"),
     "sweep": ("sweep", "sweep"),
     "best-response": ("best_response", "best_response"),
+    "fmt": ("fmt", "fmt"),
 }
 
 

@@ -53,6 +53,11 @@ def _parser() -> Lark:
                 maybe_placeholders=False, cache=True)
 
 
+def comments(text: str) -> list[Token]:
+    """Every ``# ...`` comment of a source, as the parser's own lexer sees it (the parser ignores them)."""
+    return [tok for tok in _parser().lex(text, dont_ignore=True) if tok.type == "COMMENT"]
+
+
 class LiteralError(ValueError):
     """A literal that is well formed for the grammar but not a usable value."""
 

@@ -170,31 +170,50 @@ def print_decl(d: ast.Node) -> str:
     raise TypeError(f"no source form for {type(d).__name__}")
 
 
-def _block(head: str, lines: list[str], level: int) -> list[str]:
-    pad = INDENT * level
-    return [pad + head] + [INDENT * (level + 1) + x if not x.startswith("\0") else x[1:] for x in lines] + [pad + "end"]
-
-
-def _item(it: ast.Node, level: int) -> list[str]:
+def block_header(it: ast.Node) -> str | None:
+    """The opening line of a block (``agent Consumer[100] index j``, ``step``, ``preset quick``...), None for a
+    one-line item."""
     if isinstance(it, ast.Agent):
         head = f"agent {it.name}"
         if it.size is not None:
             head += f"[{print_expr(it.size)}]"
             if it.index is not None:
                 head += f" index {it.index}"
-        return _block(head, [print_decl(d) for d in it.decls], level)
+        return head
+    if isinstance(it, ast.Preset):
+        return f"preset {it.name}"
+    return _BLOCK_WORDS.get(type(it))
+
+
+_BLOCK_WORDS: dict[type, str] = {ast.Step: "step", ast.Accounting: "accounting", ast.Curriculum: "curriculum",
+                                 ast.Train: "train"}
+
+
+def block_body(it: ast.Node) -> tuple[ast.Node, ...]:
+    """A block's items, in source order (a ``train`` block keeps its settings and presets apart in the AST)."""
+    if isinstance(it, ast.Agent):
+        return it.decls
     if isinstance(it, ast.Step):
-        return _block("step", [print_decl(e) for e in it.equations], level)
+        return it.equations
     if isinstance(it, ast.Accounting):
-        return _block("accounting", [print_decl(e) for e in it.externals], level)
+        return it.externals
     if isinstance(it, ast.Curriculum):
-        return _block("curriculum", [print_decl(c) for c in it.items], level)
+        return it.items
+    if isinstance(it, ast.Preset):
+        return it.settings
     if isinstance(it, ast.Train):
-        lines = [print_decl(s) for s in it.settings]
-        for p in it.presets:
-            lines += ["\0" + x for x in _block(f"preset {p.name}", [print_decl(s) for s in p.settings], level + 1)]
-        return _block("train", lines, level)
-    return [INDENT * level + print_decl(it)]
+        return tuple(sorted(it.settings + it.presets, key=lambda n: (n.span.line, n.span.col)))
+    raise TypeError(f"not a block: {type(it).__name__}")
+
+
+def _item(it: ast.Node, level: int) -> list[str]:
+    head = block_header(it)
+    if head is None:
+        return [INDENT * level + print_decl(it)]
+    lines = [INDENT * level + head]
+    for x in block_body(it):
+        lines.extend(_item(x, level + 1))
+    return lines + [INDENT * level + "end"]
 
 
 def print_model(m: ast.Model) -> str:
@@ -204,7 +223,7 @@ def print_model(m: ast.Model) -> str:
         out.append("")
     out.append(f"model {m.name}" + (f" extends {m.extends}" if m.extends else ""))
     for it in m.items:
-        if isinstance(it, ast.Agent | ast.Step | ast.Accounting | ast.Curriculum | ast.Train):
+        if block_header(it) is not None:
             out.append("")
         out.extend(_item(it, 0))
     out.append("end")

@@ -1,0 +1,206 @@
+"""`econdsl fmt`: idempotent, keeps every comment and blank-line group, leaves the AST unchanged."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from econdsl.cli import main
+from econdsl.language import ast
+from econdsl.language.diagnostics import Diagnostics
+from econdsl.language.formatter import format_source
+from econdsl.language.parser import comments, parse
+
+ROOT = Path(__file__).resolve().parents[2]
+MODELS = sorted((ROOT / "models").glob("*.econ"))
+OTHER = sorted((ROOT / "bench" / "experiments").glob("*.econ")) + sorted(
+    (ROOT / "tests" / "golden" / "errors").glob("*.econ"))
+
+
+def _parse(text: str) -> ast.Model:
+    d = Diagnostics()
+    m = parse(text, "<test>", d)
+    assert m is not None, d.render()
+    return m
+
+
+def _comment_texts(text: str) -> list[str]:
+    return [c.value.rstrip() for c in comments(text)]
+
+
+def _assert_formats(text: str) -> str:
+    out, diags = format_source(text)
+    assert out is not None, diags.render()
+    assert _parse(out) == _parse(text)
+    assert _comment_texts(out) == _comment_texts(text)
+    again, _ = format_source(out)
+    assert again == out, "not idempotent"
+    return out
+
+
+@pytest.mark.parametrize("path", MODELS + OTHER, ids=lambda p: p.name)
+def test_every_model_formats(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    if _parse_or_none(text) is None:
+        pytest.skip("a golden file with syntax errors")
+    out = _assert_formats(text)
+    if path in MODELS:  # blank-line groups survive: same number of paragraphs
+        assert out.count("\n\n") == text.count("\n\n")
+
+
+def _parse_or_none(text: str) -> ast.Model | None:
+    try:
+        return parse(text, "<test>", Diagnostics())
+    except RecursionError:
+        return None
+
+
+MESSY = """# header comment
+
+# second paragraph of the header
+model m   # trailing on the header
+horizon   3
+const  k=1+2   # k
+
+
+const z = [1,   # first item
+           2]
+agent A [ 2 ]  index i   # a population
+    # leading comment
+    state   x = 0 in [0,Inf]
+      action q in 0:1   # q
+    observe x
+    reward  r[i]
+    # dangling before end
+end
+step
+    r[i] = x[i] +q[i]
+        next x[i] = q[i]
+end
+end
+# after the model
+"""
+
+MESSY_FORMATTED = """# header comment
+
+# second paragraph of the header
+model m                                      # trailing on the header
+horizon 3
+const k = 1 + 2                              # k
+
+# first item
+const z = [1, 2]
+agent A[2] index i                           # a population
+    # leading comment
+    state x = 0 in [0, Inf]
+    action q in 0:1                          # q
+    observe x
+    reward r[i]
+    # dangling before end
+end
+step
+    r[i] = x[i] + q[i]
+    next x[i] = q[i]
+end
+end
+# after the model
+"""
+
+
+def test_layout_of_comments_and_blank_lines() -> None:
+    assert _assert_formats(MESSY) == MESSY_FORMATTED
+
+
+def test_trailing_comment_columns() -> None:
+    long = "x" * 60
+    text = ("model m\nconst a = 1 # a\nconst bb = 2 # b\n\n"
+            f"const c = {'1 + ' * 10}1 # c\nconst d = 1 # d\nconst {long} = 1 # long\nend\n")
+    lines = _assert_formats(text).splitlines()
+    assert lines[1].index("#") == lines[2].index("#") == 45
+    assert lines[4].index("#") == lines[5].index("#") == 53  # the run's longest line is 49 characters
+    assert lines[6].endswith(f"const {long} = 1    # long")  # too long to push the run: 4 spaces
+
+
+def test_variant_items_are_indented() -> None:
+    text = 'import "base.econ"\nmodel v extends base\nset k = 2   # two\nremove old\nend\n'
+    assert _assert_formats(text) == ('import "base.econ"\nmodel v extends base\n'
+                                     "    set k = 2                                # two\n    remove old\nend\n")
+
+
+# ---------------------------------------------------------------- generated models (the compiler's generator)
+
+
+def _generator():
+    path = ROOT / "tests" / "compiler" / "test_generated_models.py"
+    spec = importlib.util.spec_from_file_location("generated_models_for_fmt", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+GEN = _generator()
+COMMENTS = st.sampled_from(["# why", "#x", "# θ ≤ 1: \"quoted\"", "#", "# a # b"])
+
+
+@st.composite
+def _commented_models(draw) -> str:
+    text = (GEN.TEMPLATE.replace("{E1}", draw(GEN.exprs(GEN.BUYER, GEN.BUYER_SUMS)))
+            .replace("{E2}", draw(GEN.exprs(GEN.SELLER, GEN.SELLER_SUMS)))
+            .replace("{R1}", "e1[j] + a[j] * q[j] - y[pick[j]]")
+            .replace("{NX}", "x[j] + e1[j] / 8").replace("{NY}", "y[i] - e2[i] / 16"))
+    out = []
+    for line in text.strip("\n").split("\n"):
+        for _ in range(draw(st.integers(0, 2))):  # comment lines and blank lines before each line
+            out.append(draw(st.sampled_from(["", " " * draw(st.integers(0, 6)) + draw(COMMENTS)])))
+        indent = " " * draw(st.integers(0, 8))
+        out.append(indent + line.strip() + draw(st.sampled_from(["", " ", "  " + draw(COMMENTS)])))
+    return "\n".join(out) + "\n"
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_commented_models())
+def test_generated_models_format(text: str) -> None:
+    _assert_formats(text)
+
+
+# ---------------------------------------------------------------- the command
+
+
+def _fmt(*args: str, stdin: str | None = None):
+    r = CliRunner().invoke(main, ["fmt", *args], input=stdin)
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
+    r.returncode = r.exit_code
+    return r
+
+
+def test_fmt_command(tmp_path: Path) -> None:
+    messy = tmp_path / "m.econ"
+    messy.write_text(MESSY, encoding="utf-8")
+    messy.chmod(0o640)
+    r = _fmt("--check", str(messy))
+    assert r.returncode == 1 and "would reformat" in r.output
+    assert messy.read_text(encoding="utf-8") == MESSY
+    r = _fmt("--diff", str(messy))
+    assert r.returncode == 1 and "+const k = 1 + 2" in r.output
+    r = _fmt(str(messy))
+    assert r.returncode == 0, r.output
+    assert messy.read_text(encoding="utf-8") == MESSY_FORMATTED
+    assert messy.stat().st_mode & 0o777 == 0o640
+    assert [p.name for p in tmp_path.iterdir()] == ["m.econ"]  # no temporary file left behind
+    assert _fmt("--check", str(messy)).returncode == 0
+    r = _fmt("-", stdin=MESSY)
+    assert r.returncode == 0 and r.output == MESSY_FORMATTED
+
+
+def test_fmt_reports_syntax_errors(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.econ"
+    bad.write_text("model m\nconst k = = 1\nend\n", encoding="utf-8")
+    r = _fmt(str(bad))
+    assert r.returncode == 1
+    assert "bad.econ:2:" in r.output and "error[E" in r.output
+    assert bad.read_text(encoding="utf-8") == "model m\nconst k = = 1\nend\n"
