@@ -41,7 +41,7 @@ _FOLD = {
     "lt": lambda a, b: float(a < b), "le": lambda a, b: float(a <= b), "gt": lambda a, b: float(a > b),
     "ge": lambda a, b: float(a >= b), "eq": lambda a, b: float(a == b), "ne": lambda a, b: float(a != b),
     "and": lambda a, b: float(bool(a) and bool(b)), "or": lambda a, b: float(bool(a) or bool(b)),
-    "not": lambda a: float(not a), "float": lambda a: float(a),
+    "not": lambda a: float(not a), "float": lambda a: float(a), "int": lambda a: float(math.floor(a)),
 }
 _FOLD = {k: _safe(v) for k, v in _FOLD.items()}
 
@@ -141,6 +141,8 @@ class Builder:
                     args = [self.cast(a, "f", source) for a in args]
             elif dts == {"b"} or dts == {"b", "f"}:
                 args = [self.cast(a, "f", source) for a in args]
+        elif kind == "int" and self.dtype(args[0]) == "b":
+            args = [self.cast(args[0], "f", source)]
         elif kind in ("and", "or", "not"):
             args = [self.cast(a, "b", source) for a in args]
         elif kind == "where":
@@ -166,6 +168,8 @@ class Builder:
         if simplified is not None:
             return simplified
         if kind == "float" and self.dtype(args[0]) == "f":
+            return args[0]
+        if kind == "int" and self.dtype(args[0]) == "i":
             return args[0]
         return self._new(kind, args, dims, dtype, (), source, name)
 
@@ -253,6 +257,19 @@ class Builder:
             return self.elementwise(k, (self.reduce(op, args[0], dim, None, source),
                                         self.reduce(op, args[1], dim, None, source)), source)
         return None
+
+    def lookup(self, table: tuple[float, ...], shape: tuple[int, ...], indices, source: str = "") -> str:
+        """``table[i0, i1, …]`` (row-major) for integer indices; folded when every index is constant."""
+        indices = [self.cast(i, "i", source) for i in indices]
+        consts = [self.const_value(i) for i in indices]
+        if all(c is not None for c in consts):
+            flat = 0
+            for c, n in zip(consts, shape, strict=True):
+                flat = flat * n + min(max(int(c), 0), n - 1)
+            return self.const(table[flat], "f")
+        dims = self.canonical(d for i in indices for d in self.dims(i))
+        attrs = (("table", tuple(float(x) for x in table)), ("shape", tuple(shape)))
+        return self._new("lookup", tuple(indices), dims, "f", attrs, source, "")
 
     def gather(self, src: str, index: str, dim: str, source: str = "") -> str:
         index = self.cast(index, "i", source)

@@ -26,6 +26,10 @@ def _attrs(op: Op) -> str:
         return f"dim {op.attr('dim')}"
     if k == "reduce":
         return f"{op.attr('op')} over {op.attr('dim')}"
+    if k == "lookup":
+        table = op.attr("table")
+        shown = ", ".join(f"{x:g}" for x in table[:6]) + (", …" if len(table) > 6 else "")
+        return f"shape {'×'.join(map(str, op.attr('shape')))}, table = ({shown})"
     return ""
 
 

@@ -54,12 +54,18 @@ to earlier ops of the same function. Ops are in a valid execution order.
 ``iota``       attrs ``dim``. The member index 0..n-1 along ``dim``; dims ``(dim,)``, dtype "i".
 elementwise    kinds in :data:`ELEMENTWISE` with the listed arity and result dtype. ``pow`` is real
                power, ``div`` true division, ``where(c, a, b)`` selects ``a`` where ``c``; ``float``
-               casts "b"/"i" to "f" (True → 1.0); ``ndtri`` is the inverse standard normal CDF.
+               casts "b"/"i" to "f" (True → 1.0); ``int`` turns an "f" value that holds a whole number (a state
+               declared ``in lo:hi`` or ``in Pop``) into an "i" value: ``floor(x)``; ``ndtri`` is the inverse
+               standard normal CDF.
 ``broadcast``  args ``(x,)``; the result has the op's ``dims`` (a superset of x's): x repeated.
 ``reduce``     attrs ``op`` (one of :data:`REDUCTIONS`), ``dim``. args ``(x,)`` or ``(x, mask)``; x and
                mask ("b") are broadcast to the union of their dims, which must contain ``dim``; the
                result has that union minus ``dim``. With a mask, only members where it is true count.
                Empty sets give: sum 0, prod 1, min +inf, max -inf, mean 0.
+``lookup``     attrs ``table`` (tuple of floats, row-major), ``shape`` (tuple of ints, one per index).
+               args: one "i" index per entry of ``shape``; dims = the union of the indices' dims, dtype
+               "f". The value at a point is ``table[i0, i1, …]`` (a vector or matrix constant indexed by
+               whole-number values, ``z[e[j]]``); each index is clamped into ``0 .. shape[k] - 1``.
 ``gather``     attrs ``dim``. args ``(src, index)``; ``index`` has dtype "i" and does not have ``dim``;
                ``src`` has ``dim``. Result dims = (src.dims minus ``dim``) ∪ index.dims; the value at a
                point is ``src`` at member ``index`` along ``dim`` (``w[employer[j]]``). Indices are
@@ -103,13 +109,14 @@ ELEMENTWISE: dict[str, tuple[int, str | None]] = {
     "and": (2, "b"), "or": (2, "b"), "not": (1, "b"),
     "where": (3, None),  # where(cond, a, b): dtype of a
     "float": (1, "f"),  # bool/int -> real
+    "int": (1, "i"),  # real holding a whole number -> integer (floor)
 }
 ARITHMETIC = {"add", "sub", "mul", "div", "pow", "neg", "min", "max", "log", "exp", "sqrt", "abs", "floor",
               "ceil", "ndtri"}
 COMPARISONS = {"lt", "le", "gt", "ge", "eq", "ne"}
 LOGICAL = {"and", "or", "not"}
 REDUCTIONS = ("sum", "prod", "min", "max", "mean")
-OP_KINDS = ("const", "input", "action", "iota", "broadcast", "reduce", "gather", *ELEMENTWISE)
+OP_KINDS = ("const", "input", "action", "iota", "broadcast", "reduce", "gather", "lookup", *ELEMENTWISE)
 INPUT_SOURCES = ("state", "param", "runtime_const", "time", "uniform")
 OUTPUT_KINDS = {
     "init": ("param", "state"),

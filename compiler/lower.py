@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, field
 
 from ..language import ast
+from ..language.checks.discrete import levels
 from ..language.diagnostics import Diagnostics, EconError
 from ..language.resolve import ActionHead, Resolved
 from .builder import Builder
@@ -161,7 +162,9 @@ class Lowering:
                     raise self.error("E402", f"`{nm}` is used before it is initialised", e.span,
                                      "parameters and initial states may use earlier ones only")
                 return self.init_vals[nm]
-            return b.input(sym.kind, nm, sym.dims, "f", s)
+            v = b.input(sym.kind, nm, sym.dims, "f", s)
+            # a state declared `in lo:hi` or `in Pop` holds whole numbers (the checker proves it, E311)
+            return b.elementwise("int", (v,), s) if sym.levels is not None else v
         if sym.kind == "action":
             if sc.where != "step":
                 raise self.error("E403", f"`{nm}` is an action; it is not known here", e.span)
@@ -190,6 +193,17 @@ class Lowering:
     def index(self, b: Builder, e: ast.Index, sc: Scope) -> str:
         if e.base in sc.locals:
             raise self.error("E206", f"`{e.base}` is a function argument; it cannot be indexed", e.span)
+        table = self.r.tables.get(e.base)
+        if table is not None:
+            if len(e.indices) != len(table.shape):
+                raise self.error("E310", f"`{e.base}` takes {len(table.shape)} index(es)", e.span)
+            idx = []
+            for ix in e.indices:
+                try:
+                    idx.append(b.cast(self.expr(b, ix, sc), "i", self.src(ix.span)))
+                except TypeError:
+                    raise self.error("E310", f"the index of `{e.base}` is not a whole number", ix.span) from None
+            return b.lookup(table.values, table.shape, idx, self.src(e.span))
         sym = self.r.symbols.get(e.base)
         if sym is None or sym.kind not in ("state", "param", "action", "quantity"):
             raise self.error("E206", f"`{e.base}` cannot be indexed", e.base_span)
@@ -409,10 +423,14 @@ class Lowering:
                 raise self.error("E207", "`onehot` takes one argument", item.span)
             v = self.expr(b, item.args[0], sc)
             op = b.ops[v]
+            lv = levels(self.r, item.args[0], self.agent_axes(agent))
             if op.kind == "iota":
                 n = self.pops[op.attr("dim")]
+            elif op.dtype == "i" and lv is not None and lv[0] >= 0:
+                n = lv[1] + 1  # a state declared `in 0:hi` or `in Pop`: one column per value
             else:
-                raise self.error("E206", "`onehot` takes the index of a population member (e.g. `onehot(i)`)",
+                raise self.error("E206", "`onehot` takes the index of a population member (e.g. `onehot(i)`) or "
+                                 "a state declared `in 0:hi` or `in Pop`",
                                  item.span)
             if not set(op.dims) <= set(own):
                 raise self.error("E305", "`onehot` of another population's index", item.span)

@@ -36,6 +36,8 @@ def _reemit(fn: Function, populations: dict[str, int]) -> Function:
             new = b.reduce(op.attr("op"), args[0], op.attr("dim"), args[1] if len(args) > 1 else None, op.source)
         elif k == "gather":
             new = b.gather(args[0], args[1], op.attr("dim"), op.source)
+        elif k == "lookup":
+            new = b.lookup(op.attr("table"), op.attr("shape"), args, op.source)
         else:
             new = b.raw(k, args, op.dims, op.dtype, op.attrs, op.source, op.name)
         rename[op.out] = new

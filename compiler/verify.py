@@ -118,6 +118,8 @@ def _verify_function(prog: Program, fn: Function) -> list[str]:
                 bad(op, f"logic on {dts}")
             elif k == "where" and (dts[0] != "b" or dts[1] != dts[2]):
                 bad(op, f"where on {dts}")
+            elif k == "int" and dts != ["f"]:
+                bad(op, f"int of {dts}")
             want = res if res is not None else dts[1]
             if op.dtype != want:
                 bad(op, f"dtype {op.dtype} != {want}")
@@ -144,6 +146,14 @@ def _verify_function(prog: Program, fn: Function) -> list[str]:
                     bad(op, "bad gather operands")
                 elif op.dims != want or op.dtype != src.dtype:
                     bad(op, f"gather dims {op.dims} != {want}")
+        elif k == "lookup":
+            table, shape = op.attr("table"), op.attr("shape")
+            if not isinstance(shape, tuple) or len(args) != len(shape) or any(a.dtype != "i" for a in args):
+                bad(op, "lookup takes one integer index per axis of its table")
+            elif not isinstance(table, tuple) or len(table) != math.prod(shape):
+                bad(op, "lookup table does not match its shape")
+            if op.dims != union(op.args) or op.dtype != "f":
+                bad(op, f"lookup dims {op.dims} != {union(op.args)} or dtype {op.dtype} != f")
         else:
             bad(op, "unknown op kind")
         ops[op.out] = op

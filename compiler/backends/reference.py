@@ -68,6 +68,7 @@ _SCALAR = {
     "eq": lambda a, b: a == b, "ne": lambda a, b: a != b,
     "and": lambda a, b: bool(a) and bool(b), "or": lambda a, b: bool(a) or bool(b), "not": lambda a: not a,
     "where": lambda c, a, b: a if c else b, "float": lambda a: float(a),
+    "int": lambda a: math.floor(a) if math.isfinite(a) else 0,
 }
 
 
@@ -160,6 +161,14 @@ class Interpreter:
                 m = int(self.at(vals[1], idx, op.dims, pt))
                 where[dim] = min(max(m, 0), n - 1)
                 out[pt] = vals[0][(pt[0], *(where[d] for d in src.dims))]
+            return out
+        if k == "lookup":
+            table, shape = op.attr("table"), op.attr("shape")
+            for pt in self.points(op.dims):
+                flat = 0
+                for v, a, n in zip(vals, args, shape, strict=True):
+                    flat = flat * n + min(max(int(self.at(v, a, op.dims, pt)), 0), n - 1)
+                out[pt] = table[flat]
             return out
         fn = _SCALAR[k]
         for pt in self.points(op.dims):

@@ -148,7 +148,22 @@ class Printer:
         if k == "gather":
             self.gather(op)
             return
+        if k == "lookup":
+            self.lookup(op)
+            return
         self.elementwise(op)
+
+    def lookup(self, op: Op) -> None:
+        """``table[i0, i1, …]``: one flat index into a module constant, each index clamped."""
+        shape = op.attr("shape")
+        table = self.module_const(f"torch.tensor([{', '.join(_num(x) for x in op.attr('table'))}], dtype=DT, "
+                                  f"device=DEV)")
+        flat = ""
+        for a, n in zip(op.args, shape, strict=True):
+            term = (str(min(max(int(self.ops[a].attr("value")), 0), n - 1)) if self.kinds[a] == "scalar"
+                    else f"torch.clamp({self.al(a, op.dims)}, 0, {n - 1})")
+            flat = term if not flat else f"({flat}) * {n} + {term}"
+        self.emit(op, f"{table}[{flat}]")
 
     def _action_parts(self, op: Op) -> tuple[int, str, str, bool]:
         """(agent index, member slice, column slice, direct): ``direct`` when the column's value is its
@@ -269,6 +284,8 @@ class Printer:
             self.emit(op, f"torch.where({args[0]}, {args[1]}, {args[2]})")
         elif k == "float":
             self.emit(op, f"{args[0]}.to(DT)")
+        elif k == "int":
+            self.emit(op, f"torch.floor({args[0]}).long()")
         else:  # pragma: no cover - verify() rejects unknown kinds
             raise ValueError(k)
 

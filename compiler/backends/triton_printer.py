@@ -340,6 +340,8 @@ class _KernelWriter:
             expr = f"tl.where({c}, {x}, {y})"
         elif k == "float":
             expr = f"{a[0]}.to(DT)"
+        elif k == "int":
+            expr = f"tl.floor({self.as_f(a[0])}).to(tl.int32)"
         else:
             raise NotImplementedError(f"triton printer: op kind {k!r}")
         self.define(op, var, expr)
@@ -410,6 +412,19 @@ class _KernelWriter:
         self.define(op, var, expr)
         return var
 
+    def lookup(self, op: Op, a: list[str]) -> str:
+        """``table[i0, i1, …]`` (row-major), each index clamped: a flat index into ``table_expr``."""
+        shape = tuple(op.attr("shape"))  # type: ignore[arg-type]
+        flat = ""
+        for idx, n in zip(a, shape, strict=True):
+            term = f"tl.minimum(tl.maximum({idx}, 0), {n - 1})"
+            flat = term if not flat else f"({flat}) * {n} + {term}"
+        fv = self.fresh()
+        self.emit(f"{fv} = {flat}", "flat index into a constant table")
+        var = self.fresh()
+        self.define(op, var, self.table_expr(fv, tuple(float(v) for v in op.attr("table")), "f"))  # type: ignore[union-attr]
+        return var
+
     def gather(self, op: Op, a: list[str]) -> str:
         dim = str(op.attr("dim"))
         k = self.p.axes.index(dim)
@@ -454,6 +469,8 @@ class _KernelWriter:
                 var = self.reduce(op, a)
             elif op.kind == "gather":
                 var = self.gather(op, a)
+            elif op.kind == "lookup":
+                var = self.lookup(op, a)
             else:
                 var = self.elementwise(op, a)
             self.names[f"{scope}:{op.out}"] = var

@@ -147,6 +147,17 @@ class Array(Expr):
     span: Span = _span()
 
 
+@dataclass(frozen=True)
+class Matrix(Expr):
+    """``[a b; c d]``: a matrix literal, row by row (the value of a ``const``)."""
+
+    rows: tuple[tuple[Expr, ...], ...]
+    span: Span = _span()
+
+    def children(self) -> list[Node]:
+        return [x for row in self.rows for x in row]
+
+
 # ---------------------------------------------------------------- units
 
 
@@ -201,10 +212,15 @@ class Param(Decl):
 
 @dataclass(frozen=True)
 class State(Decl):
+    """``state x = init``, optionally ``in [lo, hi]`` (bounds), ``in lo:hi`` (an integer-valued state,
+    ``domain`` a :class:`GridRange`) or ``in Pop`` (a state that holds a member of Pop, ``domain`` a
+    :class:`GridPopulation`)."""
+
     name: str
     unit: Unit | None
     init: Expr
     bounds: Bounds | None = None
+    domain: Node | None = None
     span: Span = _span()
 
 

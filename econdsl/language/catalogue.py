@@ -110,6 +110,17 @@ CATALOGUE: dict[str, Entry] = _entries(
     Entry("E306", "array length does not match population size",
           "An array literal gives a per-agent value but has a different length than the population.",
           "Give exactly one value per member."),
+    Entry("E310", "bad vector or matrix constant, or index into one",
+          "A vector (`[a, b, c]`) or matrix (`[a b; c d]`) constant has entries that are not compile-time "
+          "values or rows of different lengths; or it is indexed with the wrong number of indices, or by "
+          "something that is not a whole number provably inside its length (a literal, a state declared "
+          "`in lo:hi` or `in Pop`, a member-choosing action, a `Categorical` draw).",
+          "Index a vector with one whole-number value, a matrix with two, inside 0 .. length - 1."),
+    Entry("E311", "integer-valued state out of its range",
+          "A state declared `in lo:hi` (whole numbers) or `in Pop` (a member of Pop) gets an initial value "
+          "or a transition that is not provably a whole number inside that range.",
+          "Give it a whole-number value: a literal, another such state, `clamp(x, lo, hi)` of whole numbers, "
+          "or a `Categorical` draw."),
     # ---------------------------------------------------------------- timing
     Entry("E401", "cycle among step equations",
           "Step quantities depend on each other in a cycle, so there is no order to compute them in.",

@@ -152,6 +152,13 @@ class _ToAST(Transformer):
     def array(self, meta, c):
         return ast.Array(tuple(c), span=self._span(meta))
 
+    @v_args(meta=True)
+    def matrix(self, meta, c):
+        return ast.Matrix(tuple(c), span=self._span(meta))
+
+    def mrow(self, c):
+        return tuple(c)
+
     # ------------------------------------------------------------ units
     @v_args(meta=True)
     def unit(self, meta, c):
@@ -205,8 +212,17 @@ class _ToAST(Transformer):
     @v_args(meta=True)
     def state_decl(self, meta, c):
         exprs = [x for x in c[1:] if isinstance(x, ast.Expr)]
-        return ast.State(str(c[0]), self._opt(c, ast.Unit), exprs[0], self._opt(c, ast.Bounds),
+        domain = self._opt(c, ast.GridRange) or self._opt(c, ast.GridPopulation)
+        return ast.State(str(c[0]), self._opt(c, ast.Unit), exprs[0], self._opt(c, ast.Bounds), domain,
                          span=self._span(meta))
+
+    @v_args(meta=True)
+    def state_range(self, meta, c):
+        return ast.GridRange(c[1], None, c[2], span=self._span(meta))
+
+    @v_args(meta=True)
+    def state_population(self, meta, c):
+        return ast.GridPopulation(str(c[1]), span=self._span(meta))
 
     @v_args(meta=True)
     def bounds(self, meta, c):

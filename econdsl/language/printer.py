@@ -84,6 +84,10 @@ def print_expr(e: ast.Expr) -> str:
         return f"{_wrap(e.cond, _PREC['||'])} ? {print_expr(e.then)} : {print_expr(e.other)}"
     if isinstance(e, ast.Array):
         return "[" + ", ".join(print_expr(i) for i in e.items) + "]"
+    if isinstance(e, ast.Matrix):
+        def entry(x: ast.Expr) -> str:
+            return print_expr(x) if isinstance(x, ast.Num | ast.Name) else f"({print_expr(x)})"
+        return "[" + "; ".join(" ".join(entry(x) for x in row) for row in e.rows) + "]"
     raise TypeError(f"not an expression: {type(e).__name__}")
 
 
@@ -129,7 +133,8 @@ def print_decl(d: ast.Node) -> str:
             return f"{head} ~ {d.dist.func}({', '.join(print_expr(a) for a in d.dist.args)})"
         return f"{head} = {print_expr(d.value)}" if d.value is not None else head
     if isinstance(d, ast.State):
-        return f"state {d.name}{print_unit(d.unit)} = {print_expr(d.init)}{_bounds(d.bounds)}"
+        dom = f" in {_grid(d.domain, False)}" if d.domain is not None else ""
+        return f"state {d.name}{print_unit(d.unit)} = {print_expr(d.init)}{_bounds(d.bounds)}{dom}"
     if isinstance(d, ast.Action):
         if len(d.names) == 1:
             target = d.names[0] + (f"[{d.per}]" if d.per else "")

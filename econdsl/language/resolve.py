@@ -52,7 +52,17 @@ class Symbol:
     dims: tuple[str, ...]
     unit: ast.Unit | None
     decl: ast.Node
-    chooses: str | None = None  # for actions that choose a member of a population
+    chooses: str | None = None  # for actions and states that hold a member of a population
+    shape: tuple[int, ...] = ()  # for vector and matrix constants (tables): their lengths
+    levels: tuple[int, int] | None = None  # integer-valued: the whole numbers lo..hi it can hold
+
+
+@dataclass(frozen=True)
+class Table:
+    """A vector or matrix constant: ``shape`` and its entries, row-major."""
+
+    shape: tuple[int, ...]
+    values: tuple[float, ...]
 
 
 @dataclass(frozen=True)
@@ -91,6 +101,7 @@ class Resolved:
     curriculum: ast.Curriculum | None
     train: ast.Train | None
     sources: dict[str, str] = field(default_factory=dict)
+    tables: dict[str, Table] = field(default_factory=dict)  # vector and matrix constants
 
     def population_of_index(self, index: str) -> str | None:
         for p in self.populations.values():
@@ -356,8 +367,14 @@ def resolve(model: ast.Model, diags: Diagnostics, file: str | None = None) -> Re
             agents[it.name] = it
 
     # Constants in order (a constant may use earlier ones).
+    tables: dict[str, Table] = {}
     for it in model.items:
-        if isinstance(it, ast.Const):
+        if isinstance(it, ast.Const) and isinstance(it.value, (ast.Array, ast.Matrix)):
+            table = _table(it, consts, diags)
+            declare(Symbol(it.name, "const", None, (), it.unit, it, shape=table.shape if table else (0,)), it.span)
+            if table is not None:
+                tables[it.name] = table
+        elif isinstance(it, ast.Const):
             declare(Symbol(it.name, "const", None, (), it.unit, it), it.span)
             try:
                 consts[it.name] = eval_const(it.value, consts)
@@ -412,7 +429,8 @@ def resolve(model: ast.Model, diags: Diagnostics, file: str | None = None) -> Re
                 if isinstance(d, ast.Param):
                     declare(Symbol(d.name, "param", it.name, own, d.unit, d), d.span)
                 elif isinstance(d, ast.State):
-                    declare(Symbol(d.name, "state", it.name, own, d.unit, d), d.span)
+                    chooses, levels = _state_domain(d, populations, consts, diags)
+                    declare(Symbol(d.name, "state", it.name, own, d.unit, d, chooses, levels=levels), d.span)
                 elif isinstance(d, ast.Action):
                     head = _action_head(it.name, d, populations, consts, diags)
                     if head is not None:
@@ -463,7 +481,7 @@ def resolve(model: ast.Model, diags: Diagnostics, file: str | None = None) -> Re
         diags.add("E505", f"model `{model.name}` has no horizon", model.span, "add `horizon 10` (for example)")
 
     return Resolved(model.name, file, model, horizon, populations, symbols, consts, functions, agents,
-                    equations, externals, heads, curriculum, train, dict(diags.sources))
+                    equations, externals, heads, curriculum, train, dict(diags.sources), tables)
 
 
 # What to say when a step equation assigns a name that is not a step quantity.
@@ -476,6 +494,50 @@ _ASSIGN_HINTS = {
     "const": ("`{name}` is a constant and cannot be assigned", "give the quantity another name"),
     "function": ("`{name}` is a function and cannot be assigned", "give the quantity another name"),
 }
+
+
+def _table(c: ast.Const, consts: dict[str, float], diags: Diagnostics) -> Table | None:
+    """The entries of a vector ``[a, b]`` or matrix ``[a b; c d]`` constant (E310 if not constant or ragged)."""
+    rows = (c.value.items,) if isinstance(c.value, ast.Array) else c.value.rows
+    if isinstance(c.value, ast.Matrix) and len({len(r) for r in rows}) != 1:
+        diags.add("E310", f"the rows of matrix `{c.name}` have different lengths "
+                  f"({', '.join(str(len(r)) for r in rows)})", c.value.span,
+                  "give every row the same number of entries")
+        return None
+    values = []
+    for row in rows:
+        for x in row:
+            try:
+                values.append(eval_const(x, consts))
+            except NotConstant as e:
+                diags.add("E310", f"the entries of `{c.name}` must be compile-time values: {e.reason}", e.node.span,
+                          "use numbers and earlier constants")
+                return None
+    shape = (len(rows[0]),) if isinstance(c.value, ast.Array) else (len(rows), len(rows[0]))
+    return Table(shape, tuple(values))
+
+
+def _state_domain(d: ast.State, populations, consts, diags) -> tuple[str | None, tuple[int, int] | None]:
+    """(population it holds a member of, whole numbers lo..hi it can hold) for ``in Pop`` / ``in lo:hi``."""
+    g = d.domain
+    if isinstance(g, ast.GridPopulation):
+        pop = populations.get(g.population)
+        if pop is None:
+            diags.add("E204", f"`{g.population}` is not a population", g.span, did_you_mean(g.population, populations))
+            return None, None
+        return pop.name, (0, pop.size - 1)
+    if isinstance(g, ast.GridRange):
+        try:
+            lo, hi = eval_const(g.start, consts), eval_const(g.stop, consts)
+        except NotConstant as e:
+            diags.add("E311", f"the values of state `{d.name}` must be constants: {e.reason}", e.node.span)
+            return None, None
+        if lo != int(lo) or hi != int(hi) or lo > hi:
+            diags.add("E311", f"`{d.name} in {lo:g}:{hi:g}` is not a range of whole numbers lo:hi with lo <= hi",
+                      g.span, "write the whole numbers the state can hold, e.g. `in 0:2`")
+            return None, None
+        return None, (int(lo), int(hi))
+    return None, None
 
 
 def _grid_values(g: ast.Node, populations, consts, diags) -> tuple[float, ...] | None:

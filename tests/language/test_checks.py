@@ -24,6 +24,7 @@ CASES = [
     (checks.check_economics, "w801_convex_utility", "W801"),
     (checks.check_accounting, "e901_unbalanced_money", "E901"),
     (checks.check_settings, "e1002_unknown_setting", "E1002"),
+    (checks.check_discrete, "e311_integer_state", "E311"),
 ]
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from ..diagnostics import Diagnostics
 from ..resolve import Resolved
 from .accounting import check_accounting
+from .discrete import check_discrete
 from .domains import check_domains
 from .economics import check_economics
 from .names import check_names
@@ -25,7 +26,8 @@ from .units import check_units
 Check = Callable[[Resolved, Diagnostics], None]
 
 # Checks that only read names and shapes.
-STRUCTURAL: list[Check] = [check_names, check_shapes, check_timing, check_structure, check_units, check_settings]
+STRUCTURAL: list[Check] = [check_names, check_shapes, check_timing, check_structure, check_units, check_settings,
+                           check_discrete]
 # Checks that reason about values (SymPy); they assume a model without errors.
 SEMANTIC: list[Check] = [check_domains, check_economics, check_accounting]
 

@@ -214,6 +214,15 @@ class _Economy:
             isinstance(v, ast.UnOp) and v.op == "!")
 
     def _index(self, e: ast.Index, env: dict[str, int]) -> sympy.Expr:
+        table = self.r.tables.get(e.base)
+        if table is not None:  # Σ_k table[k]·[ix = k], over every index
+            total = sympy.Integer(0)
+            for flat, combo in enumerate(itertools.product(*[range(n) for n in table.shape])):
+                weight = sympy.Mul(*[EQ(_canon(self.ev(ix, env) - k)) if not self.ev(ix, env).is_Integer
+                                     else sympy.Integer(int(self.ev(ix, env) == k))
+                                     for ix, k in zip(e.indices, combo, strict=True)])
+                total += weight * _rational(table.values[flat])
+            return total
         dims = self.dims(e.base)
         if len(dims) != len(e.indices):
             raise _Unsupported

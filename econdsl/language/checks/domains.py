@@ -88,6 +88,8 @@ class Domains:
         r = self.r
         for name, v in self.consts.items():
             self.symbols[name] = Interval.point(v)
+        for name, table in r.tables.items():  # an entry of a vector or matrix constant
+            self.symbols[name] = Interval(min(table.values), max(table.values))
         for name, pop in r.populations.items():
             ag = r.agents[name]
             idx_env = Env(vars={pop.index: Interval(0, pop.size - 1)} if pop.index else {})
@@ -101,6 +103,9 @@ class Domains:
                     self.symbols[d.name] = iv
                 elif isinstance(d, ast.State):
                     self.symbols[d.name] = self._bounds(d.bounds)
+                    lv = r.symbols[d.name].levels if d.name in r.symbols else None
+                    if lv is not None:  # `in lo:hi` or `in Pop`
+                        self.symbols[d.name] = I.meet(self.symbols[d.name], Interval(lv[0], lv[1]))
         for heads in r.heads.values():
             for h in heads:
                 for k, comp in enumerate(h.components):

@@ -182,7 +182,7 @@ class _Walker:
             return
         if not self._kind_ok(n, sym.kind, e.base_span):
             return
-        if not sym.dims:
+        if not sym.dims and not sym.shape:
             owner = f" of the single agent `{sym.owner}`" if sym.owner else ""
             self.diags.add("E206", f"`{n}` is a scalar{owner}; it takes no index", e.span, f"write `{n}`")
 

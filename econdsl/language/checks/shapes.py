@@ -16,6 +16,7 @@ from ..diagnostics import Diagnostics
 from ..printer import print_expr
 from ..resolve import Resolved, Symbol
 from ._sites import CURRICULUM_NAMES, Site, index_words, sites
+from .discrete import levels
 
 
 def check_shapes(r: Resolved, diags: Diagnostics) -> None:
@@ -83,9 +84,11 @@ class _Walker:
             return
         elif isinstance(e, ast.Call) and e.func == "onehot" and len(e.args) == 1:
             a = e.args[0]
-            if not (isinstance(a, ast.Name) and a.id in bound):
-                self.diags.add("E302", "`onehot` takes an index variable", a.span,
-                               "write `onehot(i)` with the agent's index")
+            lv = levels(self.r, a, bound)
+            if not (isinstance(a, ast.Name) and a.id in bound) and not (
+                    isinstance(a, ast.Index | ast.Name) and lv is not None and lv[0] >= 0):
+                self.diags.add("E302", "`onehot` takes an index variable or a state declared `in 0:hi` or "
+                               "`in Pop`", a.span, "write `onehot(i)` with the agent's index")
             else:
                 self.visit(a, bound, red)
         else:

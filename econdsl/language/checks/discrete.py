@@ -1,0 +1,134 @@
+"""Whole-number values: vector and matrix constants indexed by them, and states that hold them.
+
+A value is *integer-valued* when the checker can prove it is a whole number in a known range
+(:func:`levels`): an integer literal, a state declared ``in lo:hi`` or ``in Pop``, an action that chooses
+a member of a population or whose grid holds whole numbers only, and ``ifelse``/``min``/``max``/
+``clamp``/``+``/``-`` of such values. Vector and matrix constants may be indexed only by such values,
+inside their lengths (E310); the initial value and the transition of a state declared ``in lo:hi`` or
+``in Pop`` must be such values inside its range (E311). The compiler relies on both: it reads these
+states as member indices without rounding.
+"""
+
+from __future__ import annotations
+
+from .. import ast
+from ..diagnostics import Diagnostics
+from ..resolve import Resolved
+from ._sites import sites
+
+Levels = tuple[int, int]
+
+
+def levels(r: Resolved, e: ast.Expr, bound: dict[str, str] | None = None) -> Levels | None:
+    """The whole numbers ``lo..hi`` that ``e`` provably takes, or None if it may not be a whole number."""
+    bound = bound or {}
+    if isinstance(e, ast.Num):
+        return (int(e.value), int(e.value)) if float(e.value).is_integer() else None
+    if isinstance(e, ast.Name) and e.id in bound:
+        return (0, r.populations[bound[e.id]].size - 1)
+    if isinstance(e, ast.Name | ast.Index):
+        name = e.id if isinstance(e, ast.Name) else e.base
+        sym = r.symbols.get(name)
+        if sym is None:
+            return None
+        if sym.levels is not None:
+            return sym.levels
+        if sym.kind == "const" and name in r.consts and float(r.consts[name]).is_integer():
+            return (int(r.consts[name]), int(r.consts[name]))
+        if sym.kind == "action":
+            return _action_levels(r, sym)
+        if sym.kind == "quantity" and isinstance(sym.decl, ast.Equation):
+            eq = sym.decl
+            return levels(r, eq.value, {ix: r.population_of_index(ix) for ix in eq.indices
+                                        if r.population_of_index(ix)})
+        return None
+    if isinstance(e, ast.UnOp) and e.op == "-":
+        a = levels(r, e.operand, bound)
+        return (-a[1], -a[0]) if a else None
+    if isinstance(e, ast.BinOp) and e.op in ("+", "-"):
+        a, b = levels(r, e.left, bound), levels(r, e.right, bound)
+        if a is None or b is None:
+            return None
+        return (a[0] + b[0], a[1] + b[1]) if e.op == "+" else (a[0] - b[1], a[1] - b[0])
+    if isinstance(e, ast.Ternary):
+        return _hull(levels(r, e.then, bound), levels(r, e.other, bound))
+    if isinstance(e, ast.Call) and not e.params:
+        args = [levels(r, a, bound) for a in e.args]
+        if e.func == "ifelse" and len(args) == 3:
+            return _hull(args[1], args[2])
+        if any(a is None for a in args):
+            return None
+        if e.func in ("min", "max") and args:
+            pick = min if e.func == "min" else max
+            return (pick(a[0] for a in args), pick(a[1] for a in args))
+        if e.func == "clamp" and len(args) == 3:
+            (xl, xh), (ll, _), (_, hh) = args
+            return (min(max(xl, ll), hh), max(min(xh, hh), ll))
+    return None
+
+
+def _hull(a: Levels | None, b: Levels | None) -> Levels | None:
+    return (min(a[0], b[0]), max(a[1], b[1])) if a is not None and b is not None else None
+
+
+def _action_levels(r: Resolved, sym) -> Levels | None:
+    if sym.chooses is not None:
+        return (0, r.populations[sym.chooses].size - 1)
+    for head in r.heads.get(sym.owner or "", []):
+        if sym.name in head.components and not head.continuous:
+            vals = head.values[head.components.index(sym.name)]
+            if vals and all(float(v).is_integer() for v in vals):
+                return (int(min(vals)), int(max(vals)))
+    return None
+
+
+def check_discrete(r: Resolved, diags: Diagnostics) -> None:
+    for site in sites(r):
+        for node in site.expr.walk():
+            if isinstance(node, ast.Index) and node.base in r.tables and node.base not in site.bound:
+                _table_index(r, diags, node, site.bound)
+            elif isinstance(node, ast.Name) and node.id in r.tables and site.ctx != "observe":
+                diags.add("E310", f"`{node.id}` is a {_what(r, node.id)}; use one entry at a time", node.span,
+                          f"write `{node.id}[k]`" if len(r.tables[node.id].shape) == 1 else f"write `{node.id}[k, l]`")
+    for ag in r.agents.values():
+        for d in ag.decls:
+            if isinstance(d, ast.State) and d.name in r.symbols and r.symbols[d.name].levels is not None:
+                _within(r, diags, d.init, r.symbols[d.name].levels, f"the initial value of `{d.name}`",
+                        {r.populations[ag.name].index: ag.name} if r.populations[ag.name].index else {})
+    for eq in r.equations:
+        sym = r.symbols.get(eq.name)
+        if eq.is_next and sym is not None and sym.kind == "state" and sym.levels is not None:
+            bound = {ix: r.population_of_index(ix) for ix in eq.indices if r.population_of_index(ix)}
+            _within(r, diags, eq.value, sym.levels, f"`next {eq.name}`", bound)
+
+
+def _what(r: Resolved, name: str) -> str:
+    shape = r.tables[name].shape
+    return f"vector of {shape[0]}" if len(shape) == 1 else f"{shape[0]}×{shape[1]} matrix"
+
+
+def _table_index(r: Resolved, diags: Diagnostics, e: ast.Index, bound: dict[str, str]) -> None:
+    shape = r.tables[e.base].shape
+    if len(e.indices) != len(shape):
+        diags.add("E310", f"`{e.base}` is a {_what(r, e.base)}: it takes {len(shape)} "
+                  f"ind{'ex' if len(shape) == 1 else 'ices'}, not {len(e.indices)}", e.span)
+        return
+    for ix, n in zip(e.indices, shape, strict=True):
+        lv = levels(r, ix, bound)
+        if lv is None:
+            diags.add("E310", f"the index of `{e.base}` is not provably a whole number", ix.span,
+                      "index by a state declared `in lo:hi` or `in Pop`, a whole-number literal or action, "
+                      "or a `Categorical` draw")
+        elif lv[0] < 0 or lv[1] > n - 1:
+            diags.add("E310", f"the index of `{e.base}` can be {lv[0]}..{lv[1]}, outside 0..{n - 1}", ix.span,
+                      f"`{e.base}` has {n} entries along this index, numbered from 0")
+
+
+def _within(r: Resolved, diags: Diagnostics, e: ast.Expr, want: Levels, what: str, bound: dict[str, str]) -> None:
+    lv = levels(r, e, bound)
+    if lv is None:
+        diags.add("E311", f"{what} is not provably a whole number in {want[0]}..{want[1]}", e.span,
+                  "use whole-number values (literals, such states or actions, `clamp(x, lo, hi)`)")
+    elif lv[0] < want[0] or lv[1] > want[1]:
+        diags.add("E311", f"{what} can be {lv[0]}..{lv[1]}, outside {want[0]}..{want[1]}", e.span,
+                  f"keep it inside the range, e.g. `clamp(..., {want[0]}, {want[1]})`")
