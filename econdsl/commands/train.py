@@ -75,10 +75,13 @@ def train(file: str, preset: str | None, iterations: int | None, envs: int | Non
         click.echo(f"\ninterrupted at iteration {tr.iteration}; checkpoint saved. Continue with:\n"
                    f"  econdsl train {file} --out {session.run.path} --resume", err=True)
         sys.exit(130)
-    except (NonFiniteError, CurriculumError) as e:
+    except (NonFiniteError, CurriculumError, RunError) as e:
         raise click.ClickException(str(e)) from None
-    click.echo(f"done: {tr.env_steps:,} env-steps in {summary['wall_time_s']:.0f} s "
-               f"({tr.env_steps / max(summary['wall_time_s'], 1e-9):,.0f} env-steps/s incl. evaluation)")
+    done = summary["session_env_steps"]
+    click.echo(f"done: {tr.env_steps:,} env-steps"
+               + (f" ({done:,} since the resume)" if done != tr.env_steps else "")
+               + f" in {summary['wall_time_s']:.0f} s ({done / max(summary['wall_time_s'], 1e-9):,.0f} env-steps/s "
+                 f"incl. evaluation)")
     click.echo("evaluation episode, mean reward per agent and step: "
                + ", ".join(f"{a} {v:.4g}" for a, v in summary["reward"].items()))
     click.echo(f"plot it: econdsl plot {session.run.path}")

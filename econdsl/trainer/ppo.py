@@ -87,10 +87,37 @@ class PPOSettings:
     norm_adv: bool
 
 
+class NonFiniteUpdate(ArithmeticError):
+    """The update met a NaN/inf (``quantity`` names it: the returns, the loss, the gradient norm, a layer)."""
+
+    def __init__(self, quantity: str, hint: str = "") -> None:
+        super().__init__(quantity)
+        self.quantity, self.hint = quantity, hint
+
+
+_HINT = ("lower the learning rate (lr) or max_grad_norm, or scale the rewards down (reward_scale) if they are "
+         "very large")
+
+
+def _first_nonfinite(named: list[tuple[str, torch.Tensor | None]]) -> str | None:
+    for name, t in named:
+        if t is not None and not bool(torch.isfinite(t).all()):
+            return name
+    return None
+
+
 def update(policy: TypePolicy, optimizer: torch.optim.Optimizer, batch: Batch, mask: torch.Tensor | None,
            s: PPOSettings, generator: torch.Generator | None = None) -> dict[str, float]:
-    """K epochs of clipped PPO on ``batch``; returns the last epoch's losses and diagnostics."""
+    """K epochs of clipped PPO on ``batch``; returns the last epoch's losses and diagnostics.
+
+    Raises :class:`NonFiniteUpdate` before a step that would write a NaN/inf into the weights (non-finite
+    returns, loss or gradient norm), or when a step left a weight non-finite, so that no caller ever
+    checkpoints such weights."""
     n = batch.obs.shape[0]
+    bad = _first_nonfinite([("returns", batch.returns), ("advantages", batch.advantages)])
+    if bad is not None:
+        raise NonFiniteUpdate(bad, "the rewards are too large for float32 sums; scale them down with "
+                                   "reward_scale")
     adv = batch.advantages
     if s.norm_adv and n > 1:
         adv = (adv - adv.mean()) / (adv.std() + 1e-8)
@@ -120,6 +147,13 @@ def update(policy: TypePolicy, optimizer: torch.optim.Optimizer, batch: Batch, m
             loss.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(),
                                                        s.max_grad_norm if s.max_grad_norm > 0 else float("inf"))
+            if not bool(torch.isfinite(loss.detach()) & torch.isfinite(grad_norm)):  # one sync per minibatch
+                if not bool(torch.isfinite(loss.detach())):
+                    parts = {"policy": pg_loss, "value": v_loss, "entropy": entropy}
+                    raise NonFiniteUpdate("loss (" + ", ".join(f"{k} {float(v.detach()):.3g}" for k, v in parts.items())
+                                          + ")", _HINT)
+                layer = _first_nonfinite([(k, p.grad) for k, p in policy.named_parameters()])
+                raise NonFiniteUpdate(f"gradient norm (first non-finite gradient: layer `{layer}`)", _HINT)
             optimizer.step()
             with torch.no_grad():
                 stats = {
@@ -127,6 +161,9 @@ def update(policy: TypePolicy, optimizer: torch.optim.Optimizer, batch: Batch, m
                     "approx_kl": ((ratio - 1) - log_ratio).mean(),
                     "clipfrac": ((ratio - 1).abs() > s.clip).float().mean(), "grad_norm": grad_norm,
                 }
+    layer = _first_nonfinite([(k, p.detach()) for k, p in policy.named_parameters()])
+    if layer is not None:
+        raise NonFiniteUpdate(f"weights of layer `{layer}` after the update", _HINT)
     with torch.no_grad():
         var = batch.returns.var()
         stats["explained_variance"] = 1 - (batch.returns - batch.values).var() / var if var > 0 else var * 0

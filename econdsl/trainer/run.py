@@ -12,26 +12,32 @@ Layout of ``RUN/``::
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
+import math
 import os
 import shutil
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from ..language.ast import to_json
 from ..language.printer import print_model
-from . import files
+from . import checkpoint, fileio, files
+from .fileio import RunError
+
+__all__ = ["RunDir", "RunError", "check_writable", "metric_columns"]
 
 PER_TYPE_METRICS = ("reward", "training", "entropy_coef", "policy_loss", "value_loss", "entropy", "approx_kl",
                     "clipfrac", "grad_norm", "explained_variance")
 TIME_METRICS = ("time/rollout_s", "time/update_s", "time/env_steps_per_s", "time/agent_steps_per_s")
 
 
-class RunError(RuntimeError):
-    """A run directory that cannot be created, written or resumed."""
+PARTIAL_SUFFIX = ".econdsl-partial"  # a run directory being assembled: `.NAME.econdsl-partial`
+PARTIAL_MARKER = ".econdsl-partial"  # inside it until it is complete: proves econdsl made it
+MAX_CONFIG_BYTES = 16 << 20
+MAX_METRICS_BYTES = 1 << 30
 
 
 def metric_columns(types: list[str], consts: list[str], series: list[str]) -> list[str]:
@@ -76,40 +82,57 @@ class RunDir:
         return self.config_path.exists()
 
     def create(self, model_file: str, resolved, info: dict[str, Any], columns: list[str]) -> None:
-        """Write the model, the config and the metrics header; the directory appears only once complete."""
+        """Write the model, the config and the metrics header; the directory appears only once complete.
+
+        It is assembled in ``.NAME.econdsl-partial`` next to it, a name only econdsl creates (a leftover of a
+        killed attempt is removed; a directory of that name that econdsl did not make is never touched)."""
         check_writable(self.path)
         if self.path.exists() and any(self.path.iterdir()):
             raise RunError(f"`{self.path}` already holds files; pass --resume to continue a run there, or "
                            f"choose another --out")
-        tmp = self.path.with_name(self.path.name + ".partial")
-        shutil.rmtree(tmp, ignore_errors=True)
+        tmp = self.path.with_name(f".{self.path.name}{PARTIAL_SUFFIX}")
+        _remove_own_partial(tmp)
         try:
             tmp.mkdir(parents=True)
+            (tmp / PARTIAL_MARKER).write_bytes(b"")
         except OSError as e:
-            raise RunError(f"cannot create the run directory `{self.path}`: {e.strerror}") from None
+            if (tmp / PARTIAL_MARKER).exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                _rmdir_quietly(tmp)
+            raise RunError(f"cannot create the run directory `{self.path}`: {fileio.describe(e)}") from None
         try:
             # The flat, resolved model (variants, imports and overrides applied): self-contained, so that a
-            # run can be resumed or re-checked without the files it came from.
-            header = f"# Resolved from {model_file} by econdsl train.\n"
-            (tmp / "model.econ").write_text(header + print_model(resolved.model), encoding="utf-8")
-            (tmp / "model.json").write_text(json.dumps(to_json(resolved.model), ensure_ascii=False, indent=1),
-                                            encoding="utf-8")
-            (tmp / files.CONFIG).write_text(json.dumps(dict(info, columns=columns), ensure_ascii=False,
-                                                        indent=2), encoding="utf-8")
-            with open(tmp / files.METRICS, "w", newline="", encoding="utf-8") as f:
-                csv.writer(f).writerow(columns)
+            # run can be resumed or re-checked without the files it came from. The source path is quoted as
+            # JSON so that no character of it (a newline, a carriage return) can end the comment.
+            header = f"# Resolved from {json.dumps(str(model_file))} by econdsl train.\n"
+            fileio.write_atomic(tmp / "model.econ", header + print_model(resolved.model))
+            fileio.write_atomic(tmp / "model.json", json.dumps(to_json(resolved.model), ensure_ascii=False,
+                                                               indent=1))
+            fileio.write_atomic(tmp / files.CONFIG, json.dumps(dict(info, columns=columns), ensure_ascii=False,
+                                                               indent=2))
+            fileio.write_atomic(tmp / files.METRICS, _csv_line(columns))
+            (tmp / PARTIAL_MARKER).unlink()
             if self.path.exists():
                 self.path.rmdir()
             tmp.rename(self.path)
-        except BaseException:
+        except BaseException as e:
             shutil.rmtree(tmp, ignore_errors=True)
+            if isinstance(e, OSError):
+                raise RunError(f"cannot create the run directory `{self.path}`: {fileio.describe(e)}") from None
             raise
+        fileio.fsync_dir(self.path.parent)
 
     def info(self) -> dict[str, Any]:
         try:
-            return json.loads(self.config_path.read_text(encoding="utf-8"))
+            text = _read_limited(self.config_path, MAX_CONFIG_BYTES)
+            info = json.loads(text)
         except (OSError, ValueError) as e:
             raise RunError(f"`{self.path}` is not a run directory (no readable config.json: {e})") from None
+        if not isinstance(info, dict) or not isinstance(info.get("config"), dict) \
+                or not isinstance(info.get("columns"), list) or not all(isinstance(c, str) for c in info["columns"]):
+            raise RunError(f"`{self.config_path}` is damaged: it lacks the run's config or its metric columns")
+        return info
 
     # ---------------------------------------------------------------- metrics
 
@@ -117,8 +140,12 @@ class RunDir:
         return self.info()["columns"]
 
     def append_metrics(self, row: dict[str, float], columns: list[str]) -> None:
-        with open(self.metrics_path, "a", newline="", encoding="utf-8") as f:
-            csv.writer(f).writerow(["" if row.get(c) is None else _fmt(row[c]) for c in columns])
+        line = _csv_line(["" if row.get(c) is None else _fmt(row[c]) for c in columns])
+        try:
+            with open(self.metrics_path, "a", newline="", encoding="utf-8") as f:
+                f.write(line)
+        except OSError as e:  # a cut row is dropped on --resume (truncate_metrics)
+            raise RunError(f"cannot write `{self.metrics_path}`: {fileio.describe(e)}") from None
         if self._tb is None:
             self._tb = _tensorboard(self.path / "tb")
         if self._tb:
@@ -127,31 +154,64 @@ class RunDir:
                     self._tb.add_scalar(k, v, int(row["iteration"]))
 
     def truncate_metrics(self, iterations: int) -> None:
-        """Keep the header and the rows of iterations < ``iterations`` (resume after a checkpoint)."""
-        with open(self.metrics_path, newline="", encoding="utf-8") as f:
-            rows = list(csv.reader(f))
-        keep = [rows[0]] + [r for r in rows[1:] if r and int(float(r[0])) < iterations]
-        tmp = self.metrics_path.with_suffix(".tmp")
-        with open(tmp, "w", newline="", encoding="utf-8") as f:
-            csv.writer(f).writerows(keep)
-        os.replace(tmp, self.metrics_path)
+        """Keep the header and the complete rows of iterations < ``iterations`` (resume after a checkpoint);
+        a row cut by a crash or a full disk, or any line that is not a row of this run, is dropped."""
+        columns = self.columns()
+        keep = [columns] + [r for r in self._rows(columns) if int(float(r[0])) < iterations]
+        fileio.write_atomic(self.metrics_path, "".join(_csv_line(r) for r in keep))
+
+    def _rows(self, columns: list[str]) -> list[list[str]]:
+        """The data rows of metrics.csv that have every column and a whole iteration number."""
+        try:
+            text = _read_limited(self.metrics_path, MAX_METRICS_BYTES)
+        except FileNotFoundError:
+            return []
+        except (OSError, ValueError) as e:
+            raise RunError(f"cannot read `{self.metrics_path}`: {e}") from None
+        out = []
+        lines = text.splitlines(keepends=True)
+        for k, r in enumerate(csv.reader(line.rstrip("\r\n") for line in lines)):
+            if k == 0 or len(r) != len(columns) or not lines[k].endswith("\n"):
+                continue  # the header, a short row, or a last row cut before its newline
+            try:
+                it = float(r[0])
+            except ValueError:
+                continue
+            if math.isfinite(it) and it == int(it) and it >= 0:
+                out.append(r)
+        return out
 
     def read_metrics(self) -> list[dict[str, str]]:
-        with open(self.metrics_path, newline="", encoding="utf-8") as f:
-            return list(csv.DictReader(f))
+        columns = self.columns()
+        return [dict(zip(columns, r, strict=True)) for r in self._rows(columns)]
+
+    def sync_metrics(self) -> None:
+        """Make the rows written so far durable (before a checkpoint that counts on them)."""
+        try:
+            fd = os.open(self.metrics_path, os.O_RDONLY)
+        except OSError:
+            return
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
 
     # ---------------------------------------------------------------- checkpoints
 
-    def save_checkpoint(self, state: dict[str, Any]) -> None:
-        """Atomic: a reader (or a crash) sees either the previous checkpoint or this one, never half of one."""
-        tmp = self.checkpoint_path.with_suffix(".pt.tmp")
-        torch.save(state, tmp)
-        os.replace(tmp, self.checkpoint_path)
+    def save_checkpoint(self, state: dict[str, Any], model_digest: str) -> None:
+        """Atomic: a reader (or a crash, or a full disk) sees either the previous checkpoint or this one."""
+        self.sync_metrics()
+        checkpoint.save(self.checkpoint_path, state, model_digest)
 
-    def load_checkpoint(self, map_location: str | None = None) -> dict[str, Any] | None:
+    def load_checkpoint(self, model_digest: str | None, map_location: str | None = None) -> dict[str, Any] | None:
         if not self.checkpoint_path.exists():
             return None
-        return torch.load(self.checkpoint_path, map_location=map_location, weights_only=False)
+        return checkpoint.load(self.checkpoint_path, model_digest, map_location)
+
+    def remove_temporaries(self) -> None:
+        fileio.remove_temporaries(self.path)
 
     def close(self) -> None:
         if self._tb:
@@ -168,3 +228,38 @@ def _tensorboard(path: Path):
     except Exception:  # tensorboard is optional
         return False
     return SummaryWriter(str(path))
+
+
+def _csv_line(values: list[str]) -> str:
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow(values)
+    return buf.getvalue()
+
+
+def _read_limited(path: Path, limit: int) -> str:
+    """A text file of at most ``limit`` bytes (a run's own files are far smaller; anything larger is not)."""
+    with open(path, "rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"larger than {limit:,} bytes, the limit for this file")
+    return data.decode("utf-8")
+
+
+def _rmdir_quietly(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.rmdir()
+
+
+def _remove_own_partial(tmp: Path) -> None:
+    """Remove a half-assembled run directory left by a killed ``train``, but only one econdsl made."""
+    if not tmp.exists() and not tmp.is_symlink():
+        return
+    if tmp.is_dir() and not tmp.is_symlink():
+        if (tmp / PARTIAL_MARKER).is_file():
+            shutil.rmtree(tmp)
+            return
+        if not any(tmp.iterdir()):
+            tmp.rmdir()
+            return
+    raise RunError(f"`{tmp}` exists and was not made by econdsl; it is left alone: move it away or choose "
+                   f"another --out")

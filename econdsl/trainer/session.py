@@ -8,6 +8,7 @@ path never leaves a partial run behind.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import evaluate
+from . import checkpoint, evaluate
 from .config import ConfigError, Layers, TrainConfig, build_layers
 from .run import RunDir, RunError, check_writable, metric_columns
 from .trainer import Trainer
@@ -53,7 +54,9 @@ def prepare(model_path: str, out: str | None, preset: str | None = None, sets: d
             if value is not None and name == "iterations":
                 cfg.set(name, value)  # a resumed run may be extended; every other setting is the run's own
         layers = Layers(cfg, info.get("curriculum_consts", {}), info.get("model_overrides", {}))
-        model_path = info["model_path"] if Path(info["model_path"]).exists() else str(run.path / "model.econ")
+        if not _writable(run.path):
+            raise RunError(f"cannot resume `{out}`: the directory is not writable")
+        run.remove_temporaries()
     else:
         if not Path(model_path).is_file():
             raise RunError(f"model file `{model_path}` does not exist")
@@ -74,14 +77,14 @@ def prepare(model_path: str, out: str | None, preset: str | None = None, sets: d
 
         if not torch.cuda.is_available():
             raise ConfigError("--device cuda: no CUDA device is available on this machine")
-    model = _load(model_path, layers.model_overrides)
+    model = _model_as_trained(run, info) if resume else _load(model_path, layers.model_overrides)
     trainer = Trainer(model, cfg, layers.curriculum_consts)
     columns = metric_columns(trainer.types, [a.name for a in trainer.curriculum.anneals] if cfg.curriculum else [],
                              trainer.series_names)
     resumed_from = 0
     if resume:
         check_architecture(info.get("architecture"), trainer, run.path)
-        state = run.load_checkpoint(map_location=cfg.device)
+        state = run.load_checkpoint(checkpoint.model_hash(model), map_location=cfg.device)
         if state is not None:
             _load_state(trainer, state, run.path)
             resumed_from = trainer.iteration
@@ -91,6 +94,10 @@ def prepare(model_path: str, out: str | None, preset: str | None = None, sets: d
         info["architecture"] = architecture(trainer)
         run.create(model_path, trainer.resolved, info, columns)
     return Session(trainer, run, columns, info, resumed_from)
+
+
+def _writable(path: Path) -> bool:
+    return os.access(path, os.W_OK | os.X_OK)
 
 
 def load_run(run_dir: str | Path) -> Trainer:
@@ -105,7 +112,7 @@ def load_run(run_dir: str | Path) -> Trainer:
     cfg = TrainConfig.from_dict(info["config"])
     trainer = Trainer(_model_as_trained(run, info), cfg, info.get("curriculum_consts", {}))
     check_architecture(info.get("architecture"), trainer, run.path)
-    state = run.load_checkpoint(map_location=cfg.device)
+    state = run.load_checkpoint(checkpoint.model_hash(trainer.model), map_location=cfg.device)
     if state is None:
         raise RunError(f"`{run_dir}` has no checkpoint yet")
     _load_state(trainer, state, run.path)
@@ -154,7 +161,8 @@ def check_architecture(recorded: dict[str, Any] | None, trainer: Trainer, where:
 def _load_state(trainer: Trainer, state: dict[str, Any], where: Path) -> None:
     try:
         trainer.load_state_dict(state)
-    except (RuntimeError, KeyError) as e:  # torch's size mismatch, or an agent type the checkpoint lacks
+    except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as e:
+        # torch's size mismatch, an agent type the checkpoint lacks, an optimiser state of another shape
         raise RunError(f"`{where}`: the checkpoint does not fit the networks built from its model and config "
                        f"({str(e).splitlines()[0]})") from None
 
@@ -192,7 +200,8 @@ def train(session: Session, on_iteration: Callable[[dict[str, float], str], None
     """Run the remaining iterations; checkpoint every ``checkpoint_every`` and at the end or on Ctrl-C;
     then evaluate. Returns the evaluation summary."""
     tr, run, cfg = session.trainer, session.run, session.trainer.cfg
-    t0 = time.perf_counter()
+    digest = checkpoint.model_hash(tr.model)
+    t0, steps0 = time.perf_counter(), tr.env_steps
     try:
         while tr.iteration < cfg.iterations:
             e = tr.iteration
@@ -202,15 +211,16 @@ def train(session: Session, on_iteration: Callable[[dict[str, float], str], None
             if on_iteration is not None:
                 on_iteration(metrics, tr.curriculum.stage(e))
             if tr.iteration % cfg.checkpoint_every == 0:
-                run.save_checkpoint(tr.state_dict())
+                run.save_checkpoint(tr.state_dict(), digest)
     except KeyboardInterrupt:
-        run.save_checkpoint(tr.state_dict())
+        run.save_checkpoint(tr.state_dict(), digest)
         run.close()
         raise
-    run.save_checkpoint(tr.state_dict())
+    run.save_checkpoint(tr.state_dict(), digest)
     result = evaluate.evaluate(tr, cfg.eval_envs, cfg.eval_greedy)
     summary = evaluate.save(result, tr.resolved, run.path)
     summary["wall_time_s"] = time.perf_counter() - t0
     summary["env_steps"] = tr.env_steps
+    summary["session_env_steps"] = tr.env_steps - steps0  # what wall_time_s was spent on (not before a resume)
     run.close()
     return summary

@@ -146,8 +146,14 @@ class Trainer:
                 clip=cfg.clip, value_clip=cfg.value_clip_range(),
                 value_coef=cfg.value_coef, value_loss=cfg.value_loss, entropy=coef, epochs=cfg.epochs,
                 minibatches=cfg.minibatches, max_grad_norm=cfg.max_grad_norm, norm_adv=cfg.norm_adv)
-            for k, val in ppo.update(self.policies[a], self.optimizers[a], batch, masks[a], settings,
-                                     self.generator).items():
+            try:
+                stats = ppo.update(self.policies[a], self.optimizers[a], batch, masks[a], settings, self.generator)
+            except ppo.NonFiniteUpdate as err:
+                raise NonFiniteError(
+                    f"the PPO update of agent type `{a}` at iteration {e} produced a non-finite {err.quantity}; "
+                    f"the run stops and its last checkpoint (from before this update) is kept. Hint: {err.hint}"
+                ) from None
+            for k, val in stats.items():
                 metrics[f"{a}/{k}"] = val
         for a in self.types:
             self.policies[a].norm.update(buf.types[a].obs.flatten(0, -2))  # also for width 0
@@ -178,26 +184,30 @@ class Trainer:
         t, k, what = bad
         a = self.types[k]
         kind = "reward" if what == 0 else "observation"
-        where = self._first_nonfinite_equation()
+        where = self._first_nonfinite_equation(buf)
         decl = next((d for d in self.resolved.agents[a].decls
                      if isinstance(d, ast.Reward if kind == "reward" else ast.Observe)), None)
         src = f" ({decl.span}: `{_source_line(self.resolved, decl.span)}`)" if decl is not None else ""
         raise NonFiniteError(f"non-finite {kind} of agent type `{a}`{src} at iteration {e}, step {t}; {where}")
 
-    def _first_nonfinite_equation(self) -> str:
-        state = self.env.state
-        for eq in self.resolved.equations:
-            x = state.get(eq.name)
-            if x is not None and not bool(torch.isfinite(x.float()).all()):
-                nxt = "next " if eq.is_next else ""
-                return (f"the first equation with a non-finite value is `{nxt}{eq.name}` at {eq.span}: "
-                        f"`{_source_line(self.resolved, eq.span)}`")
-        for s in self.resolved.symbols.values():
-            if s.kind == "state":
-                x = state.get(s.name)
-                if x is not None and not bool(torch.isfinite(x.float()).all()):
-                    return f"the state `{s.name}` ({s.decl.span}) is non-finite"
-        return "no named quantity of the last step is non-finite"
+    def _first_nonfinite_equation(self, buf: RolloutBuffer) -> str:
+        """The first step of the episode at which a named quantity or state was non-finite, and the first
+        equation (in declaration order) with a non-finite value at that step."""
+        if buf.series_names:
+            finite = torch.isfinite(buf.series).cpu()  # [T, n_series]: a mean is finite iff every member is
+            steps = (~finite).any(1).nonzero().flatten().tolist()
+            if steps:
+                t = steps[0]
+                bad = {n for n, ok in zip(buf.series_names, finite[t].tolist(), strict=True) if not ok}
+                for eq in self.resolved.equations:
+                    if eq.name in bad:
+                        nxt = "next " if eq.is_next else ""
+                        return (f"the first equation with a non-finite value is `{nxt}{eq.name}` at step {t} "
+                                f"({eq.span}: `{_source_line(self.resolved, eq.span)}`)")
+                for s in self.resolved.symbols.values():
+                    if s.kind == "state" and s.name in bad:
+                        return f"the state `{s.name}` ({s.decl.span}) is non-finite at step {t}"
+        return "no named quantity or state of the episode is non-finite"
 
 
 def _source_line(resolved: Resolved, span: ast.Span) -> str:

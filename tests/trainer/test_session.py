@@ -79,7 +79,7 @@ def test_resume_from_an_older_checkpoint_drops_later_rows(fake, tmp_path):
     s = session.prepare(COURNOT, str(tmp_path / "old"), flags={"iterations": 14, "seed": 3},
                         sets={"checkpoint_every": "7", "threads": "1"})
     session.train(s)
-    torch.save(torch.load(tmp_path / "old" / "checkpoint.pt", weights_only=False), tmp_path / "cut" / "checkpoint.pt")
+    torch.save(torch.load(tmp_path / "old" / "checkpoint.pt", weights_only=True), tmp_path / "cut" / "checkpoint.pt")
     s = session.prepare(COURNOT, str(tmp_path / "cut"), resume=True)
     assert s.resumed_from == 14 and len(metrics(tmp_path / "cut")) == 14
     session.train(s)
