@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sweep": ("sweep", "sweep"),
     "best-response": ("best_response", "best_response"),
     "fmt": ("fmt", "fmt"),
+    "lsp": ("lsp", "lsp"),
 }
 
 

@@ -11,7 +11,7 @@ from .checks import run_checks
 from .diagnostics import Diagnostics, EconError
 from .resolve import Resolved, flatten, resolve
 
-__all__ = ["CheckResult", "EconError", "check_file", "check_model"]
+__all__ = ["CheckResult", "EconError", "check_file", "check_model", "check_text"]
 
 
 @dataclass
@@ -29,15 +29,23 @@ class CheckResult:
 
 def check_file(path: str | Path) -> CheckResult:
     """Run every front-end stage on a file; never raises for problems in the file."""
-    from .parser import parse
-
-    diags = Diagnostics()
     path = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
+        diags = Diagnostics()
         diags.add("E104", f"cannot read `{path}`: {e.__class__.__name__}", ast.NOWHERE)
         return CheckResult(path, None, None, diags)
+    return check_text(text, path)
+
+
+def check_text(text: str, path: str | Path) -> CheckResult:
+    """Like :func:`check_file` for a source held in memory (an editor's unsaved buffer); ``path`` names it,
+    and its imports are read relative to it."""
+    from .parser import parse
+
+    diags = Diagnostics()
+    path = str(path)
     tree = resolved = None
     stage = "parse"
     try:

@@ -53,9 +53,15 @@ def _parser() -> Lark:
                 maybe_placeholders=False, cache=True)
 
 
+def tokens(text: str) -> list[Token]:
+    """Every token of a source as the parser's own lexer sees it, comments included (the parser ignores them).
+    Raises lark's ``UnexpectedCharacters`` at a character no token starts with."""
+    return list(_parser().lex(text, dont_ignore=True))
+
+
 def comments(text: str) -> list[Token]:
-    """Every ``# ...`` comment of a source, as the parser's own lexer sees it (the parser ignores them)."""
-    return [tok for tok in _parser().lex(text, dont_ignore=True) if tok.type == "COMMENT"]
+    """Every ``# ...`` comment of a source."""
+    return [tok for tok in tokens(text) if tok.type == "COMMENT"]
 
 
 class LiteralError(ValueError):

@@ -125,3 +125,17 @@ def test_vscode_extension_manifest() -> None:
     main = (VSCODE / manifest["main"]).read_text(encoding="utf-8")
     assert '"lsp"' in main and "LanguageClient" in main
     assert manifest["contributes"]["configuration"]["properties"]["econdsl.server.command"]["default"] == "econdsl"
+
+
+def test_lsp_without_pygls_says_how_to_install(monkeypatch) -> None:
+    import importlib.util
+
+    from click.testing import CliRunner
+
+    from econdsl.cli import main
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pygls" else real(name, *a))
+    r = CliRunner().invoke(main, ["lsp"])
+    assert r.exit_code == 1 and isinstance(r.exception, SystemExit)
+    assert "pip install 'econdsl[lsp]'" in r.output

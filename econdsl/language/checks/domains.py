@@ -414,9 +414,18 @@ def _text(e: ast.Expr) -> str:
 
 
 def check_domains(r: Resolved, diags: Diagnostics) -> None:
+    d = _step_domains(r, diags)
+    for s in sites(r):
+        if s.ctx in ("step", "next", "function", "const", "dist", "bounds"):
+            continue  # step equations are done; function bodies are checked at their call sites
+        d.iv(s.expr, Env(vars=_index_vars(r, s)))
+
+
+
+def _step_domains(r: Resolved, diags: Diagnostics) -> Domains:
+    """Declared ranges, then the range of every step quantity in step order (checking each equation)."""
     d = Domains(r, diags)
-    all_sites = list(sites(r))
-    for s in all_sites:
+    for s in sites(r):
         if s.ctx in ("step", "next"):
             eq = s.node
             assert isinstance(eq, ast.Equation)
@@ -425,10 +434,12 @@ def check_domains(r: Resolved, diags: Diagnostics) -> None:
             if not eq.is_next and eq.name not in d.defs:
                 d.defs[eq.name] = eq
                 d.symbols[eq.name] = iv
-    for s in all_sites:
-        if s.ctx in ("step", "next", "function", "const", "dist", "bounds"):
-            continue  # step equations are done; function bodies are checked at their call sites
-        d.iv(s.expr, Env(vars=_index_vars(r, s)))
+    return d
+
+
+def value_domains(r: Resolved) -> dict[str, Interval]:
+    """The range of every constant, parameter, state, action and step quantity (for hover in editors)."""
+    return _step_domains(r, Diagnostics()).symbols
 
 
 def _index_vars(r: Resolved, s: Site) -> dict[str, Interval]:

@@ -64,20 +64,7 @@ def check_units(r: Resolved, diags: Diagnostics) -> None:
                 if name not in VOCABULARY:
                     diags.add("E603", f"`{name}` is not a unit", n.span,
                               did_you_mean(name, VOCABULARY) or "units: " + ", ".join(VOCABULARY) + ", 1")
-    inf = _Infer(r, diags)
-    step_sites = [s for s in sites(r) if s.ctx in ("step", "next")]
-    for s in step_sites:
-        eq = s.node
-        assert isinstance(eq, ast.Equation)
-        t = inf.infer(s.expr, s)
-        if eq.is_next:
-            sym = r.symbols.get(eq.name)
-            want = of(sym.unit) if sym is not None else None
-            if _disagrees(t, want):
-                diags.add("E601", f"`{eq.name}` is in {show(want)}, but its transition gives {show(t.unit)}",
-                          eq.value.span, "convert the right-hand side, or fix the unit annotation")
-        elif eq.name not in inf.quantities:
-            inf.quantities[eq.name] = t
+    inf = _infer_steps(r, diags)
     # every value with a declared unit: sites, plus the model-level constants (which sites() leaves out)
     model_consts = [Site(it.value, "const", node=it) for it in r.model.items if isinstance(it, ast.Const)]
     for s in [*sites(r), *model_consts]:
@@ -93,6 +80,33 @@ def check_units(r: Resolved, diags: Diagnostics) -> None:
         if _disagrees(t, declared):
             diags.add("E601", f"`{node.name}` is declared in {show(declared)}, but its value is in "  # type: ignore[union-attr]
                       f"{show(t.unit)}", s.expr.span, "convert the value, or fix the unit annotation")
+
+
+def _infer_steps(r: Resolved, diags: Diagnostics) -> _Infer:
+    """Infer the unit of every step quantity, in step order, checking each transition against its state."""
+    inf = _Infer(r, diags)
+    step_sites = [s for s in sites(r) if s.ctx in ("step", "next")]
+    for s in step_sites:
+        eq = s.node
+        assert isinstance(eq, ast.Equation)
+        t = inf.infer(s.expr, s)
+        if eq.is_next:
+            sym = r.symbols.get(eq.name)
+            want = of(sym.unit) if sym is not None else None
+            if _disagrees(t, want):
+                diags.add("E601", f"`{eq.name}` is in {show(want)}, but its transition gives {show(t.unit)}",
+                          eq.value.span, "convert the right-hand side, or fix the unit annotation")
+        elif eq.name not in inf.quantities:
+            inf.quantities[eq.name] = t
+    return inf
+
+
+def quantity_units(r: Resolved) -> dict[str, str]:
+    """The inferred unit of each step quantity, as text (``money/goods``; ``1`` for a pure number), for hover
+    in editors; quantities of unknown unit are left out."""
+    inf = _infer_steps(r, Diagnostics())
+    return {name: show(t.unit).strip("`") if t.unit else "1" for name, t in inf.quantities.items()
+            if t.unit is not None}
 
 
 def _disagrees(t: Typed, want) -> bool:
