@@ -8,7 +8,9 @@ protocol count UTF-16 code units; the front end counts code points: the helpers 
 
 from __future__ import annotations
 
+import logging
 import os
+from dataclasses import replace
 from importlib.metadata import PackageNotFoundError, version
 
 from lsprotocol import types as T
@@ -109,12 +111,16 @@ def analyse(ls: EconServer, uri: str) -> Navigator:
     doc = ls.workspace.get_text_document(uri)
     text = doc.source
     result = check_text(text, _path(uri))
-    nav = Navigator(result, text)
+    diags = [_diagnostic(d, text, result.path) for d in result.diagnostics.sorted()]
+    ls.text_document_publish_diagnostics(T.PublishDiagnosticsParams(uri=uri, diagnostics=diags, version=doc.version))
+    try:
+        nav = Navigator(result, text)
+    except Exception:  # noqa: BLE001 - a bug in navigation must not take the diagnostics down with it
+        logging.getLogger(__name__).exception("econdsl lsp: cannot index %s", uri)
+        nav = Navigator(replace(result, ast=None), text)
     ls.navigators[uri] = nav
     if result.ast is not None:
         ls.last_good[uri] = nav
-    diags = [_diagnostic(d, text, result.path) for d in result.diagnostics.sorted()]
-    ls.text_document_publish_diagnostics(T.PublishDiagnosticsParams(uri=uri, diagnostics=diags, version=doc.version))
     return nav
 
 

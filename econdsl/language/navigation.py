@@ -13,7 +13,8 @@ import re
 from dataclasses import dataclass, field
 
 from . import CheckResult, ast, check_text
-from .parser import REDUCTIONS, _open_blocks, tokens
+from .diagnostics import Diagnostics
+from .parser import REDUCTIONS, _open_blocks, parse, tokens
 from .printer import block_header, print_decl, print_unit
 from .resolve import BUILTIN_FUNCTIONS, BUILTIN_NAMES, DISTRIBUTIONS, Symbol
 
@@ -130,6 +131,9 @@ class Navigator:
                 return Target("curriculum constant", name, self._name_in(c.span, name), node=c)
             if name in r.populations:
                 return Target("population", name, r.populations[name].span, node=r.agents.get(name))
+        removed = self._base_declaration(name)
+        if removed is not None:
+            return removed
         if name in BUILTIN_FUNCTIONS or name in REDUCTIONS:
             return Target("built-in function", name)
         if name in DISTRIBUTIONS:
@@ -138,6 +142,23 @@ class Navigator:
             return Target("built-in name", name)
         if name in _settings().types:
             return Target("setting", name)
+        return None
+
+    def _base_declaration(self, name: str) -> Target | None:
+        """A name a variant removed (``remove p_x``): its declaration in an imported file."""
+        if self.result.ast is None or not self.result.ast.imports:
+            return None
+        for file, text in self.sources.items():
+            if file == self.path:
+                continue
+            model = _parse_quietly(text, file)
+            for node in model.walk() if model is not None else ():
+                kind = _DECL_KINDS.get(type(node))
+                names = node.names if isinstance(node, ast.Action) else (getattr(node, "name", None),)
+                if kind is None or name not in names or (isinstance(node, ast.Equation) and node.is_next):
+                    continue
+                where = node.target_span if isinstance(node, ast.Equation) else self._name_in(node.span, name)
+                return Target(kind, name, where, node=node)
         return None
 
     def _symbol_definition(self, sym: Symbol) -> ast.Span | None:
@@ -174,6 +195,8 @@ class Navigator:
             if sym.dims:
                 sizes = " × ".join(str(r.populations[d].size) if d in r.populations else "?" for d in sym.dims)
                 facts.append(f"shape `[{', '.join(sym.dims)}]` ({sizes})")
+            elif sym.shape:  # a vector or matrix constant
+                facts.append(f"shape {' × '.join(str(n) for n in sym.shape)}")
             elif sym.kind not in ("function",):
                 facts.append("shape: scalar")
             unit = print_unit(sym.unit)[2:] or self._units().get(t.name)
@@ -317,6 +340,18 @@ class Navigator:
     def _line(self, file: str, n: int) -> str:
         lines = self.sources.get(file, "").split("\n")
         return lines[n - 1] if 0 < n <= len(lines) else ""
+
+
+_DECL_KINDS = {ast.Const: "const", ast.Param: "param", ast.State: "state", ast.Action: "action",
+               ast.Function: "function", ast.External: "external", ast.Equation: "quantity"}
+
+
+@functools.lru_cache(maxsize=16)
+def _parse_quietly(text: str, file: str) -> ast.Model | None:
+    try:
+        return parse(text, file, Diagnostics())
+    except RecursionError:
+        return None
 
 
 def _comment_text(tok) -> str:

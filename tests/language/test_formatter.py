@@ -204,3 +204,20 @@ def test_fmt_reports_syntax_errors(tmp_path: Path) -> None:
     assert r.returncode == 1
     assert "bad.econ:2:" in r.output and "error[E" in r.output
     assert bad.read_text(encoding="utf-8") == "model m\nconst k = = 1\nend\n"
+
+
+def test_construct_without_printed_form_is_kept_verbatim(monkeypatch) -> None:
+    """A construct the printer cannot print yet (grammar growth) keeps its source text, comments included."""
+    from econdsl.language import formatter
+
+    real = formatter.print_decl
+
+    def no_externals(node):
+        if isinstance(node, ast.External):
+            raise TypeError("no source form")
+        return real(node)
+
+    monkeypatch.setattr(formatter, "print_decl", no_externals)
+    text = "model m\nhorizon  1\naccounting\n      external  x = 1 +2   # kept as written\nend\nend\n"
+    assert _assert_formats(text) == ("model m\nhorizon 1\naccounting\n    external  x = 1 +2   # kept as written\n"
+                                     "end\nend\n")
