@@ -176,3 +176,12 @@ def test_language_server_session(client: Client, tmp_path: Path) -> None:
                                                        "position": {"line": 11, "character": 4}})
     labels = {i["label"] for i in items["items"]}
     assert {"x", "q", "𝛽", "A", "log", "sum", "next"} <= labels
+
+    messy = FIXED_ONE.replace("horizon 3", "horizon   3").replace("reward r[i]", "  reward r[i]  # why")
+    client.send("textDocument/didChange", {"textDocument": {"uri": uri, "version": 3},
+                                           "contentChanges": [{"text": messy}]})
+    edits = client.request("textDocument/formatting", {"textDocument": {"uri": uri},
+                                                       "options": {"tabSize": 4, "insertSpaces": True}})
+    (edit,) = edits
+    assert edit["range"]["start"] == {"line": 0, "character": 0}
+    assert edit["newText"] == FIXED_ONE.replace("reward r[i]", "reward r[i]" + " " * 30 + "# why")
