@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from statistics import NormalDist
 
-from .ir import ARITHMETIC, COMPARISONS, ELEMENTWISE, Function, Op, Output, canonical
+from .ir import ARITHMETIC, COMPARISONS, ELEMENTWISE, Function, Op, Output, canonical, population
 
 
 def _is_int(v: float) -> bool:
@@ -223,7 +223,7 @@ class Builder:
                 return moved
         if dim not in have:
             # the body does not vary along `dim` (and there is no mask on it): fold the reduction
-            n = float(self.populations[dim])
+            n = float(self.populations[population(dim)])
             if op == "sum":
                 return self.elementwise("mul", (v, self.const(n)), source)
             if op == "prod":
@@ -270,6 +270,28 @@ class Builder:
         dims = self.canonical(d for i in indices for d in self.dims(i))
         attrs = (("table", tuple(float(x) for x in table)), ("shape", tuple(shape)))
         return self._new("lookup", tuple(indices), dims, "f", attrs, source, "")
+
+    def relabel(self, v: str, mapping: dict[str, str], source: str = "") -> str:
+        """``v`` with axes renamed (``from -> to``, see ``relabel`` in ir.py); identity pairs and axes ``v``
+        does not have are dropped, so a value that needs no renaming is returned as it is."""
+        have = self.dims(v)
+        pairs = tuple((a, b) for a, b in mapping.items() if a in have and a != b)
+        if not pairs:
+            return v
+        ren = dict(pairs)
+        dims = self.canonical(ren.get(d, d) for d in have)
+        assert len(dims) == len(have), (have, mapping)
+        op = self.ops[v]
+        if op.kind == "const":  # an array literal: the same values along the new axis
+            return self.const(op.attr("value"), op.dtype, dims, source)
+        if op.kind == "iota":  # the member index along the new axis
+            return self.iota(ren[op.attr("dim")], source)
+        if op.kind == "relabel":  # compose with the renaming that made v
+            inner = self.ops[op.args[0]]
+            first = dict(op.attr("axes"))
+            return self.relabel(op.args[0], {a: ren.get(first.get(a, a), first.get(a, a)) for a in inner.dims},
+                                source)
+        return self._new("relabel", (v,), dims, self.dtype(v), (("axes", tuple(sorted(pairs))),), source, "")
 
     def gather(self, src: str, index: str, dim: str, source: str = "") -> str:
         index = self.cast(index, "i", source)

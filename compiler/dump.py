@@ -22,6 +22,8 @@ def _attrs(op: Op) -> str:
         per = f" per {op.attr('per')}" if op.attr("per") else ""
         return (f"{op.attr('agent')} column {op.attr('column')}{per}: table[(a // {op.attr('stride')}) % "
                 f"{op.attr('size')}], table = ({shown})")
+    if k == "relabel":
+        return ", ".join(f"{a} -> {b}" for a, b in op.attr("axes"))
     if k in ("iota", "gather"):
         return f"dim {op.attr('dim')}"
     if k == "reduce":

@@ -10,12 +10,19 @@ A checked model (:class:`econdsl.language.resolve.Resolved`) is lowered (``lower
 
 The contract (what every backend must implement; ``verify.py`` checks the structural part)
 ---------------------------------------------------------------------------------------------------
-**Shapes.** Every value has ``dims``: a tuple of population names, always in the model's canonical
-population order (``Program.populations`` order, which is agent declaration order). ``()`` is a
-per-replica scalar, ``("Firm",)`` one value per firm, ``("Consumer", "Firm")`` one per pair.
-Singleton populations (``agent Government`` without a size) never appear in dims. A backend adds a
-leading replica (env) dimension: dims ``("Consumer", "Firm")`` is a tensor ``[n_envs, 100, 10]``. A
-population appears at most once in a value's dims.
+**Shapes.** Every value has ``dims``: a tuple of *axes*. An axis is a population in a role: the
+population's name for its first role (``"Firm"``), ``"Firm~1"``, ``"Firm~2"`` … for further roles
+(:func:`axis`, :func:`population`, :func:`role`). Roles let one value vary twice over one population:
+in ``sum(v[k] for k in W if v[k] < v[j])`` the condition has dims ``("W", "W~1")`` (``j`` on ``W``, ``k`` on
+``W~1``), a pairwise quantity ``x[j, k]`` with j, k in W has dims ``("W", "W~1")``. Dims are always in
+the canonical order: populations in ``Program.populations`` order (agent declaration order), the roles
+of one population in increasing order (:func:`canonical`); an axis appears at most once. ``()`` is a
+per-replica scalar, ``("Firm",)`` one value per firm, ``("Consumer", "Firm")`` one per pair. An axis
+has the size of its population (``Program.size``). Singleton populations (``agent Government`` without
+a size) never appear in dims. A backend adds a leading replica (env) dimension: dims
+``("Consumer", "Firm")`` is a tensor ``[n_envs, 100, 10]``. Buffers (states, parameters), rewards,
+observations and the agent axis of actions are over first roles; the ``per`` axis of a per-member
+action head over the agent's own population is its second role (:func:`per_axis`).
 
 **Dtypes.** ``"f"`` real (the program's float dtype: float32 or float64), ``"b"`` boolean, ``"i"``
 integer (a member index of some population, or an integer constant). Arithmetic ops (add … ceil)
@@ -44,14 +51,22 @@ to earlier ops of the same function. Ops are in a valid execution order.
                - ``source="uniform"``: only in ``init``; the uniform(0,1) draws of the stream ``name``
                  (``Program.uniforms[name]`` gives its dims), supplied by the runtime in float64.
 ``action``     attrs ``agent``, ``column``, ``per``, ``stride``, ``size``, ``table`` (tuple of floats).
-               dims = (the agent's population, unless singleton) + (``per``,) if ``per`` is set.
-               With ``a`` = the agent's integer action tensor ``[n_envs, n_agents, n_columns]``, member
-               ``m`` of the agent's population and member ``k`` of ``per`` (k = 0 if no ``per``):
+               dims = canonical((the agent's population, unless singleton) + (``per_axis(agent, per)``,)
+               if ``per`` is set): the per axis is ``per`` itself, or its second role when ``per`` is the
+               agent's own population. With ``a`` = the agent's integer action tensor
+               ``[n_envs, n_agents, n_columns]``, member ``m`` of the agent's population and member ``k``
+               along the per axis (k = 0 if no ``per``):
                ``value = table[(a[env, m, column + k] // stride) % size]``.
                dtype "i" when the head chooses a population member (``table`` is then 0..n-1), else "f".
                (A joint head ``(price, wage) ∈ P × W`` has index ``|W|·price_idx + wage_idx``: row-major,
                last component fastest; each component is one ``action`` op with its own stride.)
 ``iota``       attrs ``dim``. The member index 0..n-1 along ``dim``; dims ``(dim,)``, dtype "i".
+``relabel``    attrs ``axes``: a tuple of ``(from, to)`` pairs, args ``(x,)``. Renames axes of x: each
+               ``from`` is an axis of x, ``to`` an axis of the same population; the ``to`` axes are
+               distinct and none is an axis of x that is not renamed. Result dims = x's dims with each
+               ``from`` replaced by its ``to``, in canonical order; the value at a point is x at the point
+               whose ``from`` coordinate is the point's ``to`` coordinate (``v[k]`` with ``k`` on ``W~1``
+               is ``relabel(v, ((W, W~1),))``; a swap ``((W, W~1), (W~1, W))`` transposes).
 elementwise    kinds in :data:`ELEMENTWISE` with the listed arity and result dtype. ``pow`` is real
                power, ``div`` true division, ``where(c, a, b)`` selects ``a`` where ``c``; ``float``
                casts "b"/"i" to "f" (True → 1.0); ``int`` turns an "f" value that holds a whole number (a state
@@ -66,7 +81,8 @@ elementwise    kinds in :data:`ELEMENTWISE` with the listed arity and result dty
                args: one "i" index per entry of ``shape``; dims = the union of the indices' dims, dtype
                "f". The value at a point is ``table[i0, i1, …]`` (a vector or matrix constant indexed by
                whole-number values, ``z[e[j]]``); each index is clamped into ``0 .. shape[k] - 1``.
-``gather``     attrs ``dim``. args ``(src, index)``; ``index`` has dtype "i" and does not have ``dim``;
+``gather``     attrs ``dim``. args ``(src, index)``; ``index`` has dtype "i" and does not have ``dim``
+               (to index a value by a member of its own population, relabel ``src`` first);
                ``src`` has ``dim``. Result dims = (src.dims minus ``dim``) ∪ index.dims; the value at a
                point is ``src`` at member ``index`` along ``dim`` (``w[employer[j]]``). Indices are
                always in range for well-formed actions; backends may clamp.
@@ -116,7 +132,8 @@ ARITHMETIC = {"add", "sub", "mul", "div", "pow", "neg", "min", "max", "log", "ex
 COMPARISONS = {"lt", "le", "gt", "ge", "eq", "ne"}
 LOGICAL = {"and", "or", "not"}
 REDUCTIONS = ("sum", "prod", "min", "max", "mean")
-OP_KINDS = ("const", "input", "action", "iota", "broadcast", "reduce", "gather", "lookup", *ELEMENTWISE)
+OP_KINDS = ("const", "input", "action", "iota", "broadcast", "reduce", "gather", "lookup", "relabel",
+            *ELEMENTWISE)
 INPUT_SOURCES = ("state", "param", "runtime_const", "time", "uniform")
 OUTPUT_KINDS = {
     "init": ("param", "state"),
@@ -226,7 +243,20 @@ class Program:
         return [self.init, self.step, self.observe]
 
     def size(self, dims: tuple[str, ...]) -> tuple[int, ...]:
-        return tuple(self.populations[d] for d in dims)
+        """The sizes of axes (each the size of its population)."""
+        return tuple(self.populations[population(d)] for d in dims)
+
+    def axis_size(self, axis_name: str) -> int:
+        return self.populations[population(axis_name)]
+
+    def action_dims(self, agent: str, per: str | None) -> tuple[str, ...]:
+        """The dims of an ``action`` op of ``agent`` (per-member heads: one more axis, :func:`per_axis`)."""
+        return self.canonical(self.agent_dims(agent) + ((per_axis(agent, per),) if per else ()))
+
+    def axes(self) -> tuple[str, ...]:
+        """Every axis some value of the program has, in canonical order."""
+        return self.canonical({d for fn in self.functions() for op in fn.ops for d in op.dims}
+                              | {d for b in self.buffers for d in b.dims})
 
     def n_agents(self, agent: str) -> int:
         return self.populations[agent]
@@ -259,7 +289,31 @@ class Program:
         return canonical(self.populations, dims)
 
 
+ROLE_MARK = "~"  # "W~1": population W in its second role (population names are identifiers, never contain it)
+
+
+def axis(pop: str, r: int = 0) -> str:
+    """The axis of population ``pop`` in role ``r`` (0: the population's own name)."""
+    return pop if r == 0 else f"{pop}{ROLE_MARK}{r}"
+
+
+def population(axis_name: str) -> str:
+    """The population of an axis."""
+    return axis_name.split(ROLE_MARK, 1)[0]
+
+
+def role(axis_name: str) -> int:
+    """The role of an axis (0 for the population's own name)."""
+    _, mark, r = axis_name.partition(ROLE_MARK)
+    return int(r) if mark else 0
+
+
+def per_axis(agent: str, per: str) -> str:
+    """The axis of a per-member action head: ``per``, or its second role over the agent's own population."""
+    return axis(per, 1) if per == agent else per
+
+
 def canonical(populations, dims) -> tuple[str, ...]:
-    """``dims`` without repeats, in the order the populations are declared (the IR's axis order)."""
-    s = set(dims)
-    return tuple(p for p in populations if p in s)
+    """``dims`` without repeats, in the IR's axis order: populations in declaration order, then roles."""
+    order = {p: k for k, p in enumerate(populations)}
+    return tuple(sorted(set(dims), key=lambda d: (order.get(population(d), len(order)), role(d), d)))

@@ -16,7 +16,7 @@ from ..language.checks.discrete import levels
 from ..language.diagnostics import Diagnostics, EconError
 from ..language.resolve import ActionHead, Resolved
 from .builder import Builder
-from .ir import Buffer, Head, Program
+from .ir import Buffer, Head, Program, axis, per_axis, population
 
 _UNARY = {"log": "log", "exp": "exp", "sqrt": "sqrt", "abs": "abs", "floor": "floor", "ceil": "ceil"}
 _BINOPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "^": "pow", "==": "eq", "!=": "ne", "<": "lt",
@@ -32,7 +32,7 @@ class LowerError(Exception):
 class Scope:
     """What names mean while lowering one expression."""
 
-    axes: dict[str, str] = field(default_factory=dict)  # index variable -> population
+    axes: dict[str, str] = field(default_factory=dict)  # index variable -> axis (population, role)
     locals: dict[str, str] = field(default_factory=dict)  # function input/parameter -> SSA value
     where: str = "step"  # "init" | "step" | "observe" | "external"
     depth: int = 0
@@ -181,7 +181,7 @@ class Lowering:
     def action(self, b: Builder, comp: str, s: str) -> str:
         head, k, col = self.head_of[comp]
         stride = math.prod(head.sizes[k + 1:])
-        dims = self.own_dims(head.agent) + ((head.per,) if head.per else ())
+        dims = self.own_dims(head.agent) + ((per_axis(head.agent, head.per),) if head.per else ())
         chooses = isinstance(head.decl.grids[k], ast.GridPopulation)
         if not chooses and len(head.values[k]) == 1:
             # a grid of one value is a constant, whatever the policy picks (the head keeps its column)
@@ -211,25 +211,45 @@ class Lowering:
         if len(e.indices) != len(dims):
             raise self.error("E301", f"`{e.base}` has {len(dims)} index(es), {len(e.indices)} given", e.span)
         v = self.name(b, e.base, e, sc)
-        for d, ix in zip(dims, e.indices, strict=True):
+        # Each position is a storage axis of the value (storage_axes); an index variable renames it to
+        # the variable's axis, any other index (a chosen member, a literal, a repeated variable) gathers
+        # along it. Gathered axes are first renamed to roles no index uses, so that an index over the
+        # same population (`v[partner[j]]` with partner, v over W) is a different axis from the one read.
+        store = storage_axes(dims)
+        rename: dict[str, str] = {}
+        gathers: list[tuple[str, str, ast.Expr]] = []  # (population, index value, index expression)
+        for d, s_ax, ix in zip(dims, store, e.indices, strict=True):
+            target = None
             if isinstance(ix, ast.Name) and ix.id in sc.axes and ix.id not in sc.locals:
-                if sc.axes[ix.id] != d:
+                if population(sc.axes[ix.id]) != d:
                     raise self.error("E302", f"`{e.base}` is indexed over `{d}`, but `{ix.id}` ranges over "
-                                     f"`{sc.axes[ix.id]}`", ix.span)
-                continue
-            if isinstance(ix, ast.Name) and ix.id not in sc.locals and self.r.population_of_index(ix.id) == d \
+                                     f"`{population(sc.axes[ix.id])}`", ix.span)
+                target = sc.axes[ix.id]
+            elif isinstance(ix, ast.Name) and ix.id not in sc.locals and self.r.population_of_index(ix.id) == d \
                     and ix.id not in self.r.symbols:
+                target = d
+            if target is not None and target not in rename.values():
+                rename[s_ax] = target
                 continue
             iv = self.expr(b, ix, sc)
-            if d in b.dims(iv):
-                raise self.error("E302", f"an index of `{e.base}` along `{d}` depends on `{d}` itself", ix.span,
-                                 "pairs of one population with itself are not supported")
             try:
                 iv = b.cast(iv, "i", self.src(ix.span))
             except TypeError:
                 raise self.error("E304", f"the index of `{e.base}` along `{d}` is not a member of `{d}`",
                                  ix.span) from None
-            v = b.gather(v, iv, d, self.src(e.span))
+            gathers.append((s_ax, iv, ix))
+        taken = set(rename.values()) | {a for _, iv, _ in gathers for a in b.dims(iv)}
+        along = []
+        for s_ax, iv, ix in gathers:
+            free = next(axis(population(s_ax), r) for r in range(len(taken) + 2)
+                        if axis(population(s_ax), r) not in taken)
+            taken.add(free)
+            rename[s_ax] = free
+            along.append((free, iv, ix))
+        v = b.relabel(v, rename, self.src(e.span))
+        for free, iv, _ix in along:
+            if free in b.dims(v):  # (a quantity that does not vary along this axis needs no gather)
+                v = b.gather(v, iv, free, self.src(e.span))
         return v
 
     def reduction(self, b: Builder, e: ast.Reduce, sc: Scope) -> str:
@@ -237,15 +257,20 @@ class Lowering:
             raise self.error("E204", f"`{e.over}` is not a population", e.over_span)
         if e.over in self.singletons:
             raise self.error("E303", f"`{e.over}` is a single agent; there is nothing to reduce over", e.over_span)
-        inner = Scope({**sc.axes, e.var: e.over}, {k: v for k, v in sc.locals.items() if k != e.var}, sc.where,
+        # The variable gets the first role of the population that no index variable or function argument
+        # mentioned in the body or condition is on: `sum(v[k] for k in W if v[k] < v[j])` puts k on a
+        # second axis of W (j holds the first), a reduction that does not refer to j keeps the first.
+        parts = [e.body] + ([e.cond] if e.cond is not None else [])
+        used = {ax for name, ax in sc.axes.items()
+                if name != e.var and any(self._mentions(x, name) for x in parts)}
+        used |= {d for name, val in sc.locals.items() if name != e.var and any(self._mentions(x, name) for x in parts)
+                 for d in b.dims(val)}
+        over = next(axis(e.over, r) for r in range(len(used) + 1) if axis(e.over, r) not in used)
+        inner = Scope({**sc.axes, e.var: over}, {k: v for k, v in sc.locals.items() if k != e.var}, sc.where,
                       sc.depth)
-        for other, pop in sc.axes.items():
-            if pop == e.over and other != e.var and self._mentions(e.body, other):
-                raise self.error("E303", f"`{other}` and `{e.var}` both range over `{e.over}` here", e.span,
-                                 "pairs of one population with itself are not supported")
         body = self.expr(b, e.body, inner)
         mask = self.expr(b, e.cond, inner) if e.cond is not None else None
-        return b.reduce(e.op, body, e.over, mask, self.src(e.span))
+        return b.reduce(e.op, body, over, mask, self.src(e.span))
 
     @staticmethod
     def _mentions(e: ast.Node, name: str) -> bool:
@@ -358,12 +383,13 @@ class Lowering:
         b = Builder("step", self.pops)
         for eq in self.r.equations:
             try:
-                axes = {}
+                pops = []
                 for ix in eq.indices:
                     pop = self.r.population_of_index(ix)
                     if pop is None:
                         raise self.error("E204", f"`{ix}` is not the index of any population", eq.target_span)
-                    axes[ix] = pop
+                    pops.append(pop)
+                axes = dict(zip(eq.indices, storage_axes(tuple(pops)), strict=True))
                 sc = Scope(axes, {}, "step")
                 v = self.expr(b, eq.value, sc)
                 target = tuple(axes[ix] for ix in eq.indices)
@@ -376,8 +402,8 @@ class Lowering:
                     v = self.fit(b, b.cast(v, "f"), sym.dims, eq.span, f"`next {eq.name}`")
                     b.output("state", eq.name, v)
                 else:
-                    if len(set(target)) != len(target):
-                        raise self.error("E305", f"`{eq.name}` is indexed twice by one population", eq.target_span)
+                    if len(set(eq.indices)) != len(eq.indices):
+                        raise self.error("E305", f"`{eq.name}` is indexed twice by one index", eq.target_span)
                     self.fit(b, v, b.canonical(target), eq.span, f"`{eq.name}`")
                     self.quantities[eq.name] = v  # unbroadcast, so that folding sees constants
                     b.output("quantity", eq.name, b.broadcast(v, b.canonical(target)))
@@ -425,7 +451,7 @@ class Lowering:
             op = b.ops[v]
             lv = levels(self.r, item.args[0], self.agent_axes(agent))
             if op.kind == "iota":
-                n = self.pops[op.attr("dim")]
+                n = self.pops[population(op.attr("dim"))]
             elif op.dtype == "i" and lv is not None and lv[0] >= 0:
                 n = lv[1] + 1  # a state declared `in 0:hi` or `in Pop`: one column per value
             else:
@@ -445,7 +471,7 @@ class Lowering:
         labels = [label]
         for d in feats:
             labels = [f"{lab}[{k}]" if len(feats) == 1 else f"{lab}{'[' if lab == label else ','}{k}"
-                      for lab in labels for k in range(self.pops[d])]
+                      for lab in labels for k in range(self.pops[population(d)])]
         if len(feats) > 1:
             labels = [lab + "]" for lab in labels]
         b.output("obs", agent, v, tuple(labels), 0, feats)
@@ -461,6 +487,12 @@ class Lowering:
             observe=observe.fn, consts={k: v for k, v in self.r.consts.items() if k not in self.runtime},
             source_files=tuple(sorted(self.r.sources)),
         )
+
+
+def storage_axes(pops: tuple[str, ...]) -> tuple[str, ...]:
+    """The axes of a value declared over ``pops`` (one per position): a population's first occurrence is
+    its first role, a repeat its next role (``x[j, k]`` with j, k in W is stored over ``(W, W~1)``)."""
+    return tuple(axis(p, pops[:k].count(p)) for k, p in enumerate(pops))
 
 
 def _unit_text(u: ast.Unit | None) -> str:

@@ -38,6 +38,8 @@ def _reemit(fn: Function, populations: dict[str, int]) -> Function:
             new = b.gather(args[0], args[1], op.attr("dim"), op.source)
         elif k == "lookup":
             new = b.lookup(op.attr("table"), op.attr("shape"), args, op.source)
+        elif k == "relabel":
+            new = b.relabel(args[0], dict(op.attr("axes")), op.source)
         else:
             new = b.raw(k, args, op.dims, op.dtype, op.attrs, op.source, op.name)
         rename[op.out] = new

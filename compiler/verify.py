@@ -19,6 +19,8 @@ from .ir import (
     REDUCTIONS,
     Function,
     Program,
+    population,
+    role,
 )
 
 
@@ -35,6 +37,13 @@ def verify(program: Program) -> None:
         problems += _verify_function(program, fn)
     if problems:
         raise VerifyError(problems)
+
+
+def _is_axis(d: str) -> bool:
+    try:
+        return role(d) >= 0
+    except ValueError:  # "W~x": not a role number
+        return False
 
 
 def _verify_function(prog: Program, fn: Function) -> list[str]:
@@ -55,7 +64,8 @@ def _verify_function(prog: Program, fn: Function) -> list[str]:
             bad(op, "uses a value not defined before")
             ops[op.out] = op
             continue
-        if any(d not in prog.populations or d in prog.singletons for d in op.dims):
+        if any(population(d) not in prog.populations or population(d) in prog.singletons or not _is_axis(d)
+               for d in op.dims):
             bad(op, f"unknown or singleton dim in {op.dims}")
         if op.dims != prog.canonical(op.dims):  # also catches a repeated dim
             bad(op, f"dims {op.dims} not in canonical order")
@@ -66,7 +76,7 @@ def _verify_function(prog: Program, fn: Function) -> list[str]:
         if k == "const":
             v = op.attr("value")
             if isinstance(v, tuple):
-                if len(op.dims) != 1 or len(v) != prog.populations[op.dims[0]]:
+                if len(op.dims) != 1 or len(v) != prog.axis_size(op.dims[0]):
                     bad(op, "array constant does not match its dims")
             elif op.dims != ():
                 bad(op, "scalar constant with dims")
@@ -89,8 +99,8 @@ def _verify_function(prog: Program, fn: Function) -> list[str]:
             if fn.name != "step":
                 bad(op, "actions are only known in step")
             agent, per = op.attr("agent"), op.attr("per")
-            want = prog.agent_dims(agent) + ((per,) if per else ())
-            if op.dims != prog.canonical(want):
+            want = prog.action_dims(agent, per)
+            if op.dims != want:
                 bad(op, f"action dims {op.dims} != {want}")
             table = op.attr("table")
             if not table or op.attr("size") != len(table) or op.attr("stride", 0) < 1:
@@ -98,6 +108,18 @@ def _verify_function(prog: Program, fn: Function) -> list[str]:
             col = op.attr("column")
             if not isinstance(col, int) or col < 0 or col >= prog.n_columns(agent):
                 bad(op, f"column {col} out of range")
+        elif k == "relabel":
+            pairs = op.attr("axes") or ()
+            ren = dict(pairs)
+            x = args[0] if len(args) == 1 else None
+            if x is None or not pairs or len(ren) != len(pairs):
+                bad(op, "relabel takes (x,) and a non-empty renaming")
+            elif any(a not in x.dims or population(a) != population(b) for a, b in pairs):
+                bad(op, f"relabel {pairs} does not fit dims {x.dims}")
+            else:
+                new = [ren.get(d, d) for d in x.dims]
+                if len(set(new)) != len(new) or op.dims != prog.canonical(new) or op.dtype != x.dtype:
+                    bad(op, f"relabel dims {op.dims} != {prog.canonical(new)}")
         elif k == "iota":
             if op.dims != (op.attr("dim"),) or op.dtype != "i":
                 bad(op, "iota dims/dtype")

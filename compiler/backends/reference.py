@@ -15,7 +15,7 @@ from statistics import NormalDist
 import numpy as np
 import torch
 
-from ..ir import Function, Op, Program
+from ..ir import Function, Op, Program, per_axis
 from . import CompiledProgram, StepResult
 
 Tensor = torch.Tensor
@@ -84,7 +84,7 @@ class Interpreter:
 
     def points(self, dims: tuple[str, ...]):
         """Every (replica, member index per dim) of a value of these dims."""
-        ranges = [range(self.E)] + [range(self.p.populations[d]) for d in dims]
+        ranges = [range(self.E)] + [range(n) for n in self.p.size(dims)]
         return itertools.product(*ranges)
 
     @staticmethod
@@ -123,7 +123,7 @@ class Interpreter:
             for pt in self.points(op.dims):
                 where = dict(zip(op.dims, pt[1:], strict=True))
                 member = where.get(agent, 0)
-                column = col + (where[per] if per else 0)
+                column = col + (where[per_axis(agent, per)] if per else 0)
                 idx = int(a[pt[0], member, column])
                 out[pt] = table[(idx // stride) % size]
             return out
@@ -139,8 +139,8 @@ class Interpreter:
             return out
         if k == "reduce":
             dim, red = op.attr("dim"), op.attr("op")
-            full = tuple(p for p in self.p.populations if p in op.dims or p == dim)
-            n = self.p.populations[dim]
+            full = self.p.canonical((*op.dims, dim))
+            n = self.p.axis_size(dim)
             for pt in self.points(op.dims):
                 where = dict(zip(op.dims, pt[1:], strict=True))
                 members = []
@@ -155,7 +155,7 @@ class Interpreter:
         if k == "gather":
             dim = op.attr("dim")
             src, idx = args
-            n = self.p.populations[dim]
+            n = self.p.axis_size(dim)
             for pt in self.points(op.dims):
                 where = dict(zip(op.dims, pt[1:], strict=True))
                 m = int(self.at(vals[1], idx, op.dims, pt))
@@ -169,6 +169,12 @@ class Interpreter:
                 for v, a, n in zip(vals, args, shape, strict=True):
                     flat = flat * n + min(max(int(self.at(v, a, op.dims, pt)), 0), n - 1)
                 out[pt] = table[flat]
+            return out
+        if k == "relabel":
+            ren = dict(op.attr("axes"))
+            for pt in self.points(op.dims):
+                where = dict(zip(op.dims, pt[1:], strict=True))
+                out[pt] = vals[0][(pt[0], *(where[ren.get(d, d)] for d in args[0].dims))]
             return out
         fn = _SCALAR[k]
         for pt in self.points(op.dims):
@@ -257,7 +263,7 @@ class ReferenceProgram(CompiledProgram):
                             k = int(val[(e, *(where[d] for d in op.dims))])
                             rows[e, m, col + k] = 1.0
                             continue
-                        feats = itertools.product(*[range(prog.populations[d]) for d in o.features])
+                        feats = itertools.product(*[range(n) for n in prog.size(o.features)])
                         for f, fidx in enumerate(feats):
                             where.update(zip(o.features, fidx, strict=True))
                             rows[e, m, col + f] = val[(e, *(where[d] for d in op.dims))]

@@ -54,6 +54,7 @@ class Printer:
 
     def __init__(self, program: Program):
         self.p = program
+        self.axes = program.axes()  # every axis (population and role) of the program
         self.lines: list[str] = []
         self.consts: list[str] = []  # module-level constant definitions
         self.kinds: dict[str, str] = {}  # SSA -> "scalar" (python float) | "tensor"
@@ -88,7 +89,7 @@ class Printer:
         return None
 
     def sizes(self, dims) -> str:
-        return ", ".join(str(self.p.populations[d]) for d in dims)
+        return ", ".join(str(n) for n in self.p.size(tuple(dims)))
 
     def emit(self, op: Op, expr: str, kind: str = "tensor") -> None:
         note = op.name or ""
@@ -127,7 +128,7 @@ class Printer:
             self.emit(op, inputs[(op.attr("source"), op.attr("name"))])
             return
         if k == "iota":
-            c = self.module_const(f"torch.arange({self.p.populations[op.attr('dim')]}, device=DEV)[None, :]")
+            c = self.module_const(f"torch.arange({self.p.axis_size(op.attr('dim'))}, device=DEV)[None, :]")
             self.emit(op, c)
             return
         if k == "action":
@@ -151,6 +152,9 @@ class Printer:
         if k == "lookup":
             self.lookup(op)
             return
+        if k == "relabel":
+            self.relabel(op)
+            return
         self.elementwise(op)
 
     def lookup(self, op: Op) -> None:
@@ -164,6 +168,17 @@ class Printer:
                     else f"torch.clamp({self.al(a, op.dims)}, 0, {n - 1})")
             flat = term if not flat else f"({flat}) * {n} + {term}"
         self.emit(op, f"{table}[{flat}]")
+
+    def relabel(self, op: Op) -> None:
+        """Renamed axes: the same tensor, its axes permuted into the canonical order of the new names."""
+        x = op.args[0]
+        ren = dict(op.attr("axes"))
+        new = [ren.get(d, d) for d in self.ops[x].dims]
+        perm = [0] + [1 + new.index(d) for d in op.dims]
+        if perm == list(range(len(perm))):
+            self.emit(op, x)
+        else:
+            self.emit(op, f"{x}.permute({', '.join(map(str, perm))})")
 
     def _action_parts(self, op: Op) -> tuple[int, str, str, bool]:
         """(agent index, member slice, column slice, direct): ``direct`` when the column's value is its
@@ -202,6 +217,8 @@ class Printer:
             if not direct:
                 raw = f"({raw} % {size})"
             as_real, as_index = f"{raw}.to(DT)", f"{raw}.long()"
+        if self.per_first(op):  # [E, members, per] read, dims (per, agent): swap to the IR's axis order
+            as_real, as_index = f"{as_real}.transpose(1, 2)", f"{as_index}.transpose(1, 2)"
         if op.dtype == "i":
             self.emit(op, f"{as_index}")
             return
@@ -217,6 +234,12 @@ class Printer:
         else:
             c = self.module_const(f"torch.tensor([{', '.join(_num(x) for x in table)}], dtype=DT, device=DEV)")
             self.emit(op, f"{c}[{as_index}]")
+
+    def per_first(self, op: Op) -> bool:
+        """Whether a per-member head's per axis comes before the agent's axis in the IR's order (its
+        population was declared before the agent)."""
+        agent = op.attr("agent")
+        return bool(op.attr("per")) and agent not in self.p.singletons and op.dims[0] != agent
 
     def float_actions(self, ai: int, per_size: int) -> str:
         """The float copy of agent type ``ai``'s actions, an input made by ``floats`` (below)."""
@@ -318,7 +341,7 @@ class Printer:
             self.emit(op, f"{xe}.{red}({axis})")
 
     def einsum(self, op: Op, m: Op) -> None:
-        letters = {d: chr(ord("a") + k) for k, d in enumerate(self.p.populations)}
+        letters = {d: chr(ord("a") + k) for k, d in enumerate(self.axes)}
         a, b = m.args
         dim = op.attr("dim")
         for mat, vec in ((a, b), (b, a)):
@@ -347,10 +370,10 @@ class Printer:
         seg = b.attr("dim")
         xe = self.al(x, (dim,))
         if self.ops[x].dims != (dim,):
-            xe = f"{xe}.expand(E, {self.p.populations[dim]})"
+            xe = f"{xe}.expand(E, {self.p.axis_size(dim)})"
         idx = a.out
-        self.emit(op, f"torch.zeros(E, {self.p.populations[seg]}, dtype=DT, device=DEV)"
-                      f".scatter_add_(1, {idx}.expand(E, {self.p.populations[dim]}), {xe})")
+        self.emit(op, f"torch.zeros(E, {self.p.axis_size(seg)}, dtype=DT, device=DEV)"
+                      f".scatter_add_(1, {idx}.expand(E, {self.p.axis_size(dim)}), {xe})")
         return True
 
     def gather(self, op: Op) -> None:
@@ -361,14 +384,14 @@ class Printer:
             n_out = math.prod(self.p.size(i.dims))
             ie = f"{idx}.expand(E, {self.sizes(i.dims)}).reshape(E, {n_out})" if i.dims else \
                 f"{idx}.reshape(-1, 1).expand(E, 1)"
-            se = f"{src}.expand(E, {self.p.populations[dim]})"
+            se = f"{src}.expand(E, {self.p.axis_size(dim)})"
             shape = f"E, {self.sizes(op.dims)}" if op.dims else "E"
             self.emit(op, f"torch.gather({se}, 1, {ie}).reshape({shape})")
             return
         full = self.full(set(op.dims) | {dim})
         axis = 1 + full.index(dim)
         shape_src = self.sizes(full)
-        shape_idx = ", ".join("1" if d == dim else str(self.p.populations[d]) for d in full)
+        shape_idx = ", ".join("1" if d == dim else str(self.p.axis_size(d)) for d in full)
         se = f"{self.al(src, full)}.expand(E, {shape_src})"
         ie = f"{self.al(idx, full)}.expand(E, {shape_idx})" if self.kinds[idx] != "scalar" else \
             f"torch.full((E, {shape_idx}), {idx}, dtype=torch.int64, device=DEV)"
@@ -414,7 +437,7 @@ class Printer:
             uses[o.value] = uses.get(o.value, 0) + 1
         table = self.p_table
         fused: set[str] = set()
-        if len(self.p.populations) > 25:  # einsum letters a-y, z is the replica axis
+        if len(self.axes) > 25:  # einsum letters a-y, z is the replica axis
             return fused
         for op in fn.ops:
             if op.kind != "reduce" or op.attr("op") != "sum" or len(op.args) != 1:

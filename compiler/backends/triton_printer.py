@@ -6,9 +6,11 @@ Kernel design (the launch glue is ``triton_backend.py``):
   registers/shared memory of that program, so reductions over a population are in-program ``tl.sum`` /
   ``tl.max`` … (deterministic, no cross-program atomics) and per-replica scalars are computed and stored
   once per env.
-- **One tensor axis per population.** With populations ``(P0, P1, …)`` every value is a tensor of rank
+- **One tensor axis per IR axis.** With the program's axes ``(A0, A1, …)`` (populations, and further roles
+  of a population where a value varies twice over it, ``Program.axes()``) every value is a tensor of rank
   ``len(axes)`` whose axis ``k`` has the padded size ``B_k`` (next power of two of ``n_k``) if the value has
-  population ``k`` in its dims and 1 otherwise. Broadcasting by dimension name (the IR rule) is then
+  axis ``k`` in its dims and 1 otherwise. A ``relabel`` is a ``tl.permute`` of these tensor axes.
+  Broadcasting by dimension name (the IR rule) is then
   ordinary Triton broadcasting, and a reduction over ``dim`` is ``tl.sum(…, axis=k, keep_dims=True)``.
 - **Padding lanes are masked at every point where lanes meet**: loads, stores, reductions (the padded
   members are replaced by the reduction's identity) and gathers.
@@ -28,7 +30,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ..ir import Function, Op, Output, Program
+from ..ir import Function, Op, Output, Program, per_axis
 
 # Tables and array literals up to this many entries become nested tl.where; longer ones are read from a
 # small constant table in memory (``pk``).
@@ -164,7 +166,7 @@ class _KernelWriter:
         for d in reversed(dims):
             k = self.p.axes.index(d)
             terms.append(f"ix{k}" if stride == 1 else f"ix{k} * {stride}")
-            stride *= self.prog.populations[d]
+            stride *= self.prog.axis_size(d)
         return " + ".join(reversed(terms))
 
     def mask(self, dims: tuple[str, ...]) -> str | None:
@@ -260,8 +262,9 @@ class _KernelWriter:
             dims.append(agent)
         terms.append(str(column))
         if per:
-            terms.append(f"ix{self.p.axes.index(str(per))}")
-            dims.append(str(per))
+            pax = per_axis(agent, str(per))
+            terms.append(f"ix{self.p.axes.index(pax)}")
+            dims.append(pax)
         dims_t = self.prog.canonical(tuple(dims))
         m = self.mask(dims_t)
         mask = f", mask={m}, other=0" if m else ""
@@ -399,7 +402,7 @@ class _KernelWriter:
         elif rop == "prod":
             expr = f"tl.reduce({masked}, {k}, _mul, keep_dims=True)"
         elif len(a) == 1:
-            expr = self.div(f"tl.sum({masked}, axis={k}, keep_dims=True)", f"{self.prog.populations[dim]}.0")
+            expr = self.div(f"tl.sum({masked}, axis={k}, keep_dims=True)", f"{self.prog.axis_size(dim)}.0")
         else:
             cnt = self.fresh()
             self.emit(f"{cnt} = tl.sum(tl.where({m}, 1.0, 0.0), axis={k}, keep_dims=True)", "members counted")
@@ -429,7 +432,7 @@ class _KernelWriter:
         dim = str(op.attr("dim"))
         k = self.p.axes.index(dim)
         src, idx = a
-        n = self.prog.populations[dim]
+        n = self.prog.axis_size(dim)
         hit = self.fresh()
         self.emit(f"{hit} = tl.minimum(tl.maximum({idx}, 0), {n - 1}) == ix{k}", f"member chosen along axis {k}")
         var = self.fresh()
@@ -441,6 +444,22 @@ class _KernelWriter:
         else:
             expr = f"tl.max(tl.where({hit}, {src}.to(tl.int32), 0), axis={k}, keep_dims=True) != 0"
         self.define(op, var, expr)
+        return var
+
+    def relabel(self, op: Op, a: list[str]) -> str:
+        """Renamed axes: tensor axis ``from`` moves to the position of ``to``; the size-1 axes at the ``to``
+        positions that are not renamed themselves fill the ``from`` positions left empty."""
+        ren = dict(op.attr("axes"))
+        axes = self.p.axes
+        perm = list(range(len(axes)))  # result position -> source position
+        for src, dst in ren.items():
+            perm[axes.index(dst)] = axes.index(src)
+        freed = [axes.index(src) for src in ren if src not in ren.values()]
+        ones = [axes.index(dst) for dst in ren.values() if dst not in ren]
+        for f, o in zip(freed, ones, strict=True):
+            perm[f] = o
+        var = self.fresh()
+        self.define(op, var, f"tl.permute({a[0]}, {tuple(perm)})" if perm != sorted(perm) else a[0])
         return var
 
     def ops(self, fn: Function, scope: str, aliases: dict[tuple[str, str], str] | None = None,
@@ -471,6 +490,8 @@ class _KernelWriter:
                 var = self.gather(op, a)
             elif op.kind == "lookup":
                 var = self.lookup(op, a)
+            elif op.kind == "relabel":
+                var = self.relabel(op, a)
             else:
                 var = self.elementwise(op, a)
             self.names[f"{scope}:{op.out}"] = var
@@ -508,7 +529,7 @@ class _KernelWriter:
         fterms = []
         for d in reversed(feat):
             fterms.append(f"ix{self.p.axes.index(d)}" + (f" * {fstride}" if fstride != 1 else ""))
-            fstride *= self.prog.populations[d]
+            fstride *= self.prog.axis_size(d)
         fterms.reverse()
         what = f"observation of {agent}: {', '.join(out.labels[:3])}{' ...' if len(out.labels) > 3 else ''}"
         base = f"e * {n_ag * width} + {col}"
@@ -521,7 +542,7 @@ class _KernelWriter:
             self.emit(f"{row} = tl.arange(0, {b}){rsl}", f"rows of {agent}, apart from its feature axis")
             foff = " + ".join(fterms) if fterms else "Z"
             fm = self.mask(self.prog.canonical(feat))
-            mask = f"({row} < {self.prog.populations[agent]}) & tl.expand_dims({fm}, 0)"
+            mask = f"({row} < {self.prog.axis_size(agent)}) & tl.expand_dims({fm}, 0)"
             addr = f"{base} + {row} * {width} + tl.expand_dims({foff}, 0)"
             self.emit(f"tl.store({obs_ptr} + {addr}, tl.expand_dims({self.as_f(var)}, 0), mask={mask})", what)
             return
@@ -630,11 +651,11 @@ class ModulePrinter:
         self.dtype = dtype
         # IEEE-rounded square root (tl.sqrt on float32 is approximate on NVIDIA GPUs; sqrt_rn is fp32-only)
         self.sqrt = "tl.sqrt_rn" if dtype == "float32" else "tl.sqrt"
-        axes = [p for p in prog.populations if p not in prog.singletons]
+        axes = list(prog.canonical(set(prog.axes()) | {p for p in prog.populations if p not in prog.singletons}))
         self.dummy = not axes
         self.axes = axes or ["__replica__"]
         # a model without populations gets one dummy axis of size 1 that holds its scalars
-        self.sizes = {a: prog.populations.get(a, 1) for a in self.axes}
+        self.sizes = {a: prog.axis_size(a) if a in axes else 1 for a in self.axes}
         self.blocks = {a: _pow2(n) for a, n in self.sizes.items()}
         self.tables: list[float] = []
         self.table_index: dict[tuple[float, ...], int] = {}
