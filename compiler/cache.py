@@ -1,7 +1,9 @@
 """The artifact cache: generated modules stored under a hash of IR, shapes, dtype and versions.
 
 Location: ``$ECONDSL_CACHE`` if set, else ``~/.cache/econdsl``. Keys are SHA-256 digests, so a file
-is only ever reused for exactly the same program, backend, dtype, device kind and software versions.
+is only ever reused for exactly the same program, backend, dtype, device kind, software versions and
+compiler source code (econdsl's version number does not change with every edit of a printer, so the
+text of the compiler's own files is part of the key: :func:`code_fingerprint`).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -34,6 +37,26 @@ def program_fingerprint(program: Program) -> str:
     return "\n".join(parts)
 
 
+def code_files() -> list[Path]:
+    """The compiler's own source files (lowering, optimiser, printers, launchers): what generated code
+    depends on besides the IR."""
+    here = Path(__file__).resolve().parent
+    return sorted(here.glob("*.py")) + sorted((here / "backends").glob("*.py"))
+
+
+@lru_cache(maxsize=8)
+def _fingerprint(paths: tuple[Path, ...]) -> str:
+    h = hashlib.sha256()
+    for path in paths:
+        h.update(path.name.encode("utf-8") + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def code_fingerprint() -> str:
+    """SHA-256 of the compiler's source files (computed once per process and set of files)."""
+    return _fingerprint(tuple(code_files()))
+
+
 def key(program: Program, **extra: str) -> str:
     """The cache key of a program compiled with the given options (dtype, device kind, backend …)."""
     from importlib.metadata import PackageNotFoundError, version
@@ -44,7 +67,7 @@ def key(program: Program, **extra: str) -> str:
         triton_version = "none"
 
     h = hashlib.sha256()
-    for part in (CACHE_FORMAT, version("econdsl"), torch.__version__, triton_version,
+    for part in (CACHE_FORMAT, version("econdsl"), code_fingerprint(), torch.__version__, triton_version,
                  program_fingerprint(program), repr(sorted(extra.items()))):
         h.update(part.encode("utf-8"))
         h.update(b"\0")

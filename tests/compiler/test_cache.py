@@ -26,3 +26,21 @@ def test_cache_location_and_keys(tmp_path, monkeypatch):
     other = econdsl.load(OPEN, {"q_x": 50}).lean_program()
     assert cache.key(other, backend="torch") != cache.key(prog, backend="torch")
     assert len(sorted(tmp_path.rglob("torch_module.py"))) == 2
+
+
+def test_keys_follow_the_compiler_source(tmp_path, monkeypatch):
+    """econdsl's version number stays 0.1.0 across edits of a printer: the key must change with the code."""
+    prog = econdsl.load(OPEN).lean_program()
+    before = cache.key(prog, backend="torch")
+    copies = []
+    for f in cache.code_files():
+        c = tmp_path / f.parent.name / f.name
+        c.parent.mkdir(exist_ok=True)
+        c.write_bytes(f.read_bytes())
+        copies.append(c)
+    monkeypatch.setattr(cache, "code_files", lambda: copies)
+    assert cache.key(prog, backend="torch") == before  # the same text: the same key
+    printer = next(c for c in copies if c.name == "torch_printer.py")
+    printer.write_text(printer.read_text(encoding="utf-8") + "\n# an edit\n", encoding="utf-8")
+    cache._fingerprint.cache_clear()
+    assert cache.key(prog, backend="torch") != before
