@@ -138,6 +138,34 @@ def plan(files: Sequence[str | Path], sets: Sequence[tuple[str, list[str]]], see
     return Plan(points, preset, train_args)
 
 
+def validate(plan_: Plan) -> None:
+    """Build the training config of every point as ``econdsl train`` would, before anything runs: an unknown
+    --set name, a value out of range or a missing preset is a :class:`SweepError` (a usage error), not a
+    sweep whose every run fails. A model with errors raises the front end's ``EconError``."""
+    from ..language import check_model
+    from ..trainer.config import ConfigError, build_layers
+    from ..trainer.curriculum import CurriculumError
+
+    shared: dict[str, str] = {}
+    flags: dict[str, object] = {}
+    args = list(plan_.train_args)
+    for flag, value in zip(args[::2], args[1::2], strict=False):
+        if flag == "--set":
+            name, _, v = value.partition("=")
+            shared[name.strip()] = v.strip()
+        elif flag in ("--iterations", "--envs"):
+            flags[flag[2:]] = value
+    checked: dict[str, object] = {}
+    for p in plan_.points:
+        if p.file not in checked:
+            checked[p.file] = check_model(p.file)
+        try:
+            build_layers(checked[p.file], plan_.preset, dict(shared, **dict(p.overrides)),
+                         dict(flags, seed=p.seed))
+        except (ConfigError, CurriculumError) as e:
+            raise SweepError(f"{p.id}: {e}") from None
+
+
 def train_command(point: Point, plan_: Plan, run_dir: Path, resume: bool) -> list[str]:
     """The ``econdsl train`` command line of one point."""
     cmd = [sys.executable, "-m", "econdsl.cli", "train", point.file, "--seed", str(point.seed),

@@ -17,7 +17,7 @@ from ..language.summary import resolved_json
 
 
 @click.command()
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="json: machine-readable diagnostics for editors.")
 @click.option("--emit", type=click.Choice(["ast", "resolved"]), default=None,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..analysis.sweep import Sweep, SweepError, parse_sets, plan
+from ..analysis.sweep import Plan, Sweep, SweepError, parse_sets, plan
 
 
 def train_passthrough(iterations: int | None, envs: int | None, device: str | None = None) -> list[str]:
@@ -18,6 +18,21 @@ def train_passthrough(iterations: int | None, envs: int | None, device: str | No
     if envs is not None:
         args += ["--envs", str(envs)]
     return args
+
+
+def checked(p: Plan) -> Plan:
+    """``p`` once every point's settings are valid; exit 2 (usage) or 1 (a model with errors) otherwise."""
+    from ..analysis.sweep import validate
+    from ..language import EconError
+
+    try:
+        validate(p)
+    except SweepError as e:
+        raise click.UsageError(str(e)) from None
+    except EconError as e:
+        click.echo(e.diagnostics.render(color=sys.stderr.isatty()), err=True)
+        sys.exit(1)
+    return p
 
 
 def finish(sw: Sweep, report: bool, title: str) -> None:
@@ -44,13 +59,16 @@ def finish(sw: Sweep, report: bool, title: str) -> None:
 def run_options(fn):
     """The options `compare` and `sweep` share: seeds, parallelism and what every training run gets."""
     options = [
-        click.option("--seeds", default=1, show_default=True,
+        click.option("--seeds", default=1, show_default=True, type=click.IntRange(1, 10_000),
                      help="Seeds per model or grid point (0..K-1 + --seed-base)."),
-        click.option("--seed-base", default=0, show_default=True),
-        click.option("--jobs", "-j", default=1, show_default=True, help="Training processes at once."),
+        click.option("--seed-base", default=0, show_default=True, type=click.IntRange(0, 2**32 - 1)),
+        click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 1024),
+                     help="Training processes at once."),
         click.option("--preset", default=None, help="Training preset of the models (e.g. quick)."),
-        click.option("--iterations", type=int, default=None, help="Override the training iterations of every run."),
-        click.option("--envs", type=int, default=None, help="Override the parallel replicas of every run."),
+        click.option("--iterations", type=click.IntRange(min=1), default=None,
+                     help="Override the training iterations of every run."),
+        click.option("--envs", type=click.IntRange(min=1), default=None,
+                     help="Override the parallel replicas of every run."),
         click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None, help="torch device of every run."),
         click.option("--report/--no-report", default=True, show_default=True),
     ]
@@ -76,6 +94,7 @@ def compare(files: tuple[str, ...], seeds: int, seed_base: int, sets: tuple[str,
     except SweepError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(2)
+    p = checked(p)
     out_dir = Path(out or "sweeps/compare-" + "-".join(Path(f).stem for f in files))
     finish(Sweep(out_dir, p, jobs, click.echo), report,
            title="Comparison of " + ", ".join(Path(f).name for f in files))

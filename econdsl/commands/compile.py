@@ -10,7 +10,7 @@ import click
 
 
 @click.command()
-@click.argument("file", type=click.Path(dir_okay=False))
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--emit", type=click.Choice(["ir", "ir-unoptimized"]), default=None,
               help="Print the IR (after or before optimisation) instead of compiling.")
 @click.option("--backend", type=click.Choice(["torch", "triton"]), default="torch", show_default=True)
@@ -60,8 +60,15 @@ def compile(file: str, emit: str | None, backend: str, dtype: str, out_dir: str 
             click.echo(f"# ---- {name}")
             click.echo(text, nl=False)
         return
+    from ..trainer.fileio import RunError, describe, write_atomic
+
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    for name, text in sources.items():
-        (out / Path(name).name).write_text(text, encoding="utf-8")
-        click.echo(f"wrote {out / Path(name).name}")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, text in sources.items():
+            write_atomic(out / Path(name).name, text)
+            click.echo(f"wrote {out / Path(name).name}")
+    except OSError as e:
+        raise click.ClickException(f"cannot write to `{out}`: {describe(e)}") from None
+    except RunError as e:
+        raise click.ClickException(str(e)) from None

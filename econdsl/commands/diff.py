@@ -11,8 +11,8 @@ from ..language.diagnostics import EconError
 
 
 @click.command()
-@click.argument("a", type=click.Path(dir_okay=False))
-@click.argument("b", type=click.Path(dir_okay=False))
+@click.argument("a", type=click.Path(exists=True, dir_okay=False))
+@click.argument("b", type=click.Path(exists=True, dir_okay=False))
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
               show_default=True)
 @click.option("--exit-code", is_flag=True, help="Exit 1 when the models differ (as `git diff --exit-code`).")

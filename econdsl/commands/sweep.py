@@ -7,7 +7,7 @@ import sys
 import click
 
 from ..analysis.sweep import Sweep, SweepError, parse_sets, plan
-from .compare import finish, run_options, train_passthrough
+from .compare import checked, finish, run_options, train_passthrough
 
 
 @click.command()
@@ -32,5 +32,6 @@ def sweep(file: str, sets: tuple[str, ...], seeds: int, seed_base: int, jobs: in
     except SweepError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(2)
+    p = checked(p)
     out_dir = Path(out or f"sweeps/{Path(file).stem}-sweep")
     finish(Sweep(out_dir, p, jobs, click.echo), report, title=f"Sweep of {Path(file).name}")

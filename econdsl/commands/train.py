@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -24,7 +25,7 @@ def _parse_sets(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--envs", type=click.IntRange(min=1), help="Parallel environment replicas.")
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), help="torch device.")
 @click.option("--backend", type=click.Choice(["torch", "triton"]), help="Environment backend.")
-@click.option("--seed", type=int, help="Seed of policies, sampling and environment.")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), help="Seed of policies, sampling and environment.")
 @click.option("--set", "sets", multiple=True, metavar="NAME=VALUE",
               help="A training setting (lr[Firm]=0.002), curriculum constant (N_a=40) or model constant.")
 @click.option("--out", type=click.Path(file_okay=False), help="Run directory (default runs/MODEL[-PRESET]).")
@@ -48,6 +49,8 @@ def train(file: str, preset: str | None, iterations: int | None, envs: int | Non
     from ..trainer.session import train as run_training
     from ..trainer.trainer import NonFiniteError
 
+    if not resume and not Path(file).is_file():  # a resumed run is rebuilt from its own model.econ
+        raise click.BadParameter(f"file `{file}` does not exist", param_hint="FILE")
     flags = {"iterations": iterations, "envs": envs, "device": device, "backend": backend, "seed": seed,
              "curriculum": False if no_curriculum else None}
     try:

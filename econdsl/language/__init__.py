@@ -29,12 +29,12 @@ class CheckResult:
 
 def check_file(path: str | Path) -> CheckResult:
     """Run every front-end stage on a file; never raises for problems in the file."""
+    from .sources import read_source
+
+    diags = Diagnostics()
     path = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        diags = Diagnostics()
-        diags.add("E104", f"cannot read `{path}`: {e.__class__.__name__}", ast.NOWHERE)
+    text = read_source(path, diags)
+    if text is None:
         return CheckResult(path, None, None, diags)
     return check_text(text, path)
 

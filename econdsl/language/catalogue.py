@@ -58,6 +58,11 @@ CATALOGUE: dict[str, Entry] = _entries(
     Entry("E108", "expression nested too deeply",
           "The model nests expressions (brackets, operators) deeper than the checker can follow.",
           "Split the expression into several step quantities."),
+    Entry("E109", "size above a limit of econdsl",
+          "A horizon (at most 1,000,000 steps), a population (at most 1,000,000 members) or an action grid (at "
+          "most 100,000 choices, also for the product of a multi-component action) is larger than econdsl "
+          "simulates: such a size is nearly always a typo, and it would exhaust the memory.",
+          "Check the number; use a coarser grid, a smaller population, or several episodes (`steps`)."),
     # ---------------------------------------------------------------- names
     Entry("E201", "undeclared name",
           "A name is used that is not a constant, parameter, state, action, step quantity, function, "
@@ -206,6 +211,12 @@ CATALOGUE: dict[str, Entry] = _entries(
           "An action declared over an interval (`action x in [0, 1]`) is accepted by the grammar, but the "
           "compiler and the trainer run action grids only.",
           "Discretise the action into a grid, e.g. `action x in 0:0.1:1`."),
+    Entry("E1010", "training setting outside its allowed range",
+          "A `train` setting has the right type but a value no run can use: `clip`, `lr`, `reward_scale` and "
+          "`obs_clip` must be > 0, `entropy`, `value_coef`, `max_grad_norm`, `threads` and `steps` ≥ 0, `gamma` "
+          "and `gae_lambda` in [0, 1], and the sizes have upper limits (`envs` ≤ 1,000,000, layer widths ≤ "
+          "65,536, `seed` < 2^32 …); the message names the setting and its range.",
+          "Use a value inside the range the message gives."),
 )
 
 

@@ -113,13 +113,24 @@ class Resolved:
 # ---------------------------------------------------------------- loading and variants
 
 
-def load_ast(path: str | Path, diags: Diagnostics, _stack: tuple[Path, ...] = ()) -> ast.Model | None:
+# Limits that keep a typo in a size from exhausting the memory (E109); each is named in its message.
+MAX_HORIZON = 1_000_000
+MAX_POPULATION = 1_000_000
+MAX_GRID = 100_000
+
+
+def _count(x: float) -> str:
+    return f"{x:,.0f}" if x < 1e15 else f"{x:.3g}" if math.isfinite(x) else "too many"
+
+
+def load_ast(path: str | Path, diags: Diagnostics, _stack: tuple[Path, ...] = (),
+             span: ast.Span = ast.NOWHERE) -> ast.Model | None:
     """Parse ``path`` and everything it imports; apply ``extends`` so the result is one flat model."""
+    from .sources import read_source
+
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        diags.add("E104", f"cannot read `{path}`: {e.__class__.__name__}", ast.NOWHERE)
+    text = read_source(path, diags, span)  # span: the `import` that names the file, if any
+    if text is None:
         return None
     return load_text(text, str(path), diags, _stack + (path.resolve(),))
 
@@ -145,7 +156,7 @@ def flatten(model: ast.Model, file: str, diags: Diagnostics, _stack: tuple[Path,
             diags.add("E104", f"imported file `{imp.path}` does not exist", imp.span,
                       "paths are relative to the importing file")
             continue
-        base = load_ast(target, diags, _stack)
+        base = load_ast(target, diags, _stack, imp.span)
         if base is not None:
             bases[base.name] = base
     if model.extends is None:
@@ -386,20 +397,31 @@ def resolve(model: ast.Model, diags: Diagnostics, file: str | None = None) -> Re
                 diags.add("E505", "`horizon` is declared more than once", it.span)
             try:
                 h = eval_const(it.value, consts)
-                if h != int(h) or h < 1:
-                    raise NotConstant(it.value, "not a positive whole number")
+                if not math.isfinite(h) or h != int(h) or h < 1:
+                    raise NotConstant(it.value, f"{h:g} is not a positive whole number")
+                if h > MAX_HORIZON:
+                    diags.add("E109", f"the horizon {_count(h)} is above the limit of {MAX_HORIZON:,} steps per "
+                                      f"episode", it.value.span,
+                              "a longer economy can run as several episodes (train setting `steps`)")
+                    h = 1  # reported; go on checking with a small horizon
                 horizon = int(h)
             except NotConstant as e:
                 diags.add("E505", f"the horizon must be a positive whole number of steps: {e.reason}",
                           it.value.span)
+                horizon = 1  # reported; go on checking with a small horizon (no second "has no horizon")
 
     for name, ag in agents.items():
         size, singleton = 1, ag.size is None
         if ag.size is not None:
             try:
                 v = eval_const(ag.size, consts)
-                if v != int(v) or v < 1:
-                    raise NotConstant(ag.size, "not a positive whole number")
+                if not math.isfinite(v) or v != int(v) or v < 1:
+                    raise NotConstant(ag.size, f"{v:g} is not a positive whole number")
+                if v > MAX_POPULATION:
+                    diags.add("E109", f"the population `{name}` of {_count(v)} members is above the limit of "
+                                      f"{MAX_POPULATION:,}", ag.size.span,
+                              "every member is simulated in every replica: keep populations to thousands")
+                    v = 1
                 size = int(v)
             except NotConstant as e:
                 diags.add("E206", f"the size of `{name}` must be a positive whole constant: {e.reason}",
@@ -547,8 +569,16 @@ def _grid_values(g: ast.Node, populations, consts, diags) -> tuple[float, ...] |
         if isinstance(g, ast.GridRange):
             a, b = eval_const(g.start, consts), eval_const(g.stop, consts)
             s = eval_const(g.step, consts) if g.step is not None else 1.0
+            if not all(math.isfinite(x) for x in (a, b, s)):
+                diags.add("E507", f"the range {a:g}:{s:g}:{b:g} needs finite bounds and step", g.span)
+                return None
             if s == 0 or (b - a) / s < 0:
                 diags.add("E507", f"the range {a:g}:{s:g}:{b:g} is empty", g.span)
+                return None
+            count = (b - a) / s + 1
+            if not math.isfinite(count) or count > MAX_GRID:
+                diags.add("E109", f"the range {a:g}:{s:g}:{b:g} has {_count(count)} values, above the limit of "
+                                  f"{MAX_GRID:,} choices per action", g.span, "use a coarser step")
                 return None
             n = int(math.floor((b - a) / s + 1e-9)) + 1
             return tuple(round(a + k * s, 12) for k in range(n))
@@ -583,6 +613,11 @@ def _action_head(agent: str, d: ast.Action, populations, consts, diags) -> Actio
             diags.add("E507", "an action grid is empty", g.span)
             return None
         values.append(v)
+    if math.prod(len(v) for v in values) > MAX_GRID:
+        diags.add("E109", f"the action `{', '.join(d.names)}` has {math.prod(len(v) for v in values):,} combined "
+                          f"choices, above the limit of {MAX_GRID:,} per action", d.span,
+                  "use coarser grids, or separate actions")
+        return None
     return ActionHead(agent, d, d.names, d.per, tuple(len(v) for v in values), tuple(values))
 
 

@@ -112,27 +112,22 @@ class TrainConfig:
         setattr(self, name, _coerce(name, value))
 
     def validate(self, agent_types: list[str] | None = None) -> None:
-        """Raise :class:`ConfigError` for values no run could use."""
-        _positive(self, "iterations", "envs", "epochs", "minibatches", "eval_envs", "checkpoint_every", "log_every")
-        if self.steps < 0:
-            raise ConfigError("`steps` must be ≥ 0 (0 = the model's horizon)")
-        if not self.hidden or any(h < 1 for h in self.hidden):
-            raise ConfigError("`hidden` must be a list of positive layer widths")
+        """Raise :class:`ConfigError` for values no run could use (each named, with its allowed range)."""
+        for name in SETTINGS:
+            problem = value_problem(name, getattr(self, name))
+            if problem:
+                raise ConfigError(f"`{name}` {problem}")
         for name, allowed in CHOICES.items():
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"`{name}` must be one of {', '.join(allowed)}, not `{getattr(self, name)}`")
         for name, per in self.per_type.items():
-            for agent in per:
+            for agent, value in per.items():
                 if agent_types is not None and agent not in agent_types:
                     raise ConfigError(f"`{name}[{agent}]`: `{agent}` is not an agent type of this model "
                                       f"({', '.join(agent_types)})")
-        for agent in agent_types or []:
-            if not self.get("reward_scale", agent) > 0:
-                raise ConfigError(f"reward_scale[{agent}] must be > 0")
-            if not 0 <= self.get("gamma", agent) <= 1 or not 0 <= self.get("gae_lambda", agent) <= 1:
-                raise ConfigError(f"gamma and gae_lambda of {agent} must lie in [0, 1]")
-            if not self.get("lr", agent) > 0:
-                raise ConfigError(f"lr[{agent}] must be > 0")
+                problem = value_problem(name, value)
+                if problem:
+                    raise ConfigError(f"`{name}[{agent}]` {problem}")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -210,15 +205,56 @@ def _coerce(name: str, value: Any) -> Any:
 
 def _as_int(name: str, value: Any) -> int:
     v = float(value)
+    if not math.isfinite(v):
+        raise ConfigError(f"`{name}` must be a whole number, not {value}")
     if v != int(v):
         raise ConfigError(f"`{name}` must be a whole number, not {value}")
     return int(v)
 
 
-def _positive(cfg: TrainConfig, *names: str) -> None:
-    for n in names:
-        if getattr(cfg, n) < 1:
-            raise ConfigError(f"`{n}` must be ≥ 1, not {getattr(cfg, n)}")
+# The values each numeric setting may take: (low, high, low is exclusive). The upper limits keep a typo
+# (`envs = 1e9`, `hidden = [99999999999]`) from exhausting the memory instead of failing with its name.
+LIMITS: dict[str, tuple[float, float, bool]] = {
+    "iterations": (1, 10**9, False), "envs": (1, 1_000_000, False), "steps": (0, 1_000_000, False),
+    "epochs": (1, 10_000, False), "minibatches": (1, 1_000_000, False), "seed": (0, 2**32 - 1, False),
+    "threads": (0, 4096, False), "checkpoint_every": (1, 10**9, False), "log_every": (1, 10**9, False),
+    "eval_envs": (1, 1_000_000, False), "lr": (0, math.inf, True), "reward_scale": (0, math.inf, True),
+    "gamma": (0, 1, False), "gae_lambda": (0, 1, False), "clip": (0, math.inf, True),
+    "value_clip": (-math.inf, math.inf, False), "value_coef": (0, math.inf, False),
+    "entropy": (0, math.inf, False), "max_grad_norm": (0, math.inf, False), "obs_clip": (0, math.inf, True),
+}
+MAX_HIDDEN_WIDTH = 65_536
+MAX_HIDDEN_LAYERS = 64
+
+
+def value_problem(name: str, value: Any) -> str | None:
+    """What is wrong with ``value`` for the setting ``name`` (``"must be …"``), or None. The one statement of
+    the settings' ranges: the trainer's validation and the language checker (E1010) both use it."""
+    if name == "hidden":
+        widths = list(value) if isinstance(value, list | tuple) else [value]
+        if not widths or len(widths) > MAX_HIDDEN_LAYERS:
+            return f"must list 1 to {MAX_HIDDEN_LAYERS} layer widths, not {len(widths)}"
+        for w in widths:
+            if not isinstance(w, int | float) or not math.isfinite(w) or w != int(w) \
+                    or not 1 <= w <= MAX_HIDDEN_WIDTH:
+                return f"must hold whole layer widths from 1 to {MAX_HIDDEN_WIDTH:,}, not {_num(w)}"
+        return None
+    if name not in LIMITS or isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    lo, hi, open_lo = LIMITS[name]
+    if math.isnan(value) or (math.isinf(value) and not (math.isinf(lo) and math.isinf(hi))):
+        return f"must be a finite number, not {value}"
+    if (value <= lo if open_lo else value < lo) or value > hi:
+        low = f"> {_num(lo)}" if open_lo else f"≥ {_num(lo)}"
+        rng = low if math.isinf(hi) else f"{low} and ≤ {_num(hi)}"
+        return f"must be {rng}, not {_num(value)}"
+    return None
+
+
+def _num(x: float) -> str:
+    if not isinstance(x, int | float) or not math.isfinite(x):
+        return str(x)
+    return f"{int(x):,}" if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
 
 
 @dataclass

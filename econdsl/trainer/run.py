@@ -129,9 +129,9 @@ class RunDir:
             info = json.loads(text)
         except (OSError, ValueError) as e:
             raise RunError(f"`{self.path}` is not a run directory (no readable config.json: {e})") from None
-        if not isinstance(info, dict) or not isinstance(info.get("config"), dict) \
-                or not isinstance(info.get("columns"), list) or not all(isinstance(c, str) for c in info["columns"]):
-            raise RunError(f"`{self.config_path}` is damaged: it lacks the run's config or its metric columns")
+        problem = _info_problem(info)
+        if problem:
+            raise RunError(f"`{self.config_path}` is damaged: {problem}")
         return info
 
     # ---------------------------------------------------------------- metrics
@@ -228,6 +228,29 @@ def _tensorboard(path: Path):
     except Exception:  # tensorboard is optional
         return False
     return SummaryWriter(str(path))
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _info_problem(info: Any) -> str | None:
+    """What makes a parsed config.json unusable, or None (its settings are validated by the trainer)."""
+    if not isinstance(info, dict):
+        return "it is not a JSON object"
+    if not isinstance(info.get("config"), dict):
+        return "it has no `config` object"
+    cols = info.get("columns")
+    if not isinstance(cols, list) or not cols or not all(isinstance(c, str) for c in cols) or cols[0] != "iteration":
+        return "its `columns` are not the metric columns of a run"
+    if not isinstance(info.get("model_path", ""), str):
+        return "`model_path` is not a path"
+    for key in ("curriculum_consts", "model_overrides"):
+        d = info.get(key, {})
+        if not isinstance(d, dict) or not all(isinstance(k, str) and (_is_number(v) or isinstance(v, list) and all(
+                _is_number(x) for x in v)) for k, v in d.items()):
+            return f"`{key}` is not a mapping of names to numbers"
+    return None
 
 
 def _csv_line(values: list[str]) -> str:

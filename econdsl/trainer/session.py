@@ -18,6 +18,7 @@ from typing import Any
 
 from . import checkpoint, evaluate
 from .config import ConfigError, Layers, TrainConfig, build_layers
+from .curriculum import CurriculumError
 from .run import RunDir, RunError, check_writable, metric_columns
 from .trainer import Trainer
 
@@ -49,7 +50,7 @@ def prepare(model_path: str, out: str | None, preset: str | None = None, sets: d
         if not run.exists():
             raise RunError(f"cannot resume: `{out}` is not a run directory (no config.json)")
         info = run.info()
-        cfg = TrainConfig.from_dict(info["config"])
+        cfg = _config_of(run, info)
         for name, value in (flags or {}).items():
             if value is not None and name == "iterations":
                 cfg.set(name, value)  # a resumed run may be extended; every other setting is the run's own
@@ -96,6 +97,16 @@ def prepare(model_path: str, out: str | None, preset: str | None = None, sets: d
     return Session(trainer, run, columns, info, resumed_from)
 
 
+def _config_of(run: RunDir, info: dict[str, Any]) -> TrainConfig:
+    """The run's training config, validated: a damaged or edited config.json is a RunError naming it."""
+    try:
+        cfg = TrainConfig.from_dict(info["config"])
+        cfg.validate()
+    except (ConfigError, TypeError, ValueError, AttributeError) as e:
+        raise RunError(f"`{run.config_path}` is damaged: {e}") from None
+    return cfg
+
+
 def _writable(path: Path) -> bool:
     return os.access(path, os.W_OK | os.X_OK)
 
@@ -109,8 +120,11 @@ def load_run(run_dir: str | Path) -> Trainer:
     if not run.exists():
         raise RunError(f"`{run_dir}` is not a run directory (no config.json)")
     info = run.info()
-    cfg = TrainConfig.from_dict(info["config"])
-    trainer = Trainer(_model_as_trained(run, info), cfg, info.get("curriculum_consts", {}))
+    cfg = _config_of(run, info)
+    try:
+        trainer = Trainer(_model_as_trained(run, info), cfg, info.get("curriculum_consts", {}))
+    except (ConfigError, CurriculumError) as e:  # a run directory edited by hand, or from another econdsl
+        raise RunError(f"`{run_dir}` cannot be rebuilt: {e}") from None
     check_architecture(info.get("architecture"), trainer, run.path)
     state = run.load_checkpoint(checkpoint.model_hash(trainer.model), map_location=cfg.device)
     if state is None:
@@ -127,7 +141,7 @@ def _model_as_trained(run: RunDir, info: dict[str, Any]):
     try:
         return _load(str(run.path / "model.econ"), info.get("model_overrides", {}))
     except EconError:
-        if not Path(info["model_path"]).exists():
+        if not Path(info.get("model_path", "")).is_file():
             raise
         return _load(info["model_path"], info.get("model_overrides", {}))
 

@@ -32,10 +32,20 @@ def tracked_series(resolved: Resolved) -> list[str]:
 
 def digit_features(resolved: Resolved, labels: list[str], names: tuple[str, ...]) -> list[int]:
     """Observation features to digit-expand: those of ``names``, or by default every observed state
-    declared without a finite upper bound (budgets, inventories: the paper's large-range features)."""
+    declared without a finite upper bound (budgets, inventories: the paper's large-range features).
+    A name in ``names`` that is not a state, parameter, constant or quantity of the model is refused."""
     if not names:
         names = tuple(s.name for s in resolved.symbols.values() if s.kind == "state" and _unbounded(s.decl))
-    return [k for k, lab in enumerate(labels) if lab.split("[")[0].split("(")[0].strip() in names]
+    else:
+        unknown = [n for n in names if n not in resolved.symbols and n not in resolved.consts]
+        if unknown:
+            raise ConfigError(f"`digits` names {', '.join(f'`{n}`' for n in unknown)}, which the model does not "
+                              f"declare; list observed quantities, e.g. `digits = \"y, B\"`")
+    return [k for k, lab in enumerate(labels) if _label_name(lab) in names]
+
+
+def _label_name(label: str) -> str:
+    return label.split("[")[0].split("(")[0].strip()
 
 
 def _unbounded(decl: ast.Node) -> bool:
@@ -53,6 +63,7 @@ class Trainer:
             torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
         self.device = torch.device(cfg.device)
+        _check_rollout_size(self.resolved, cfg)
         try:
             self.env = model.env(cfg.envs, backend=cfg.backend, device=cfg.device, seed=cfg.seed,
                                  quantities=bool(tracked_series(self.resolved)))
@@ -208,6 +219,21 @@ class Trainer:
                     if s.kind == "state" and s.name in bad:
                         return f"the state `{s.name}` ({s.decl.span}) is non-finite at step {t}"
         return "no named quantity or state of the episode is non-finite"
+
+
+MAX_AGENT_STEPS = 2**28  # agent-steps of one iteration (its rollout buffers): beyond it, a typo in a size
+
+
+def _check_rollout_size(resolved: Resolved, cfg: TrainConfig) -> None:
+    """Refuse, before anything is allocated, a run whose environment and rollout buffers could not fit in
+    memory, naming the sizes that multiply up."""
+    steps = cfg.steps or resolved.horizon or 1
+    members = sum(p.size for p in resolved.populations.values())
+    total = steps * cfg.envs * members
+    if total > MAX_AGENT_STEPS:
+        raise ConfigError(f"one iteration would hold {total:,} agent-steps ({steps:,} steps × {cfg.envs:,} envs × "
+                          f"{members:,} agents), above the limit of {MAX_AGENT_STEPS:,}; use fewer envs or steps, "
+                          f"or smaller populations")
 
 
 def _source_line(resolved: Resolved, span: ast.Span) -> str:

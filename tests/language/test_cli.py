@@ -54,9 +54,9 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert CliRunner().invoke(main, ["explain", "E999"]).exit_code == 2
 
 
-def test_missing_file_is_a_diagnostic(tmp_path: Path) -> None:
+def test_missing_file_is_a_usage_error(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["check", str(tmp_path / "nope.econ")])
-    assert res.exit_code == 1 and "E104" in res.output
+    assert res.exit_code == 2 and "does not exist" in res.output  # docs/cli.md: a missing file is misuse
 
 
 def test_explain() -> None:

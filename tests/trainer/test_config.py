@@ -41,7 +41,7 @@ def test_model_constant_override_goes_to_the_model(rbc):
     ({"returns": "td"}, "must be one of"),
     ({"lr[Bank]": "1"}, "not an agent type"),
     ({"epochs[Firm]": "2"}, "per agent type"),
-    ({"gamma[Firm]": "1.5"}, "[0, 1]"),
+    ({"gamma[Firm]": "1.5"}, "must be ≥ 0 and ≤ 1, not 1.5"),
 ])
 def test_bad_settings_are_named(rbc, sets, msg):
     with pytest.raises(ConfigError, match=msg.replace("[", r"\[").replace("]", r"\]")):

@@ -1,7 +1,8 @@
 """Curriculum and training settings, and features the trainer does not run yet.
 
 Codes: E1001 an invalid curriculum item, E1002 an unknown training setting or a value of the wrong
-type, E1003 a continuous action (accepted by the grammar, not yet by the compiler and trainer).
+type, E1003 a continuous action (accepted by the grammar, not yet by the compiler and trainer), E1010 a
+setting outside its allowed range (the trainer's ``config.value_problem``).
 
 The vocabulary of ``train`` settings is the trainer's :class:`~econdsl.trainer.config.TrainConfig`:
 its fields, the per-type fields that may be set as ``name[Type]``, and the allowed string choices.
@@ -9,6 +10,7 @@ its fields, the per-type fields that may be set as ``name[Type]``, and the allow
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .. import ast
@@ -174,6 +176,8 @@ def _settings(r: Resolved, diags: Diagnostics, settings: tuple[ast.Setting, ...]
         problem = _type_problem(s, vocab, env)
         if problem:
             diags.add("E1002", f"`{label}` {problem}", s.value.span, _TYPE_HINTS.get(vocab.types[s.name]))
+        elif (problem := _range_problem(s, env)) is not None:
+            diags.add("E1010", f"`{label}` {problem}", s.value.span, "see the train section of docs/language.md")
 
 
 _TYPE_HINTS = {
@@ -210,12 +214,23 @@ def _type_problem(s: ast.Setting, vocab: Vocabulary, env: dict[str, float]) -> s
         items = v.items if isinstance(v, ast.Array) else (v,)
         for it in items:
             x = _number(it, env)
-            if x is None or x != int(x):
+            if x is None or not math.isfinite(x) or x != int(x):
                 return "needs a list of whole numbers"
         return None
     x = _number(v, env)
     if x is None:
         return "needs a number"
-    if kind == "int" and x != int(x):
+    if kind == "int" and (not math.isfinite(x) or x != int(x)):
         return f"needs a whole number, not {x:g}"
     return None
+
+
+def _range_problem(s: ast.Setting, env: dict[str, float]) -> str | None:
+    """The trainer's range rule for a setting whose type is right (E1010)."""
+    from ...trainer.config import value_problem
+
+    if isinstance(s.value, ast.Array):
+        value = [_number(it, env) for it in s.value.items]
+    else:
+        value = _number(s.value, env)
+    return value_problem(s.name, value) if value is not None else None

@@ -8,6 +8,7 @@ of their right-hand side. Codes: E601 mismatch, E602 a unit where a pure number 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from .. import ast
@@ -214,7 +215,7 @@ class _Infer:
                 k = eval_const(e.right, self.r.consts)
             except NotConstant:
                 return UNKNOWN
-            if k != int(k):
+            if not math.isfinite(k) or k != int(k):
                 return UNKNOWN  # a dimensioned base to a fractional power has no unit in the vocabulary
             return Typed(tuple((n, p * int(k)) for n, p in lt.unit if p * int(k) != 0))
         return UNKNOWN
