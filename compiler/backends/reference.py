@@ -3,6 +3,16 @@
 Written for clarity, not speed: every op loops explicitly over replicas and agents (or agent pairs)
 and computes one Python float at a time with the ``math`` module, following the IR contract in
 ``ir.py`` word for word. It is the oracle the generated backends are tested against.
+
+With ``magnitudes=True`` it also computes, for every value, the **magnitude of the terms that make it**
+(float64, :func:`_mag_elementwise`): inputs and constants count as their absolute value, a sum as the sum
+of its terms' magnitudes, a product as the product, and functions by their sensitivity (``log a``:
+``|log a| + M(a)/|a|``, ``exp a``: ``|exp a|·max(1, M(a))`` …). A backend that rounds each operation to a
+relative precision ε then differs from the exact value by about ε·(depth)·M at each point, however
+large other values of the same tensor are: the differential tests compare each element against
+``rtol·M + atol`` (tests/compiler/tolerances.py). Comparisons, ``floor``/``ceil`` flips and gathers by
+a computed index are not bounded (a backend may land on the other side of a threshold); the tests
+compare one step at a time from the reference's own states, where this does not happen.
 """
 
 from __future__ import annotations
@@ -94,13 +104,72 @@ class Interpreter:
         where = dict(zip(dims, rest, strict=True))
         return val[(e, *(where[d] for d in op.dims))]
 
-    def run(self, fn: Function, inputs: Mapping[str, np.ndarray], actions: Mapping[str, np.ndarray]) -> dict:
+    def run(self, fn: Function, inputs: Mapping[str, np.ndarray], actions: Mapping[str, np.ndarray],
+            magnitudes: dict | None = None) -> dict:
+        """Every value of ``fn``; with a dict ``magnitudes``, also fills it with each value's magnitude."""
         env: dict[str, np.ndarray] = {}
         ops: dict[str, Op] = {}
         for op in fn.ops:
             env[op.out] = self.eval(op, env, ops, inputs, actions)
             ops[op.out] = op
+            if magnitudes is not None:
+                magnitudes[op.out] = self.magnitude(op, env, magnitudes, ops)
         return env
+
+    def magnitude(self, op: Op, env, mags, ops) -> np.ndarray:
+        """The magnitude of the terms that make ``op``'s value (module docstring), point by point."""
+        val = env[op.out]
+        if op.kind in ("const", "input", "action", "iota", "lookup"):
+            return np.abs(np.where(np.isfinite(val), val, 0.0)).astype(np.float64) if op.dtype != "b" else \
+                np.zeros(val.shape)
+        out = np.zeros(val.shape)
+        args = [ops[a] for a in op.args]
+        ms = [mags[a] for a in op.args]
+        k = op.kind
+        if k == "broadcast":
+            for pt in self.points(op.dims):
+                out[pt] = self.at(ms[0], args[0], op.dims, pt)
+            return out
+        if k == "relabel":
+            ren = dict(op.attr("axes"))
+            for pt in self.points(op.dims):
+                where = dict(zip(op.dims, pt[1:], strict=True))
+                out[pt] = ms[0][(pt[0], *(where[ren.get(d, d)] for d in args[0].dims))]
+            return out
+        if k == "gather":
+            dim, (src, idx) = op.attr("dim"), args
+            n = self.p.axis_size(dim)
+            for pt in self.points(op.dims):
+                where = dict(zip(op.dims, pt[1:], strict=True))
+                where[dim] = min(max(int(self.at(env[idx.out], idx, op.dims, pt)), 0), n - 1)
+                out[pt] = ms[0][(pt[0], *(where[d] for d in src.dims))]
+            return out
+        if k == "reduce":
+            dim, red = op.attr("dim"), op.attr("op")
+            full = self.p.canonical((*op.dims, dim))
+            for pt in self.points(op.dims):
+                where = dict(zip(op.dims, pt[1:], strict=True))
+                terms = []
+                for m in range(self.p.axis_size(dim)):
+                    where[dim] = m
+                    fpt = (pt[0], *(where[d] for d in full))
+                    if len(args) == 2 and not self.at(env[args[1].out], args[1], full, fpt):
+                        continue
+                    terms.append(float(self.at(ms[0], args[0], full, fpt)))
+                if red == "sum":
+                    out[pt] = math.fsum(terms)
+                elif red == "mean":
+                    out[pt] = math.fsum(terms) / len(terms) if terms else 0.0
+                elif red == "prod":
+                    out[pt] = math.prod(terms)
+                else:
+                    out[pt] = max(terms, default=0.0)
+            return out
+        for pt in self.points(op.dims):
+            xs = [float(self.at(env[a.out], a, op.dims, pt)) for a in args]
+            mm = [float(self.at(m, a, op.dims, pt)) for m, a in zip(ms, args, strict=True)]
+            out[pt] = _mag_elementwise(k, xs, mm, float(val[pt]))
+        return out
 
     def eval(self, op: Op, env, ops, inputs, actions) -> np.ndarray:
         np_dtype = {"f": np.float64, "b": np.bool_, "i": np.int64}[op.dtype]
@@ -185,6 +254,43 @@ class Interpreter:
         return out
 
 
+def _mag_elementwise(k: str, xs: list, ms: list, r: float) -> float:
+    """A bound on the size of the terms that make ``r = k(xs)``, from those of its arguments (``ms``)."""
+    ar = abs(r) if math.isfinite(r) else 0.0
+    if k in ("add", "sub"):
+        return ms[0] + ms[1]
+    if k == "mul":
+        return ms[0] * ms[1]
+    if k == "div":
+        b = abs(xs[1])
+        return (ms[0] + abs(xs[0] / xs[1]) * ms[1]) / b if b > 0 else 0.0
+    if k in ("neg", "abs", "float"):
+        return ms[0]
+    if k in ("min", "max"):
+        return max(ms[0], ms[1])
+    if k == "where":
+        return ms[1] if xs[0] else ms[2]
+    if k == "exp":
+        return ar * max(1.0, ms[0])
+    if k == "log":
+        a = abs(xs[0])
+        return ar + (ms[0] / a if a > 0 else 0.0)
+    if k == "sqrt":
+        a = abs(xs[0])
+        return ar + (ms[0] / (2.0 * math.sqrt(a)) if a > 0 else 0.0)
+    if k == "pow":
+        a, b = abs(xs[0]), xs[1]
+        if a == 0:
+            return ar
+        la = abs(math.log(a))
+        return ar * (1.0 + abs(b) * ms[0] / a + la * (ms[1] + abs(b)))
+    if k in ("floor", "ceil"):
+        return ar + ms[0]
+    if k == "ndtri":
+        return ar + ms[0] * math.sqrt(2 * math.pi) * math.exp(min(r * r / 2, 700.0)) if math.isfinite(r) else 0.0
+    return 0.0  # comparisons and logic: exact
+
+
 def _reduce(op: str, xs: list[float]) -> float:
     if op == "sum":
         return math.fsum(xs) if all(math.isfinite(x) for x in xs) else sum(xs)
@@ -218,58 +324,82 @@ class ReferenceProgram(CompiledProgram):
         return inputs
 
     def init(self, n_envs, uniforms, consts) -> dict[str, Tensor]:
+        return self.init_with_magnitudes(n_envs, uniforms, consts)[0]
+
+    def init_with_magnitudes(self, n_envs, uniforms, consts) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """Every parameter and initial state, and the magnitude of their terms (float64)."""
         inputs = self._inputs({}, None, consts)
         for name in self.program.uniforms:
             inputs[("uniform", name)] = uniforms[name].detach().cpu().double().numpy()
-        env = Interpreter(self.program, n_envs).run(self.program.init, inputs, {})
-        return {o.name: self._out(env[o.value]) for o in self.program.init.outputs}
+        mags: dict = {}
+        env = Interpreter(self.program, n_envs).run(self.program.init, inputs, {}, mags)
+        return ({o.name: self._out(env[o.value]) for o in self.program.init.outputs},
+                {o.name: torch.from_numpy(mags[o.value]) for o in self.program.init.outputs})
 
     def step(self, bufs, actions, t, consts) -> StepResult:
+        return self.step_with_magnitudes(bufs, actions, t, consts)[0]
+
+    def step_with_magnitudes(self, bufs, actions, t, consts) -> tuple[StepResult, StepResult]:
+        """The step, and the magnitude of the terms of every output (float64; states without a transition
+        keep their value, magnitude |value|)."""
         E = int(t.shape[0])
         acts = {a: actions[a].detach().cpu().long().numpy() for a in self.program.agents if a in actions}
-        env = Interpreter(self.program, E).run(self.program.step, self._inputs(bufs, t, consts), acts)
+        mags: dict = {}
+        env = Interpreter(self.program, E).run(self.program.step, self._inputs(bufs, t, consts), acts, mags)
         res = StepResult({b.name: bufs[b.name] for b in self.program.states()}, {}, {}, {})
+        mag = StepResult({b.name: bufs[b.name].detach().cpu().double().abs() for b in self.program.states()},
+                         {}, {}, {})
         for o in self.program.step.outputs:
-            v = self._out(env[o.value])
-            if o.kind == "state":
-                res.states[o.name] = v
-            elif o.kind == "reward":
-                res.rewards[o.name] = v.reshape(E, self.program.n_agents(o.name))
-            elif o.kind == "quantity":
-                res.quantities[o.name] = v
-            else:
-                res.externals[o.name] = v
-        return res
+            for r, v in ((res, self._out(env[o.value])), (mag, torch.from_numpy(mags[o.value]))):
+                if o.kind == "state":
+                    r.states[o.name] = v
+                elif o.kind == "reward":
+                    r.rewards[o.name] = v.reshape(E, self.program.n_agents(o.name))
+                elif o.kind == "quantity":
+                    r.quantities[o.name] = v
+                else:
+                    r.externals[o.name] = v
+        return res, mag
 
     def observe(self, bufs, t, consts) -> dict[str, Tensor]:
+        return self.observe_with_magnitudes(bufs, t, consts)[0]
+
+    def observe_with_magnitudes(self, bufs, t, consts) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+        """Observation rows and the magnitude of each entry's terms (float64; one-hot columns: 0, exact)."""
         E = int(t.shape[0])
         prog = self.program
-        interp = Interpreter(prog, E)
-        env = interp.run(prog.observe, self._inputs(bufs, t, consts), {})
-        obs = {}
+        mags: dict = {}
+        env = Interpreter(prog, E).run(prog.observe, self._inputs(bufs, t, consts), {}, mags)
+        obs, obs_mag = {}, {}
         for agent in prog.agents:
-            n = prog.n_agents(agent)
-            rows = np.zeros((E, n, prog.obs_dim(agent)))
-            col = 0
-            for o in prog.obs_outputs(agent):
-                op = prog.observe.op(o.value)
-                val = env[o.value]
-                aligned = [d for d in op.dims if d not in o.features]
-                width = len(o.labels)
-                for e in range(E):
-                    for m in range(n):
-                        where = {d: m for d in aligned}
-                        if o.onehot:
-                            k = int(val[(e, *(where[d] for d in op.dims))])
-                            rows[e, m, col + k] = 1.0
-                            continue
-                        feats = itertools.product(*[range(n) for n in prog.size(o.features)])
-                        for f, fidx in enumerate(feats):
-                            where.update(zip(o.features, fidx, strict=True))
-                            rows[e, m, col + f] = val[(e, *(where[d] for d in op.dims))]
-                col += width
-            obs[agent] = self._out(rows)
-        return obs
+            obs[agent] = self._out(self._rows(agent, env, env, E))
+            obs_mag[agent] = torch.from_numpy(self._rows(agent, env, mags, E))
+        return obs, obs_mag
+
+    def _rows(self, agent: str, env: dict, source: dict, E: int) -> np.ndarray:
+        """The observation rows of ``agent`` [E, n, width], filled from ``source`` (values or magnitudes);
+        one-hot columns are placed by the values in ``env`` and hold 1 (values) or 0 (magnitudes)."""
+        prog = self.program
+        n = prog.n_agents(agent)
+        rows = np.zeros((E, n, prog.obs_dim(agent)))
+        col = 0
+        for o in prog.obs_outputs(agent):
+            op = prog.observe.op(o.value)
+            val = env[o.value]
+            aligned = [d for d in op.dims if d not in o.features]
+            for e in range(E):
+                for m in range(n):
+                    where = {d: m for d in aligned}
+                    if o.onehot:
+                        k = int(val[(e, *(where[d] for d in op.dims))])
+                        rows[e, m, col + k] = 1.0 if source is env else 0.0
+                        continue
+                    feats = itertools.product(*[range(size) for size in prog.size(o.features)])
+                    for f, fidx in enumerate(feats):
+                        where.update(zip(o.features, fidx, strict=True))
+                        rows[e, m, col + f] = source[o.value][(e, *(where[d] for d in op.dims))]
+            col += len(o.labels)
+        return rows
 
 
 def compile_program(program: Program, device="cpu", dtype=torch.float64, **opts) -> ReferenceProgram:

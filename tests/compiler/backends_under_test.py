@@ -1,8 +1,10 @@
 """The backends every differential and test-vector test runs on: (id, backend name, dtype, tolerance).
 
 A backend whose module cannot be imported (e.g. Triton on a platform without it) is skipped.
-Tolerances are relative to the scale (max |value|) of each compared tensor; documented in
-docs/performance.md and compiler/README.md.
+The last field is a tolerance relative to the scale (max |value|) of each compared tensor, used by the
+tests that compare against analytic vectors or another backend (test_rbc_vectors.py, test_triton.py);
+the differential tests against the reference use per-element tolerances from the magnitude of each
+value's terms (tolerances.py). Documented in compiler/README.md.
 """
 
 from __future__ import annotations

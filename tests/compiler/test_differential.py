@@ -1,8 +1,10 @@
-"""Differential tests: every model in models/ gives the same states, observations, rewards and named
-quantities on every backend as on the float64 reference interpreter, on seeded random actions.
+"""Differential tests: every model in models/ gives the same parameters, initial states, next states,
+rewards, named quantities, externals and observations on every backend as on the float64 reference
+interpreter, on seeded random actions, one step at a time from the reference's states.
 
-Tolerance (per compared tensor, relative to its largest magnitude): torch float64 1e-9, float32 and
-Triton float32 2e-4 (see backends_under_test.py). The run crosses an episode boundary (auto-reset).
+Tolerance: per element, from the magnitude of the terms that make each value
+(tests/compiler/tolerances.py): |got - ref| <= 2^6 · eps(dtype) · M + 1e-30. The steps cross the
+horizon (t wraps to 0).
 """
 
 from __future__ import annotations
@@ -12,56 +14,49 @@ from pathlib import Path
 import pytest
 import torch
 from backends_under_test import params
+from tolerances import GROWTH, compare, lockstep
 
 import econdsl
 
 MODELS = sorted((Path(__file__).resolve().parents[2] / "models").glob("*.econ"))
 N_ENVS, N_STEPS = 3, 12
-
-
-def scaled_close(got: torch.Tensor, ref: torch.Tensor, tol: float) -> tuple[bool, float]:
-    got, ref = got.double().cpu(), ref.double().cpu()
-    if got.shape != ref.shape:
-        return False, float("inf")
-    if ref.dtype == torch.bool or got.dtype == torch.bool:
-        return bool(torch.equal(got, ref)), 0.0
-    finite = torch.isfinite(ref)
-    if not torch.equal(finite, torch.isfinite(got)):
-        return False, float("inf")
-    if not finite.any():
-        return True, 0.0
-    scale = max(float(ref[finite].abs().max()), 1.0)
-    err = float((got[finite] - ref[finite]).abs().max()) / scale
-    return err <= tol, err
-
-
-def trajectory(path: Path, backend: str, dtype: torch.dtype, seed: int = 7):
-    model = econdsl.load(path)
-    env = model.env(N_ENVS, backend=backend, dtype=dtype, seed=seed)
-    gen = torch.Generator().manual_seed(seed)
-    out = [("reset", env.reset(), {}, {})]
-    for _ in range(N_STEPS):
-        obs, rew, done, _ = env.step(env.random_actions(gen))
-        out.append(("step", obs, rew, env.state))
-    return out
-
-
-_REFERENCE: dict[Path, list] = {}
+OPEN = Path(__file__).resolve().parents[2] / "models" / "rbc_open.econ"
 
 
 @pytest.mark.parametrize("path", MODELS, ids=lambda p: p.stem)
 @pytest.mark.parametrize("backend,dtype,tol", params(include_reference=False))
 def test_backend_matches_reference(path, backend, dtype, tol):
-    if path not in _REFERENCE:
-        _REFERENCE[path] = trajectory(path, "reference", torch.float64)
-    ref = _REFERENCE[path]
-    got = trajectory(path, backend, dtype)
+    program = econdsl.load(path).program
     worst = 0.0
-    for t, ((_, o_ref, r_ref, s_ref), (_, o, r, s)) in enumerate(zip(ref, got, strict=True)):
-        for group, a, b in (("obs", o, o_ref), ("reward", r, r_ref), ("state", s, s_ref)):
-            assert a.keys() == b.keys(), (t, group)
-            for name in b:
-                ok, err = scaled_close(a[name], b[name], tol)
-                worst = max(worst, err)
-                assert ok, f"step {t}: {group} {name!r} differs from the reference by {err:.3g} (tol {tol})"
-    assert worst <= tol
+    for label, got, ref, mag in lockstep(program, backend, dtype, N_ENVS, N_STEPS):
+        ok, ratio = compare(got, ref, mag, dtype)
+        worst = max(worst, ratio)
+        assert ok, f"{label} differs from the reference by {ratio:.3g} eps·M"
+    print(f"{path.stem} {backend} {dtype}: worst |got - ref| = {worst:.3g} eps·M")
+
+
+def _old_scaled_close(got, ref, tol=2e-4):
+    """The tolerance these tests used before: relative to the largest value of the whole tensor."""
+    scale = max(float(ref.abs().max()), 1.0)
+    return float((got.double() - ref.double()).abs().max()) <= tol * scale
+
+
+@pytest.mark.parametrize("column", ["α[i]", "τ", "onehot(i)[3]"])
+def test_an_error_in_one_firm_observation_column_is_caught(column):
+    """rbc_open's firm observations hold budgets of ~10^6 next to α (~0.3), τ and one-hot columns: a
+    tolerance scaled by the tensor's largest value (about 440 in float32) let an error of 0.01 in any of
+    them pass; the per-element magnitude tolerance catches it."""
+    program = econdsl.load(OPEN).program
+    labels = [lab for o in program.obs_outputs("Firm") for lab in o.labels]
+    col = labels.index(column)
+    for label, got, ref, mag in lockstep(program, "torch", torch.float32, n_envs=2, n_steps=1):
+        if label != "step 0 obs Firm":
+            continue
+        assert compare(got, ref, mag, torch.float32)[0]
+        bad = got.clone()
+        bad[:, 3, col] += 0.01
+        assert _old_scaled_close(bad, ref), "the old tolerance let this error pass"
+        ok, ratio = compare(bad, ref, mag, torch.float32)
+        assert not ok and ratio > GROWTH, ratio
+        return
+    raise AssertionError("no firm observation")

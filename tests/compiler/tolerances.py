@@ -1,0 +1,129 @@
+"""Differential-test tolerances that follow the magnitude of the terms that make each value (issue 9).
+
+The reference backend computes, next to every value, a float64 bound ``M`` on the size of the terms it
+is made of (``ReferenceProgram.step_with_magnitudes``; the rules are in ``backends/reference.py``): a
+sum of large terms has a large ``M`` even where it is small, a one-hot column or a parameter copied into
+an observation has ``M = |value|``, an exact integer choice ``M = |value|``. A backend whose operations
+are each rounded to a relative precision ε differs from the exact result by at most about
+ε · (operations on the value's longest path) · M, so each element is checked against
+
+    |got − ref| ≤ GROWTH · ε(dtype) · M + TINY
+
+with ε = 2^-52 (float64) or 2^-23 (float32), GROWTH = 2^6 and TINY = 1e-30 (values that underflow).
+Measured worst |got − ref| / (ε·M) on models/ (test_differential.py prints it): torch float64 0.83,
+torch float32 0.88, Triton float32 (interpreter) 1.81; GROWTH leaves a margin of 35 for deeper models. Booleans and
+integers must be equal. Non-finite values must be the same (NaN where NaN, ±inf where ±inf).
+
+The comparison is one step at a time from the reference's own states (``lockstep``): every backend gets
+the same inputs each step, so errors do not compound over a trajectory and a value near a threshold
+(a comparison, ``floor``) is computed from the same inputs on both sides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import torch
+from econdsl.compiler import cache
+from econdsl.compiler.backends import compile_program
+from econdsl.compiler.ir import Program
+
+EPS = {torch.float64: 2.0 ** -52, torch.float32: 2.0 ** -23}
+GROWTH = 2.0 ** 6
+TINY = 1e-30
+
+
+def tolerance(mag: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    return GROWTH * EPS[dtype] * mag.double() + TINY
+
+
+def compare(got: torch.Tensor, ref: torch.Tensor, mag: torch.Tensor, dtype: torch.dtype) -> tuple[bool, float]:
+    """(every element within its tolerance, the worst |got − ref| / (ε · M + TINY) ratio)."""
+    got, ref = got.cpu(), ref.cpu()
+    if got.shape != ref.shape:
+        return False, float("inf")
+    if ref.dtype in (torch.bool, torch.int64) or got.dtype in (torch.bool, torch.int64):
+        return bool(torch.equal(got.long(), ref.long())), 0.0
+    got, ref, mag = got.double(), ref.double(), mag.double().cpu().reshape(ref.shape)
+    finite = torch.isfinite(ref)
+    same_special = torch.equal(torch.isnan(got), torch.isnan(ref)) and \
+        torch.equal(torch.where(finite, 0.0, torch.nan_to_num(ref)), torch.where(torch.isfinite(got), 0.0,
+                                                                                 torch.nan_to_num(got)))
+    if not same_special or not torch.equal(finite, torch.isfinite(got)):
+        return False, float("inf")
+    err = (got - ref).abs()[finite]
+    if err.numel() == 0:
+        return True, 0.0
+    ratio = float((err / (EPS[dtype] * mag[finite] + TINY)).max())
+    return bool((err <= tolerance(mag[finite], dtype)).all()), ratio
+
+
+@dataclass
+class ReferenceRun:
+    """The reference's inputs, results and magnitudes, step by step (computed once per program and seed)."""
+
+    uniforms: dict
+    consts: dict
+    init: tuple[dict, dict]  # values, magnitudes
+    steps: list = field(default_factory=list)  # (bufs, actions, t, (res, mag), (obs, obs_mag))
+
+
+_RUNS: dict[tuple, ReferenceRun] = {}
+
+
+def reference_run(program: Program, n_envs: int, n_steps: int, seed: int) -> ReferenceRun:
+    key = (cache.program_fingerprint(program), n_envs, n_steps, seed)
+    if key in _RUNS:
+        return _RUNS[key]
+    ref = compile_program(program, "reference", "cpu", torch.float64)
+    gen = torch.Generator().manual_seed(seed)
+    uniforms = {n: torch.rand((n_envs, *program.size(d)), generator=gen, dtype=torch.float64)
+                for n, d in program.uniforms.items()}
+    consts = {n: torch.tensor(float(v), dtype=torch.float64) for n, v in program.runtime_consts.items()}
+    run = ReferenceRun(uniforms, consts, ref.init_with_magnitudes(n_envs, uniforms, consts))
+    bufs = run.init[0]
+    nvec = {a: [h.n for h in program.heads if h.agent == a for _ in range(h.n_columns)] for a in program.agents}
+    for step in range(n_steps):
+        t = torch.full((n_envs,), float(step % program.horizon), dtype=torch.float64)
+        actions = {}
+        for a in program.agents:
+            u = torch.rand((n_envs, program.n_agents(a), len(nvec[a])), generator=gen, dtype=torch.float64)
+            actions[a] = (u * torch.tensor(nvec[a], dtype=torch.float64)).long()
+        res = ref.step_with_magnitudes(bufs, actions, t, consts)
+        nxt = {**bufs, **res[0].states}
+        run.steps.append((bufs, actions, t, res, ref.observe_with_magnitudes(nxt, t + 1, consts)))
+        bufs = nxt
+    _RUNS[key] = run
+    return run
+
+
+def lockstep(program: Program, backend: str, dtype: torch.dtype, n_envs: int = 3, n_steps: int = 12,
+             seed: int = 7) -> Iterator[tuple[str, torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """(label, backend value, reference value, magnitude) for every parameter and initial state, then for
+    every step: next states, rewards, quantities, externals (from the backend's fused ``step_observe``)
+    and the observations of the next states; the fused observation is also checked against the
+    backend's own ``observe`` of its next states. Actions are uniformly random (seeded); each step starts
+    from the reference's states, and ``t`` wraps at the horizon."""
+    run = reference_run(program, n_envs, n_steps, seed)
+    got = compile_program(program, backend, "cpu", dtype)
+    consts = {n: v.to(dtype) for n, v in run.consts.items()}
+
+    def cast(bufs):
+        return {k: v.to(dtype) for k, v in bufs.items()}
+
+    init = got.init(n_envs, run.uniforms, consts)
+    for name, ref in run.init[0].items():
+        yield f"init {name}", init[name], ref, run.init[1][name]
+    for step, (bufs, actions, t, (res, mag), (obs, obs_mag)) in enumerate(run.steps):
+        out, fused_obs = got.step_observe(cast(bufs), actions, t.to(dtype), consts)
+        for group in ("states", "rewards", "quantities", "externals"):
+            for name, r in getattr(res, group).items():
+                yield f"step {step} {group} {name}", getattr(out, group)[name], r, getattr(mag, group)[name]
+        # the fused observation (of the backend's own next states) is the backend's observe of them
+        own = got.observe({**cast(bufs), **out.states}, (t + 1).to(dtype), consts)
+        for agent in own:
+            yield f"step {step} fused obs {agent}", fused_obs[agent], own[agent], own[agent].abs()
+        obs_got = got.observe(cast({**bufs, **res.states}), (t + 1).to(dtype), consts)
+        for agent in obs:
+            yield f"step {step} obs {agent}", obs_got[agent], obs[agent], obs_mag[agent]
