@@ -108,9 +108,34 @@ def parse_sets(items: Sequence[str]) -> list[tuple[str, list[str]]]:
     return out
 
 
+def parse_ablations(items: Sequence[str]) -> list[tuple[tuple[str, str], ...]]:
+    """``["obs_norm=running", "epochs=1 minibatches=4"]`` → one tuple of (name, value) pairs per variant:
+    the settings that one ablation changes together (space-separated, one value each)."""
+    out: list[tuple[tuple[str, str], ...]] = []
+    for item in items:
+        pairs = []
+        for word in item.split():
+            name, sep, value = word.partition("=")
+            if not sep or not name.strip() or not value.strip() or "," in value:
+                raise SweepError(f"--ablate `{item}`: expected name=value[ name=value ...], one value each")
+            pairs.append((name.strip(), value.strip()))
+        if not pairs:
+            raise SweepError("--ablate needs at least one name=value")
+        names = [n for n, _ in pairs]
+        if len(set(names)) != len(names):
+            raise SweepError(f"--ablate `{item}` sets a name twice")
+        out.append(tuple(pairs))
+    return out
+
+
 def plan(files: Sequence[str | Path], sets: Sequence[tuple[str, list[str]]], seeds: int,
-         seed_base: int = 0, preset: str | None = None, train_args: Sequence[str] = ()) -> Plan:
-    """The Cartesian grid files × values of every --set × seeds, in a stable order."""
+         seed_base: int = 0, preset: str | None = None, train_args: Sequence[str] = (),
+         ablations: Sequence[tuple[tuple[str, str], ...]] = ()) -> Plan:
+    """The Cartesian grid files × values of every --set × seeds, in a stable order.
+
+    With ``ablations`` every grid point is also run with each ablation's settings changed (one ablation at
+    a time, not their product), after the unchanged point: a one-at-a-time ablation of a baseline.
+    """
     if seeds < 1:
         raise SweepError("--seeds must be ≥ 1")
     if not files:
@@ -124,17 +149,22 @@ def plan(files: Sequence[str | Path], sets: Sequence[tuple[str, list[str]]], see
             train_args += ["--set", f"{n}={vals[0]}"]
     sets = [(n, vals) for n, vals in sets if len(vals) > 1]
     names = [n for n, _ in sets]
+    for abl in ablations:
+        clash = [n for n, _ in abl if n in names]
+        if clash:
+            raise SweepError(f"`{clash[0]}` is both a --set grid dimension and changed by --ablate")
     points: list[Point] = []
     for f, stem in zip(files, stems, strict=True):
         # Two files with the same stem (a/m.econ, b/m.econ) get their position as a prefix.
         base = stem if stems.count(stem) == 1 else f"{list(files).index(f)}-{stem}"
         for combo in itertools.product(*[v for _, v in sets]):
-            overrides = tuple(zip(names, combo, strict=True))
-            variant = "__".join([_safe(base)] + [_safe(f"{k}={v}") for k, v in overrides])
-            for k in range(seeds):
-                seed = seed_base + k
-                pid = f"{variant}__seed{seed}"
-                points.append(Point(pid, variant, str(f), overrides, seed, f"runs/{variant}/seed{seed}"))
+            for extra in [(), *ablations]:
+                overrides = tuple(zip(names, combo, strict=True)) + tuple(extra)
+                variant = "__".join([_safe(base)] + [_safe(f"{k}={v}") for k, v in overrides])
+                for k in range(seeds):
+                    seed = seed_base + k
+                    pid = f"{variant}__seed{seed}"
+                    points.append(Point(pid, variant, str(f), overrides, seed, f"runs/{variant}/seed{seed}"))
     return Plan(points, preset, train_args)
 
 

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from ..analysis.sweep import Sweep, SweepError, parse_sets, plan
+from ..analysis.sweep import Sweep, SweepError, parse_ablations, parse_sets, plan
 from .compare import checked, finish, run_options, train_passthrough
 
 
@@ -15,20 +15,27 @@ from .compare import checked, finish, run_options, train_passthrough
 @click.option("--set", "sets", multiple=True, metavar="NAME=V1,V2,…",
               help="A constant, parameter, curriculum constant or training setting and the values to try "
                    "(repeatable; the grid is the Cartesian product).")
+@click.option("--ablate", "ablations", multiple=True, metavar="'NAME=V [NAME=V …]'",
+              help="One more variant of every grid point with these settings changed together (repeatable: "
+                   "one ablation at a time, each against the unchanged point).")
 @run_options
 @click.option("--out", default=None, type=click.Path(file_okay=False),
               help="Sweep directory (default sweeps/<model>-sweep). Rerunning resumes it.")
-def sweep(file: str, sets: tuple[str, ...], seeds: int, seed_base: int, jobs: int, preset: str | None,
-          iterations: int | None, envs: int | None, device: str | None, out: str | None, report: bool) -> None:
+def sweep(file: str, sets: tuple[str, ...], ablations: tuple[str, ...], seeds: int, seed_base: int, jobs: int,
+          preset: str | None, iterations: int | None, envs: int | None, device: str | None, out: str | None,
+          report: bool) -> None:
     """Train every point of a parameter grid (resumable: finished points are skipped, interrupted ones
-    resume from their checkpoint) and write report.md and report.html."""
+    resume from their checkpoint) and write report.md and report.html. With --ablate, every point is also
+    trained with each ablation's settings changed, one ablation at a time."""
     from pathlib import Path
 
     try:
         grid = parse_sets(sets)
-        if not grid:
-            raise SweepError("give at least one --set name=v1,v2,… (use `econdsl compare` for plain variants)")
-        p = plan([file], grid, seeds, seed_base, preset, train_passthrough(iterations, envs, device))
+        ablate = parse_ablations(ablations)
+        if not grid and not ablate:
+            raise SweepError("give at least one --set name=v1,v2,… or --ablate name=v "
+                             "(use `econdsl compare` for plain variants)")
+        p = plan([file], grid, seeds, seed_base, preset, train_passthrough(iterations, envs, device), ablate)
     except SweepError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(2)

@@ -217,6 +217,17 @@ CATALOGUE: dict[str, Entry] = _entries(
           "and `gae_lambda` in [0, 1], and the sizes have upper limits (`envs` ≤ 1,000,000, layer widths ≤ "
           "65,536, `seed` < 2^32 …); the message names the setting and its range.",
           "Use a value inside the range the message gives."),
+    Entry("E1030", "malformed observation scales",
+          "The `obs_scale` setting is not a comma-separated list of `name: scale` with positive numbers.",
+          'Write e.g. `obs_scale = "p: 2500, w: 44"`.'),
+    Entry("W1010", "setting without effect",
+          "A `train` setting cannot take effect with the other settings of its block (the `train` section "
+          "alone, or with the preset it is written in): for example `digits` without `obs_norm = \"digits\"` "
+          "or `\"scaled\"`, `obs_scale` without `obs_norm = \"scaled\"`, `gae_lambda` with "
+          "`returns = \"monte_carlo\"`, or `obs_clip` with `obs_norm = \"scaled\"` or `\"none\"`. "
+          "The message names the setting that disables it.",
+          "Set the enabling setting in the same block, move the setting into the preset that enables it, "
+          "or remove it."),
 )
 
 

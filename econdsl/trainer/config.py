@@ -64,12 +64,18 @@ class TrainConfig:
     """Standardise advantages over each type's whole batch (envs × steps × agents)."""
     obs_norm: str = "running"
     """Observation preprocessing: "running" (running mean/std, clipped), "digits" (the paper's digit
-    expansion of unbounded observed states, then running normalisation), or "none"."""
+    expansion of ``digits``, running normalisation of the other features), "scaled" (the paper's code: digit
+    expansion of ``digits``, every other feature divided by a fixed ``obs_scale``, no centring, no clipping),
+    or "none"."""
     digits: str = ""
-    """With ``obs_norm = "digits"``: the observed quantities to digit-expand, comma-separated names (the paper:
-    inventories and budgets, ``"y, B, B_f"``); empty means every observed state without a finite upper bound."""
+    """With ``obs_norm = "digits"`` or ``"scaled"``: the observed quantities to digit-expand, comma-separated
+    names (the paper: inventories and budgets, ``"y, B, B_f"``); empty means every observed state without a
+    finite upper bound."""
+    obs_scale: str = ""
+    """With ``obs_norm = "scaled"``: fixed divisors of observed quantities, ``"name: scale, …"`` (the paper:
+    ``"p: 2500, w: 44, t: 10, θ: 0.01, K: 10000"``); a quantity not listed is divided by 1."""
     obs_clip: float = 10.0
-    """Normalised observations are clipped to ±obs_clip."""
+    """Normalised observations are clipped to ±obs_clip (``obs_norm = "running"`` or ``"digits"``)."""
     seed: int = 0
     """Seed of the policies, the action sampling and the environment."""
     device: str = "cpu"
@@ -154,7 +160,7 @@ SETTINGS: dict[str, type] = {f.name: f.type for f in fields(TrainConfig) if f.na
 PER_TYPE = frozenset({"lr", "reward_scale", "gamma", "gae_lambda", "entropy"})
 CHOICES = {
     "returns": ("gae", "monte_carlo"),
-    "obs_norm": ("running", "digits", "none"),
+    "obs_norm": ("running", "digits", "scaled", "none"),
     "value_loss": ("huber", "mse"),
     "activation": ("relu", "tanh"),
     "device": ("cpu", "cuda"),
@@ -169,6 +175,10 @@ _STR = set(CHOICES)
 def _coerce(name: str, value: Any) -> Any:
     """Convert a value from the ``.econ`` file (floats, strings, lists) or a CLI string to the field's type."""
     try:
+        if name == "obs_scale":
+            text = ", ".join(str(v).strip() for v in (value if isinstance(value, list | tuple) else [value]))
+            parse_scales(text)  # refuse a malformed list now, not when the policies are built
+            return text
         if name == "digits":
             return ", ".join(str(v).strip() for v in (value if isinstance(value, list | tuple) else [value])
                              if str(v).strip())
@@ -201,6 +211,45 @@ def _coerce(name: str, value: Any) -> Any:
     if math.isnan(v):
         raise ConfigError(f"`{name}` must be a number, not NaN")
     return v
+
+
+def parse_scales(text: str) -> dict[str, float]:
+    """``"p: 2500, w: 44"`` → ``{"p": 2500.0, "w": 44.0}`` (the ``obs_scale`` setting); ConfigError if malformed."""
+    out: dict[str, float] = {}
+    for item in (x.strip() for x in text.split(",")):
+        if not item:
+            continue
+        name, sep, value = item.partition(":")
+        try:
+            scale = float(value)
+        except ValueError:
+            scale = math.nan
+        if not sep or not name.strip() or not scale > 0 or math.isinf(scale):
+            raise ConfigError(f"`obs_scale`: `{item}` is not `name: scale` with a positive number "
+                              f"(e.g. \"p: 2500, w: 44\")")
+        out[name.strip()] = scale
+    return out
+
+
+def inert(cfg: TrainConfig, name: str) -> tuple[str, str] | None:
+    """Why setting ``name`` cannot take effect with the other values of ``cfg``, as (message naming the
+    setting that disables it, hint), or None when it takes effect."""
+    norm = cfg.obs_norm
+    if name == "digits" and norm not in ("digits", "scaled"):
+        return (f"`digits` has no effect: `obs_norm` is \"{norm}\", and digits are expanded only with "
+                f"`obs_norm = \"digits\"` or `\"scaled\"`",
+                "set `obs_norm = \"digits\"` (or \"scaled\") where `digits` is set, or move `digits` into the "
+                "preset that sets it")
+    if name == "obs_scale" and norm != "scaled":
+        return (f"`obs_scale` has no effect: `obs_norm` is \"{norm}\", and fixed scales are used only with "
+                f"`obs_norm = \"scaled\"`", "set `obs_norm = \"scaled\"` where `obs_scale` is set, or remove it")
+    if name == "obs_clip" and norm in ("scaled", "none"):
+        return (f"`obs_clip` has no effect: `obs_norm` is \"{norm}\", which does not clip observations",
+                "remove `obs_clip`, or use `obs_norm = \"running\"` or `\"digits\"`")
+    if name == "gae_lambda" and cfg.returns == "monte_carlo":
+        return ("`gae_lambda` has no effect: `returns` is \"monte_carlo\" (reward-to-go, no GAE)",
+                "remove `gae_lambda`, or set `returns = \"gae\"`")
+    return None
 
 
 def _as_int(name: str, value: Any) -> int:

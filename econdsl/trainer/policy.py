@@ -22,7 +22,8 @@ def layer_init(layer: nn.Linear, std: float = math.sqrt(2), bias: float = 0.0) -
 
 
 class ObsNormalizer(nn.Module):
-    """Observation preprocessing: optional digit expansion of some features, then running mean/std.
+    """Observation preprocessing: optional digit expansion of some features, then running mean/std of the
+    others (``mode = "running"``/``"digits"``) or fixed divisors (``"scaled"``, the paper's code).
 
     The statistics are buffers (saved in checkpoints) and change only through :meth:`update`, which the
     trainer calls once per iteration after the update, so the rollout and the PPO update of one iteration
@@ -30,16 +31,19 @@ class ObsNormalizer(nn.Module):
     """
 
     def __init__(self, obs_dim: int, mode: str = "running", clip: float = 10.0, digit_features: list[int] | None = None,
-                 n_digits: int = 10):
+                 n_digits: int = 10, scales: list[float] | None = None):
         super().__init__()
         self.mode, self.clip, self.n_digits = mode, clip, n_digits
-        digits = sorted(digit_features or []) if mode == "digits" else []
+        digits = sorted(digit_features or []) if mode in ("digits", "scaled") else []
         keep = [k for k in range(obs_dim) if k not in set(digits)]
         self.register_buffer("keep", torch.tensor(keep, dtype=torch.long))
         self.register_buffer("digits", torch.tensor(digits, dtype=torch.long))
         self.register_buffer("powers", 10.0 ** torch.arange(1, n_digits + 1, dtype=torch.float64))
         self.out_dim = len(keep) + len(digits) * n_digits
-        running = mode != "none"
+        # "scaled" (the paper's code): fixed divisors of the kept features, no centring, no clipping
+        inv = [1.0 / (scales[k] if scales else 1.0) for k in keep] if mode == "scaled" else []
+        self.register_buffer("inv_scale", torch.tensor(inv, dtype=torch.float32), persistent=False)  # from the config
+        running = mode not in ("none", "scaled")
         self.register_buffer("count", torch.zeros((), dtype=torch.float64))
         self.register_buffer("mean", torch.zeros(len(keep), dtype=torch.float64))
         self.register_buffer("m2", torch.zeros(len(keep), dtype=torch.float64))
@@ -85,7 +89,9 @@ class ObsNormalizer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         v = x[:, self.keep] if len(self.digits) else x
         stats = self._stats(v.dtype) if self.running else None
-        if stats is not None:
+        if self.mode == "scaled":
+            v = v * self.inv_scale.to(v.dtype)
+        elif stats is not None:
             v = ((v - stats[0]) * stats[1]).clamp(-self.clip, self.clip)
         if len(self.digits):
             v = torch.cat([v, self._expand(x)], dim=1)
@@ -105,11 +111,11 @@ class TypePolicy(nn.Module):
 
     def __init__(self, obs_dim: int, nvec: list[int], hidden: tuple[int, ...], obs_norm: str = "running",
                  obs_clip: float = 10.0, digit_features: list[int] | None = None, activation: str = "relu",
-                 shared_value: bool = True):
+                 shared_value: bool = True, obs_scales: list[float] | None = None):
         super().__init__()
         self.nvec = list(nvec)
         self.n_heads, self.max_n = len(nvec), max(nvec)
-        self.norm = ObsNormalizer(obs_dim, obs_norm, obs_clip, digit_features)
+        self.norm = ObsNormalizer(obs_dim, obs_norm, obs_clip, digit_features, scales=obs_scales)
         # A type that observes nothing sees one constant input: its action distribution is the same in every
         # state (right for a one-shot game), and the network keeps its usual shape.
         self.blind = self.norm.out_dim == 0

@@ -15,7 +15,7 @@ import torch
 from ..language import ast
 from ..language.resolve import Resolved
 from . import ppo
-from .config import ConfigError, TrainConfig
+from .config import ConfigError, TrainConfig, parse_scales
 from .curriculum import Curriculum, CurriculumError
 from .policy import TypePolicy
 from .rollout import RolloutBuffer, collect, finite_flags, new_buffer
@@ -30,6 +30,11 @@ def tracked_series(resolved: Resolved) -> list[str]:
     return [s.name for s in resolved.symbols.values() if s.kind in ("state", "quantity")]
 
 
+def _root(label: str) -> str:
+    """The name a feature label starts with: `B[j]` → `B`, `θ[j] * κ` → `θ`, `onehot(i)[3]` → `onehot`."""
+    return label.split("[")[0].split("(")[0].split()[0].strip() if label.strip() else label
+
+
 def digit_features(resolved: Resolved, labels: list[str], names: tuple[str, ...]) -> list[int]:
     """Observation features to digit-expand: those of ``names``, or by default every observed state
     declared without a finite upper bound (budgets, inventories: the paper's large-range features).
@@ -41,11 +46,12 @@ def digit_features(resolved: Resolved, labels: list[str], names: tuple[str, ...]
         if unknown:
             raise ConfigError(f"`digits` names {', '.join(f'`{n}`' for n in unknown)}, which the model does not "
                               f"declare; list observed quantities, e.g. `digits = \"y, B\"`")
-    return [k for k, lab in enumerate(labels) if _label_name(lab) in names]
+    return [k for k, lab in enumerate(labels) if _root(lab) in names]
 
 
-def _label_name(label: str) -> str:
-    return label.split("[")[0].split("(")[0].strip()
+def feature_scales(labels: list[str], scales: dict[str, float]) -> list[float]:
+    """The fixed divisor of every observation feature (``obs_scale``; 1 for a name it does not list)."""
+    return [scales.get(_root(lab), 1.0) for lab in labels]
 
 
 def _unbounded(decl: ast.Node) -> bool:
@@ -84,9 +90,10 @@ class Trainer:
         for a in self.types:
             labels = list(getattr(self.env, "obs_labels", {}).get(a, []))
             digits = digit_features(self.resolved, labels, tuple(
-                n.strip() for n in cfg.digits.split(",") if n.strip())) if cfg.obs_norm == "digits" else []
+                n.strip() for n in cfg.digits.split(",") if n.strip())) if cfg.obs_norm in ("digits", "scaled") else []
+            scales = feature_scales(labels, parse_scales(cfg.obs_scale)) if cfg.obs_norm == "scaled" else None
             pol = TypePolicy(self.env.obs_dim[a], list(self.env.action_nvec[a]), cfg.hidden, cfg.obs_norm,
-                             cfg.obs_clip, digits, cfg.activation, cfg.shared_value).to(self.device)
+                             cfg.obs_clip, digits, cfg.activation, cfg.shared_value, scales).to(self.device)
             self.policies[a] = pol
             self.optimizers[a] = torch.optim.Adam(pol.parameters(), lr=cfg.get("lr", a), eps=1e-5)
         self.generator = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from econdsl.analysis.sweep import Plan, Sweep, SweepError, parse_sets, plan, train_command
+from econdsl.analysis.sweep import Plan, Sweep, SweepError, parse_ablations, parse_sets, plan, train_command
 
 
 def test_grid_is_the_cartesian_product_times_seeds() -> None:
@@ -25,6 +25,20 @@ def test_single_values_are_shared_flags_not_grid_dimensions() -> None:
     p = plan(["m.econ"], parse_sets(["a=1,2", "lr=0.01"]), seeds=1)
     assert [pt.variant for pt in p.points] == ["m__a=1", "m__a=2"]
     assert p.train_args == ["--set", "lr=0.01"]
+
+
+def test_ablations_change_one_thing_at_a_time_against_the_unchanged_point() -> None:
+    abl = parse_ablations(["obs_norm=running", "epochs=1 minibatches=4"])
+    p = plan(["m.econ"], parse_sets(["curriculum=off", "q=1,2"]), seeds=2, ablations=abl)
+    assert p.variants() == ["m__q=1", "m__q=1__obs_norm=running", "m__q=1__epochs=1__minibatches=4",
+                            "m__q=2", "m__q=2__obs_norm=running", "m__q=2__epochs=1__minibatches=4"]
+    assert len(p.points) == 6 * 2 and p.train_args == ["--set", "curriculum=off"]
+    assert p.points[4].overrides == (("q", "1"), ("epochs", "1"), ("minibatches", "4"))
+    for bad in (["a"], ["a=1,2"], [""], ["a=1 a=2"]):
+        with pytest.raises(SweepError):
+            parse_ablations(bad)
+    with pytest.raises(SweepError):  # a grid dimension cannot also be ablated
+        plan(["m.econ"], parse_sets(["q=1,2"]), seeds=1, ablations=parse_ablations(["q=3"]))
 
 
 def test_compare_of_files_and_duplicate_stems() -> None:

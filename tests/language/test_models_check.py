@@ -1,4 +1,4 @@
-"""Every model in models/ passes `econdsl check` with no errors."""
+"""Every model in models/ passes `econdsl check` with no errors and no warnings."""
 
 from pathlib import Path
 
@@ -15,6 +15,7 @@ MODELS = sorted((Path(__file__).resolve().parents[2] / "models").glob("*.econ"))
 def test_model_is_clean(path):
     result = check_file(path)
     assert not result.diagnostics.has_errors(), result.diagnostics.render()
+    assert not result.diagnostics.warnings, result.diagnostics.render()  # no setting without effect (W1010)
     assert result.resolved is not None
 
 

@@ -60,3 +60,29 @@ def test_round_trip_and_vocabulary():
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
     assert cfg.hidden == (64, 32)
     assert PER_TYPE <= set(SETTINGS) and "per_type" not in SETTINGS
+
+
+def test_inert_settings_name_what_disables_them():
+    from econdsl.trainer.config import inert
+
+    cfg = TrainConfig()
+    assert "`obs_norm` is \"running\"" in inert(cfg, "digits")[0]
+    assert inert(cfg, "obs_scale") is not None and inert(cfg, "obs_clip") is None
+    assert inert(cfg, "gae_lambda") is None
+    cfg.obs_norm, cfg.returns = "scaled", "monte_carlo"
+    assert inert(cfg, "digits") is None and inert(cfg, "obs_scale") is None
+    assert "`obs_norm` is \"scaled\"" in inert(cfg, "obs_clip")[0]
+    assert "`returns` is \"monte_carlo\"" in inert(cfg, "gae_lambda")[0]
+    assert inert(cfg, "lr") is None
+
+
+@pytest.mark.parametrize("text", ["p 2500", "p: 0", "p: -1", ": 3", "p: inf", "p: x"])
+def test_malformed_obs_scale_is_refused(text):
+    with pytest.raises(ConfigError, match="obs_scale"):
+        TrainConfig().set("obs_scale", text)
+
+
+def test_obs_scale_parses():
+    from econdsl.trainer.config import parse_scales
+
+    assert parse_scales("p: 2500, θ: 0.01,") == {"p": 2500.0, "θ": 0.01}

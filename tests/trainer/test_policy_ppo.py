@@ -44,6 +44,17 @@ def test_digit_expansion_matches_the_paper():
     assert norm.out_dim == 11
 
 
+def test_scaled_inputs_divide_by_fixed_scales_without_centring_or_clipping():
+    norm = ObsNormalizer(3, mode="scaled", digit_features=[2], scales=[2500.0, 0.01, 1.0])
+    x = torch.tensor([[1000.0, 0.5, 1234.5]])
+    norm.update(x * 7)  # fixed scales: statistics never move
+    z = norm(x)
+    assert norm.out_dim == 12 and z.shape == (1, 12)
+    assert torch.allclose(z[0, :2], torch.tensor([0.4, 50.0]))  # 50 > obs_clip: not clipped, as in the paper
+    assert torch.allclose(z[0, 2:6], torch.tensor([0.45, 0.345, 0.2345, 0.12345]), atol=1e-6)
+    assert "inv_scale" not in norm.state_dict()  # rebuilt from the config: older checkpoints still load
+
+
 def test_gae_and_monte_carlo_returns():
     r = torch.tensor([[1.0], [1.0], [1.0]])
     v = torch.zeros(3, 1)

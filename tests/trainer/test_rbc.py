@@ -4,6 +4,7 @@ iterations, few envs), the digit encoding has the paper's input sizes, NaN stops
 from pathlib import Path
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 import econdsl
@@ -38,6 +39,25 @@ def test_digit_encoding_has_the_papers_input_sizes(rbc):
     assert {a: p.norm.out_dim for a, p in tr.policies.items()} == {"Consumer": 144, "Firm": 155, "Government": 133}
     m = tr.iterate()
     assert m["Consumer/reward"] == m["Consumer/reward"]  # finite, not NaN
+
+
+def test_paper_preset_is_the_papers_configuration_compressed_in_time(rbc):
+    paper = build_layers(rbc.resolved, "paper")
+    full = build_layers(rbc.resolved, None)
+    cfg = paper.config
+    assert (cfg.epochs, cfg.minibatches, cfg.returns, cfg.gamma, cfg.clip) == (4, 1, "monte_carlo", 1.0, 0.1)
+    assert (cfg.obs_norm, cfg.digits) == ("scaled", "y, B, B_f")
+    assert [cfg.get("lr", a) for a in ("Consumer", "Firm", "Government")] == [1e-3, 1e-3, 5e-5]
+    assert [cfg.get("reward_scale", a) for a in ("Consumer", "Firm", "Government")] == [5, 30000, 1000]
+    time_scale = {"iterations", "envs", "threads"}  # and the curriculum constants N_a, D_decay
+    differ = {k for k, v in cfg.to_dict().items() if full.config.to_dict()[k] != v}
+    assert differ <= time_scale and paper.curriculum_consts == {"N_a": 80, "D_decay": 30}
+    tr = Trainer(rbc, build_layers(rbc.resolved, "paper", flags={"envs": 2}).config, paper.curriculum_consts)
+    assert {a: p.norm.out_dim for a, p in tr.policies.items()} == {"Consumer": 144, "Firm": 155, "Government": 133}
+    obs = tr.env.reset()
+    z = tr.policies["Firm"].norm(obs["Firm"].reshape(-1, obs["Firm"].shape[-1]).float())
+    assert torch.allclose(z[:, :10], torch.full_like(z[:, :10], 0.4))  # initial price 1000 / 2500
+    assert float(z.min()) >= 0 and float(z.max()) <= 1  # every input of the paper's encoding in [0, 1] at reset
 
 
 def test_nan_in_a_real_model_names_the_equation(tmp_path):

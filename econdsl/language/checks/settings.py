@@ -2,7 +2,9 @@
 
 Codes: E1001 an invalid curriculum item, E1002 an unknown training setting or a value of the wrong
 type, E1003 a continuous action (accepted by the grammar, not yet by the compiler and trainer), E1010 a
-setting outside its allowed range (the trainer's ``config.value_problem``).
+setting outside its allowed range (the trainer's ``config.value_problem``), E1030 a malformed ``obs_scale``,
+W1010 a setting that cannot take effect with the others of its block (``digits`` without
+``obs_norm = "digits"``).
 
 The vocabulary of ``train`` settings is the trainer's :class:`~econdsl.trainer.config.TrainConfig`:
 its fields, the per-type fields that may be set as ``name[Type]``, and the allowed string choices.
@@ -135,6 +137,7 @@ def _train(r: Resolved, diags: Diagnostics) -> None:
     cur = curriculum_consts(r)
     consts = {s.name for s in r.symbols.values() if s.kind == "const"} | set(cur)
     env = const_env(r)
+    errors_before = len(diags.errors)
     _settings(r, diags, r.train.settings, vocab, consts, env, "")
     seen: set[str] = set()
     for p in r.train.presets:
@@ -142,6 +145,8 @@ def _train(r: Resolved, diags: Diagnostics) -> None:
             diags.add("E1002", f"preset `{p.name}` is defined twice", p.span)
         seen.add(p.name)
         _settings(r, diags, p.settings, vocab, consts, env, f" in preset `{p.name}`")
+    if len(diags.errors) == errors_before:  # the blocks' configurations can be built
+        _inert(r, diags)
 
 
 def _settings(r: Resolved, diags: Diagnostics, settings: tuple[ast.Setting, ...], vocab: Vocabulary,
@@ -234,3 +239,31 @@ def _range_problem(s: ast.Setting, env: dict[str, float]) -> str | None:
     else:
         value = _number(s.value, env)
     return value_problem(s.name, value) if value is not None else None
+
+
+# ---------------------------------------------------------------- settings that cannot take effect
+
+
+def _inert(r: Resolved, diags: Diagnostics) -> None:
+    """W1010 for each setting that the other values of its block disable (the train section alone, or the
+    train section with the preset it is written in), judged on the configuration the trainer would build."""
+    from ...trainer.config import ConfigError, build_layers, inert, parse_scales
+
+    assert r.train is not None
+    blocks = [(None, r.train.settings)] + [(p.name, p.settings) for p in r.train.presets]
+    for preset, settings in blocks:
+        for s in settings:
+            if s.name == "obs_scale" and isinstance(s.value, ast.Str):
+                try:
+                    parse_scales(s.value.value)
+                except ConfigError as e:
+                    diags.add("E1030", str(e), s.value.span, 'write `"name: scale, …"`, e.g. `"p: 2500, w: 44"`')
+        try:
+            cfg = build_layers(r, preset).config
+        except ConfigError:
+            continue  # reported as E1002 or E1030, or a value no run could use (the trainer says which)
+        where = f"in preset `{preset}`, " if preset else ""
+        for s in settings:
+            why = inert(cfg, s.name)
+            if why is not None:
+                diags.add("W1010", where + why[0], s.span, why[1])
