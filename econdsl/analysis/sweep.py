@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from ..trainer.progress import clock
 from . import runs
 
 
@@ -237,6 +238,8 @@ class Sweep:
         self.jobs = jobs
         self.echo = echo or (lambda s: print(s, flush=True))
         self._children: dict[int, tuple[subprocess.Popen, Point, float, object]] = {}
+        self._finished: list[float] = []  # seconds of the runs this invocation finished (the ETA's pace)
+        self._done_before = 0  # runs finished by an earlier invocation
 
     # ------------------------------------------------------------ state on disk
     def status_path(self, p: Point) -> Path:
@@ -278,6 +281,7 @@ class Sweep:
         outcomes = [Outcome(p, "skipped") for p in self.plan.points if self.is_done(p)]
         for o in outcomes:
             self.echo(f"skip  {o.point.id} (finished earlier)")
+        self._done_before = len(outcomes)
         threads = max(1, (os.cpu_count() or 1) // self.jobs)
         queue = list(todo)
         old_term = signal.getsignal(signal.SIGTERM)
@@ -309,7 +313,23 @@ class Sweep:
         env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
         proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
         self._children[proc.pid] = (proc, p, time.time(), log)
-        self.echo(f"{'resume' if resume else 'start'} {p.id}")
+        self.echo(f"{'resume' if resume else 'start'} {p.id}  [{self.tally()}]")
+
+    def tally(self) -> str:
+        """``3/8 done, 2 running, eta 0:04:10``: the ETA assumes the remaining runs take as long as the ones
+        finished so far, ``jobs`` at a time (no ETA before the first run finishes)."""
+        total = len(self.plan.points)
+        done = self._done_before + len(self._finished)
+        running = len(self._children)
+        text = f"{done}/{total} done, {running} running"
+        if self._finished:
+            per_run = sum(self._finished) / len(self._finished)
+            started = {p.id for _, p, _, _ in self._children.values()}
+            elapsed = [time.time() - t for _, _, t, _ in self._children.values()]
+            queued = total - done - len(started)
+            left = sum(max(per_run - e, 0.0) for e in elapsed) + queued * per_run
+            text += f", eta {clock(left / self.jobs)}"
+        return text
 
     def _reap(self) -> list[Outcome]:
         out = []
@@ -325,10 +345,12 @@ class Sweep:
                 tmp.write_text(json.dumps({"id": p.id, "seconds": round(dt, 2), "finished": time.time()}),
                                encoding="utf-8")
                 os.replace(tmp, self.status_path(p))
-                self.echo(f"done  {p.id} ({dt:.0f} s)")
+                self._finished.append(dt)
+                self.echo(f"done  {p.id} ({dt:.0f} s)  [{self.tally()}]")
                 out.append(Outcome(p, "done", dt, rc))
             else:
-                self.echo(f"FAIL  {p.id} (exit {rc}; see {self.out / 'logs' / (p.id + '.log')})")
+                self._finished.append(dt)
+                self.echo(f"FAIL  {p.id} (exit {rc}; see {self.out / 'logs' / (p.id + '.log')})  [{self.tally()}]")
                 out.append(Outcome(p, "failed", dt, rc))
         return out
 

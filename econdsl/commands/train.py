@@ -32,7 +32,8 @@ def _parse_sets(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--no-curriculum", is_flag=True,
               help="Ignore the curriculum: all actions allowed, all types train from the start.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option("--quiet", "-q", is_flag=True,
+              help="No progress (default: a bar on a terminal, else one plain line per 5% of the run).")
 def train(file: str, preset: str | None, iterations: int | None, envs: int | None, device: str | None,
           backend: str | None, seed: int | None, sets: tuple[str, ...], out: str | None, resume: bool,
           no_curriculum: bool, quiet: bool) -> None:
@@ -91,25 +92,12 @@ def train(file: str, preset: str | None, iterations: int | None, envs: int | Non
 
 
 def _with_progress(session, run_training):
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from ..trainer.progress import TrainProgress, describe_stage
 
     tr = session.trainer
-    columns = [TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-               TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.fields[stats]}")]
-    with Progress(*columns, transient=False) as progress:
-        task = progress.add_task("train", total=tr.cfg.iterations, completed=tr.iteration, stats="")
+    with TrainProgress(tr.cfg.iterations, tr.iteration, tr.types) as progress:
 
-        def on_iteration(m: dict[str, float], stage: str) -> None:
-            rewards = " ".join(f"{a} {m[f'{a}/reward']:.4g}" for a in tr.types)
-            stats = (f"{m['time/env_steps_per_s']:,.0f} env-steps/s {m['time/agent_steps_per_s']:,.0f} "
-                     f"agent-steps/s | reward {rewards} | {stage}")
-            progress.update(task, completed=tr.iteration, stats=stats)
+        def on_iteration(m: dict[str, float], _stage: str) -> None:
+            progress.update(tr.iteration, m, describe_stage(tr.curriculum, int(m["iteration"])))
 
         return run_training(session, on_iteration)

@@ -69,3 +69,18 @@ def test_manifest_round_trips_and_train_command(tmp_path: Path) -> None:
     other = plan(["m.econ"], parse_sets(["θ=0.5,1"]), seeds=1, preset=None)
     with pytest.raises(SweepError):
         Sweep(tmp_path / "sw", other).prepare()
+
+
+def test_tally_counts_runs_and_estimates_the_rest(tmp_path: Path, monkeypatch) -> None:
+    import time as _time
+
+    p = plan(["m.econ"], parse_sets(["a=1,2,3,4,5"]), seeds=1)
+    sw = Sweep(tmp_path, p, jobs=2)
+    sw._done_before = 1  # one finished by an earlier invocation
+    assert sw.tally() == "1/5 done, 0 running"  # no pace yet: no ETA
+    now = _time.time()
+    monkeypatch.setattr(_time, "time", lambda: now)
+    sw._finished = [100.0]
+    sw._children = {1: (None, p.points[2], now - 40.0, None)}  # running for 40 s of ~100
+    # left: 60 s of the running one + 2 queued × 100 s, over 2 jobs = 130 s
+    assert sw.tally() == "2/5 done, 1 running, eta 0:02:10"
