@@ -33,8 +33,10 @@ def is_finished(run_dir: str | Path) -> bool:
 
 def read_metrics(path: Path) -> dict[str, np.ndarray]:
     """metrics.csv as columns of floats (empty cells are NaN)."""
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
+    # A damaged file (a crash mid-row, stray bytes) must not stop a report: undecodable bytes become U+FFFD
+    # and NULs are dropped, so such cells read as NaN.
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        rows = list(csv.DictReader(line.replace("\0", "") for line in f))
     if not rows:
         return {}
     cols: dict[str, np.ndarray] = {}

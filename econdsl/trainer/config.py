@@ -274,6 +274,7 @@ LIMITS: dict[str, tuple[float, float, bool]] = {
 }
 MAX_HIDDEN_WIDTH = 65_536
 MAX_HIDDEN_LAYERS = 64
+MAX_HIDDEN_WEIGHTS = 50_000_000  # 200 MB of float32 per network, before Adam's two copies
 
 
 def value_problem(name: str, value: Any) -> str | None:
@@ -287,6 +288,10 @@ def value_problem(name: str, value: Any) -> str | None:
             if not isinstance(w, int | float) or not math.isfinite(w) or w != int(w) \
                     or not 1 <= w <= MAX_HIDDEN_WIDTH:
                 return f"must hold whole layer widths from 1 to {MAX_HIDDEN_WIDTH:,}, not {_num(w)}"
+        weights = sum(a * b for a, b in zip(widths, widths[1:], strict=False))
+        if weights > MAX_HIDDEN_WEIGHTS:
+            return (f"would give each network {_num(weights)} weights between its hidden layers, above the limit of "
+                    f"{MAX_HIDDEN_WEIGHTS:,}")
         return None
     if name not in LIMITS or isinstance(value, bool) or not isinstance(value, int | float):
         return None

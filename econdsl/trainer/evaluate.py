@@ -9,6 +9,7 @@ plots find the economy's series under their ``.econ`` names (``p``, ``w``, ``hou
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import numpy as np
 import torch
 
 from . import files
+from .fileio import write_atomic
 from .policy import TypePolicy
 
 STATE_TIMING = "pre_step"
@@ -75,7 +77,9 @@ def save(result: dict[str, Any], resolved, path: Path) -> dict[str, Any]:
     arrays = {f"series/{k}": v for k, v in result["series"].items()}
     arrays |= {f"reward/{k}": v for k, v in result["rewards"].items()}
     arrays |= {f"action/{k}": v for k, v in result["actions"].items()}
-    np.savez_compressed(path / files.EVAL_ARRAYS, **arrays)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    write_atomic(path / files.EVAL_ARRAYS, buf.getvalue())
     summary: dict[str, Any] = {
         "iteration": result["iteration"],
         # how the series are recorded, so that readers need not infer it from the data
@@ -89,11 +93,29 @@ def save(result: dict[str, Any], resolved, path: Path) -> dict[str, Any]:
         }
     for k, v in result["rewards"].items():
         summary["reward"][k] = float(np.mean(v))
-    (path / files.EVAL_SUMMARY).write_text(json.dumps(summary, ensure_ascii=False, indent=1), encoding="utf-8")
+    write_atomic(path / files.EVAL_SUMMARY, json.dumps(summary, ensure_ascii=False, indent=1))  # last: "finished"
     return summary
 
 
 def load(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    with np.load(path / files.EVAL_ARRAYS) as z:
-        arrays = {k: z[k] for k in z.files}
-    return arrays, json.loads((path / files.EVAL_SUMMARY).read_text(encoding="utf-8"))
+    """The evaluation episode of the run at ``path``; a damaged eval.npz or eval.json is a RunError."""
+    from .fileio import RunError
+
+    try:
+        with np.load(path / files.EVAL_ARRAYS, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        summary = json.loads((path / files.EVAL_SUMMARY).read_text(encoding="utf-8"))
+    except Exception as e:  # noqa: BLE001 - zip, npy, JSON and decoding errors all mean a damaged file
+        raise RunError(f"the evaluation files of `{path}` are damaged ({type(e).__name__}: {e}); rerun "
+                       f"`econdsl train --resume` or delete eval.npz and eval.json") from None
+    ok = isinstance(summary, dict) and isinstance(summary.get("series"), dict) \
+        and isinstance(summary.get("reward"), dict) and all(
+            isinstance(v, dict) and all(isinstance(v.get(k), int | float) for k in ("mean", "first_step_mean",
+                                                                                     "last_step_mean"))
+            and isinstance(v.get("dims", []), list) for v in summary["series"].values()) \
+        and all(isinstance(v, int | float) for v in summary["reward"].values()) \
+        and all(isinstance(a, np.ndarray) and a.dtype.kind in "fiub" for a in arrays.values())
+    if not ok:
+        raise RunError(f"`{path / files.EVAL_SUMMARY}` or `{path / files.EVAL_ARRAYS}` is damaged: not the "
+                       f"evaluation episode econdsl writes")
+    return arrays, summary

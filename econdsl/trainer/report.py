@@ -41,7 +41,15 @@ def _save(fig, path: Path) -> None:
 
 
 def _column(rows: list[dict[str, str]], key: str) -> np.ndarray:
-    return np.array([float(r[key]) if r.get(key) not in (None, "") else np.nan for r in rows])
+    """One metric as floats; an empty or damaged cell is NaN."""
+    return np.array([_float(r.get(key)) for r in rows], dtype=float)
+
+
+def _float(cell: str | None) -> float:
+    try:
+        return float(cell) if cell else np.nan
+    except ValueError:
+        return np.nan
 
 
 def _grid(plt, n: int, ncols: int = 4, size: float = 3.0):
@@ -166,15 +174,15 @@ def make_report(path: str | Path, out: str | Path | None = None) -> Path:
     files = plot_training(rows, out, types)
     lines = [f"# Run `{run.path.name}`: model `{info['model']}`", ""]
     cfg = info["config"]
-    lines.append(f"Preset `{info.get('preset')}`, {cfg['iterations']} iterations × {cfg['envs']} envs, seed "
-                 f"{cfg['seed']}, curriculum {'on' if cfg.get('curriculum', True) else 'off'}"
+    lines.append(f"Preset `{info.get('preset')}`, {cfg.get('iterations')} iterations × {cfg.get('envs')} envs, seed "
+                 f"{cfg.get('seed')}, curriculum {'on' if cfg.get('curriculum', True) else 'off'}"
                  + (f", curriculum constants {info['curriculum_consts']}" if info.get("curriculum_consts") else "")
                  + ".")
     lines.append("")
     if rows:
         last = rows[-1]
         n = len(rows)
-        lines += ["## Training", "", f"{n} logged iterations, {float(last['env_steps']):,.0f} env-steps.", "",
+        lines += ["## Training", "", f"{n} logged iterations, {_float(last.get('env_steps')):,.0f} env-steps.", "",
                   "| agent type | mean reward (first 10 it.) | mean reward (last 10 it.) |", "|---|---|---|"]
         for a in types:
             r = _column(rows, f"{a}/reward")

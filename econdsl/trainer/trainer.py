@@ -234,13 +234,14 @@ MAX_AGENT_STEPS = 2**28  # agent-steps of one iteration (its rollout buffers): b
 def _check_rollout_size(resolved: Resolved, cfg: TrainConfig) -> None:
     """Refuse, before anything is allocated, a run whose environment and rollout buffers could not fit in
     memory, naming the sizes that multiply up."""
-    steps = cfg.steps or resolved.horizon or 1
     members = sum(p.size for p in resolved.populations.values())
-    total = steps * cfg.envs * members
-    if total > MAX_AGENT_STEPS:
-        raise ConfigError(f"one iteration would hold {total:,} agent-steps ({steps:,} steps × {cfg.envs:,} envs × "
-                          f"{members:,} agents), above the limit of {MAX_AGENT_STEPS:,}; use fewer envs or steps, "
-                          f"or smaller populations")
+    for what, steps, envs in (("one iteration", cfg.steps or resolved.horizon or 1, cfg.envs),
+                              ("the evaluation", resolved.horizon or 1, cfg.eval_envs)):
+        total = steps * envs * members
+        if total > MAX_AGENT_STEPS:
+            raise ConfigError(f"{what} would hold {total:,} agent-steps ({steps:,} steps × {envs:,} envs × "
+                              f"{members:,} agents), above the limit of {MAX_AGENT_STEPS:,}; use fewer envs or "
+                              f"steps, or smaller populations")
 
 
 def _source_line(resolved: Resolved, span: ast.Span) -> str:

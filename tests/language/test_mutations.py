@@ -47,3 +47,29 @@ def test_mutated_model_never_raises(tmp_path_factory, text: str) -> None:
     assert "E100" not in codes, result.diagnostics.render()
     result.diagnostics.render()
     result.diagnostics.to_json()
+
+
+# ---------------------------------------------------------------- beyond the model text (issue 10)
+# Train settings (in the model and through --set), random command-line flags of every command, and damaged
+# run-directory files: each case must end through click with exit 0/1/2 and a message, never an exception.
+# A few seeded cases here; bench/fuzz_reliability.py runs the same generator for ≥ 10,000 cases.
+
+def _reliability_fuzz():
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("reliability_fuzz", ROOT / "tests" / "reliability_fuzz.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["reliability_fuzz"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_settings_flags_and_run_directories_never_raise() -> None:
+    fuzz = _reliability_fuzz()
+    f = fuzz.Fuzzer(seed=20260)
+    try:
+        failed = [o for o in f.cases(18) if o.error is not None]
+    finally:
+        f.close()
+    assert not failed, "\n\n".join(f"{o.args} {o.notes}\n{o.error}" for o in failed)

@@ -110,7 +110,7 @@ def test_cli_trains_and_plots(fake, tmp_path):
 
 
 @pytest.mark.parametrize("args, code, msg", [
-    (["missing.econ"], 1, "does not exist"),
+    (["missing.econ"], 2, "does not exist"),  # a missing file is misuse (docs/cli.md)
     ([COURNOT, "--set", "lr"], 2, "expected NAME=VALUE"),
     ([COURNOT, "--set", "nonsense=1"], 2, "neither a training setting"),
     ([COURNOT, "--preset", "fast"], 2, "no preset `fast`"),
