@@ -258,6 +258,10 @@ class Builder:
                                         self.reduce(op, args[1], dim, None, source)), source)
         return None
 
+    def random(self, site: int, dims, source: str = "", name: str = "") -> str:
+        """A fresh uniform(0, 1) per replica and point of ``dims`` (the IR op ``random``, draw site ``site``)."""
+        return self._new("random", (), self.canonical(dims), "f", (("site", int(site)),), source, name)
+
     def lookup(self, table: tuple[float, ...], shape: tuple[int, ...], indices, source: str = "") -> str:
         """``table[i0, i1, …]`` (row-major) for integer indices; folded when every index is constant."""
         indices = [self.cast(i, "i", source) for i in indices]

@@ -28,6 +28,8 @@ def _attrs(op: Op) -> str:
         return f"dim {op.attr('dim')}"
     if k == "reduce":
         return f"{op.attr('op')} over {op.attr('dim')}"
+    if k == "random":
+        return f"site {op.attr('site')}"
     if k == "lookup":
         table = op.attr("table")
         shown = ", ".join(f"{x:g}" for x in table[:6]) + (", …" if len(table) > 6 else "")

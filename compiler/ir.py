@@ -4,8 +4,8 @@ A checked model (:class:`econdsl.language.resolve.Resolved`) is lowered (``lower
 :class:`Program` of three :class:`Function`\\ s:
 
 - ``init``    (uniform draws, runtime constants) → every parameter and every initial state;
-- ``step``    (states, params, actions, ``t``, runtime constants) → next states, rewards, named step
-  quantities and accounting externals;
+- ``step``    (states, params, actions, ``t``, runtime constants, random words) → next states, rewards,
+  named step quantities and accounting externals;
 - ``observe`` (states, params, ``t``, runtime constants) → one observation block per agent type.
 
 The contract (what every backend must implement; ``verify.py`` checks the structural part)
@@ -77,6 +77,13 @@ elementwise    kinds in :data:`ELEMENTWISE` with the listed arity and result dty
                mask ("b") are broadcast to the union of their dims, which must contain ``dim``; the
                result has that union minus ``dim``. With a mask, only members where it is true count.
                Empty sets give: sum 0, prod 1, min +inf, max -inf, mean 0.
+``random``     attrs ``site`` (an int, unique in the program). No args; dims = the dims of the draw; dtype
+               "f"; only in ``step``. A fresh uniform(0, 1) number per replica and point, a pure function of
+               the step's per-replica random words ``rng[e] = (k0, k1, counter, replica)`` (the runtime's
+               seed, step counter and replica index): ``u = uniform(philox4x32_10(key=(k0, k1),
+               counter=(member, site, counter, replica)))`` with ``member`` the row-major index of the point
+               within ``dims``. The exact bit recipe is in ``philox.py``; every backend gives the same
+               float64 uniform, and float32 programs its float32 rounding kept below 1.
 ``lookup``     attrs ``table`` (tuple of floats, row-major), ``shape`` (tuple of ints, one per index).
                args: one "i" index per entry of ``shape``; dims = the union of the indices' dims, dtype
                "f". The value at a point is ``table[i0, i1, …]`` (a vector or matrix constant indexed by
@@ -132,7 +139,7 @@ ARITHMETIC = {"add", "sub", "mul", "div", "pow", "neg", "min", "max", "log", "ex
 COMPARISONS = {"lt", "le", "gt", "ge", "eq", "ne"}
 LOGICAL = {"and", "or", "not"}
 REDUCTIONS = ("sum", "prod", "min", "max", "mean")
-OP_KINDS = ("const", "input", "action", "iota", "broadcast", "reduce", "gather", "lookup", "relabel",
+OP_KINDS = ("const", "input", "action", "iota", "broadcast", "reduce", "gather", "lookup", "relabel", "random",
             *ELEMENTWISE)
 INPUT_SOURCES = ("state", "param", "runtime_const", "time", "uniform")
 OUTPUT_KINDS = {

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 
 from ..language import ast
-from ..language.checks.discrete import levels
+from ..language.checks.discrete import levels, row_form
 from ..language.diagnostics import Diagnostics, EconError
 from ..language.resolve import ActionHead, Resolved
 from .builder import Builder
@@ -51,6 +51,7 @@ class Lowering:
         self.quantities: dict[str, str] = {}
         self.init_vals: dict[str, str] = {}
         self.uniforms: dict[str, tuple[str, ...]] = {}
+        self.sites: list[str] = []  # draw sites of the step, by site id (the name each draw defines)
 
     # ------------------------------------------------------------ setup
     def _runtime_consts(self) -> dict[str, float]:
@@ -391,8 +392,11 @@ class Lowering:
                     pops.append(pop)
                 axes = dict(zip(eq.indices, storage_axes(tuple(pops)), strict=True))
                 sc = Scope(axes, {}, "step")
-                v = self.expr(b, eq.value, sc)
                 target = tuple(axes[ix] for ix in eq.indices)
+                if isinstance(eq.value, ast.Draw):
+                    v = self.draw(b, eq.value, sc, b.canonical(target), eq.name)
+                else:
+                    v = self.expr(b, eq.value, sc)
                 if eq.is_next:
                     sym = self.r.symbols.get(eq.name)
                     if sym is None or sym.kind != "state":
@@ -426,6 +430,52 @@ class Lowering:
             except LowerError:
                 pass
         return b
+
+    def draw(self, b: Builder, d: ast.Draw, sc: Scope, dims: tuple[str, ...], name: str) -> str:
+        """``x ~ Dist(...)``: one ``random`` uniform per point of ``dims``, transformed by inversion."""
+        s = self.src(d.span)
+        u = b.random(len(self.sites), dims, s, name)
+        self.sites.append(name)
+        if d.dist == "Categorical":
+            return self.categorical(b, d, sc, u, s)
+        args = [self.expr(b, a, sc) for a in d.args]
+        if d.dist in ("Normal", "LogNormal") and len(args) == 2:
+            v = b.elementwise("add", (args[0], b.elementwise("mul", (args[1], b.elementwise("ndtri", (u,), s)), s)), s)
+            return b.elementwise("exp", (v,), s) if d.dist == "LogNormal" else v
+        if d.dist == "Uniform" and len(args) == 2:
+            span = b.elementwise("sub", (args[1], args[0]), s)
+            return b.elementwise("add", (args[0], b.elementwise("mul", (span, u), s)), s)
+        if d.dist == "Bernoulli" and len(args) == 1:
+            hit = b.elementwise("lt", (u, args[0]), s)
+            return b.elementwise("where", (hit, b.const(1.0, "i"), b.const(0.0, "i")), s)
+        raise self.error("E712", f"cannot draw from `{d.dist}` with {len(args)} parameter(s)", d.span)
+
+    def categorical(self, b: Builder, d: ast.Draw, sc: Scope, u: str, s: str) -> str:
+        """The category is the number of cumulative probabilities ``c_0 … c_{n-2}`` that ``u`` reaches
+        (the last category takes what is left). A matrix row's cumulative sums are made at compile time."""
+        form = row_form(self.r, d)
+        if form is not None:
+            name, row = form
+            table = self.r.tables[name]
+            n = table.shape[-1]
+            cum: list[float] = []
+            for k in range(0, len(table.values), n):
+                acc = 0.0
+                for x in table.values[k:k + n]:
+                    acc += x
+                    cum.append(acc)
+            idx = [b.cast(self.expr(b, row, sc), "i", s)] if row is not None else []
+            bounds = [b.lookup(tuple(cum), table.shape, (*idx, b.const(float(m), "i")), s) for m in range(n - 1)]
+        else:
+            probs = [self.expr(b, a, sc) for a in d.args]
+            bounds, acc = [], None
+            for p in probs[:-1]:
+                acc = p if acc is None else b.elementwise("add", (acc, p), s)
+                bounds.append(acc)
+        k = b.const(0.0)
+        for c in bounds:
+            k = b.elementwise("add", (k, b.elementwise("float", (b.elementwise("ge", (u, c), s),), s)), s)
+        return b.elementwise("int", (k,), s)
 
     def lower_observe(self) -> Builder:
         b = Builder("observe", self.pops)

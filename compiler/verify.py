@@ -54,6 +54,8 @@ def _verify_function(prog: Program, fn: Function) -> list[str]:
     def bad(op, msg):
         out.append(f"{fn.name}: {op.out} = {op.kind}{op.args}: {msg}")
 
+    sites: set[int] = set()
+
     def union(names):
         return prog.canonical({d for n in names for d in ops[n].dims})
 
@@ -168,6 +170,12 @@ def _verify_function(prog: Program, fn: Function) -> list[str]:
                     bad(op, "bad gather operands")
                 elif op.dims != want or op.dtype != src.dtype:
                     bad(op, f"gather dims {op.dims} != {want}")
+        elif k == "random":
+            if fn.name != "step" or args or op.dtype != "f" or not isinstance(op.attr("site"), int):
+                bad(op, "random takes no args, has an int site, is real and only in step")
+            elif op.attr("site") in sites:
+                bad(op, f"random site {op.attr('site')} used twice")
+            sites.add(op.attr("site"))
         elif k == "lookup":
             table, shape = op.attr("table"), op.attr("shape")
             if not isinstance(shape, tuple) or len(args) != len(shape) or any(a.dtype != "i" for a in args):

@@ -16,17 +16,22 @@ Tensor conventions (``E`` = number of replicas; the IR contract is in ``ir.py``)
 - ``consts``: ``{runtime constant name: 0-dim tensor}`` in the float dtype, for every name of
   ``Program.runtime_consts``;
 - ``uniforms``: ``{stream name: float64 tensor [E, *sizes]}`` uniform(0,1) draws for ``init``, made by
-  the runtime from its seeded generator so that every backend sees the same draws.
+  the runtime from its seeded generator so that every backend sees the same draws;
+- ``rng``: int64 tensor ``[E, 4]``, the random words of one step for draws inside the step (IR op
+  ``random``): per replica ``(k0, k1, counter, replica)``, uint32 values: the seed's low and high words,
+  the replica's step counter and its index (``philox.rng_words``). The runtime advances the counter
+  every step so that draws are fresh, reproducible and resumable. ``None`` means
+  ``rng_words(seed=0, counter=0)``.
 
 Results:
 
 - ``init(n_envs, uniforms, consts)`` → ``{name: tensor}`` for every parameter and state (initial values);
-- ``step(bufs, actions, t, consts)`` → :class:`StepResult`: ``states`` (every state's next value, also
+- ``step(bufs, actions, t, consts, rng=None)`` → :class:`StepResult`: ``states`` (every state's next value, also
   the unchanged ones), ``rewards`` (``{agent: [E, n_agents]}``; singletons ``[E, 1]``), ``quantities``
   (``{name: [E, *sizes]}`` for every named step quantity; dtype per the IR: float / bool / int64) and
   ``externals`` (``{name: [E]}``);
 - ``observe(bufs, t, consts)`` → ``{agent: [E, n_agents, obs_dim]}`` in the float dtype;
-- ``step_observe(bufs, actions, t, consts)`` → ``(StepResult, obs)`` where ``obs`` observes the *next*
+- ``step_observe(bufs, actions, t, consts, rng=None)`` → ``(StepResult, obs)`` where ``obs`` observes the *next*
   states at ``t + 1``. The default composes ``step`` and ``observe``; backends may fuse.
 
 Functions never modify their input tensors. Device and dtype are fixed at compile time.
@@ -66,15 +71,15 @@ class CompiledProgram:
         raise NotImplementedError
 
     def step(self, bufs: Mapping[str, Tensor], actions: Mapping[str, Tensor], t: Tensor,
-             consts: Mapping[str, Tensor]) -> StepResult:
+             consts: Mapping[str, Tensor], rng: Tensor | None = None) -> StepResult:
         raise NotImplementedError
 
     def observe(self, bufs: Mapping[str, Tensor], t: Tensor, consts: Mapping[str, Tensor]) -> dict[str, Tensor]:
         raise NotImplementedError
 
     def step_observe(self, bufs: Mapping[str, Tensor], actions: Mapping[str, Tensor], t: Tensor,
-                     consts: Mapping[str, Tensor]) -> tuple[StepResult, dict[str, Tensor]]:
-        res = self.step(bufs, actions, t, consts)
+                     consts: Mapping[str, Tensor], rng: Tensor | None = None) -> tuple[StepResult, dict[str, Tensor]]:
+        res = self.step(bufs, actions, t, consts, rng)
         nxt = dict(bufs)
         nxt.update(res.states)
         return res, self.observe(nxt, t + 1, consts)

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from ..ir import Function, Op, Program, per_axis
+from ..philox import philox_numpy, rng_words, uniform_numpy
 from . import CompiledProgram, StepResult
 
 Tensor = torch.Tensor
@@ -119,7 +120,7 @@ class Interpreter:
     def magnitude(self, op: Op, env, mags, ops) -> np.ndarray:
         """The magnitude of the terms that make ``op``'s value (module docstring), point by point."""
         val = env[op.out]
-        if op.kind in ("const", "input", "action", "iota", "lookup"):
+        if op.kind in ("const", "input", "action", "iota", "lookup", "random"):
             return np.abs(np.where(np.isfinite(val), val, 0.0)).astype(np.float64) if op.dtype != "b" else \
                 np.zeros(val.shape)
         out = np.zeros(val.shape)
@@ -200,6 +201,13 @@ class Interpreter:
             for pt in self.points(op.dims):
                 out[pt] = pt[1]
             return out
+        if k == "random":  # Philox4x32-10 of (member, site, counter, replica) under the key (k0, k1)
+            words = inputs[("rng", "words")]
+            sizes = self.p.size(op.dims)
+            member = np.arange(math.prod(sizes), dtype=np.uint64).reshape((1, *sizes))
+            col = [words[:, c].astype(np.uint64).reshape((self.E,) + (1,) * len(sizes)) for c in range(4)]
+            x0, x1, _, _ = philox_numpy(member, np.uint64(op.attr("site")), col[2], col[3], col[0], col[1])
+            return uniform_numpy(x0, x1).reshape(out.shape)
         args = [ops[a] for a in op.args]
         vals = [env[a] for a in op.args]
         if k == "broadcast":
@@ -336,16 +344,18 @@ class ReferenceProgram(CompiledProgram):
         return ({o.name: self._out(env[o.value]) for o in self.program.init.outputs},
                 {o.name: torch.from_numpy(mags[o.value]) for o in self.program.init.outputs})
 
-    def step(self, bufs, actions, t, consts) -> StepResult:
-        return self.step_with_magnitudes(bufs, actions, t, consts)[0]
+    def step(self, bufs, actions, t, consts, rng=None) -> StepResult:
+        return self.step_with_magnitudes(bufs, actions, t, consts, rng)[0]
 
-    def step_with_magnitudes(self, bufs, actions, t, consts) -> tuple[StepResult, StepResult]:
+    def step_with_magnitudes(self, bufs, actions, t, consts, rng=None) -> tuple[StepResult, StepResult]:
         """The step, and the magnitude of the terms of every output (float64; states without a transition
         keep their value, magnitude |value|)."""
         E = int(t.shape[0])
         acts = {a: actions[a].detach().cpu().long().numpy() for a in self.program.agents if a in actions}
+        inputs = self._inputs(bufs, t, consts)
+        inputs[("rng", "words")] = (rng if rng is not None else rng_words(0, 0, E)).detach().cpu().numpy()
         mags: dict = {}
-        env = Interpreter(self.program, E).run(self.program.step, self._inputs(bufs, t, consts), acts, mags)
+        env = Interpreter(self.program, E).run(self.program.step, inputs, acts, mags)
         res = StepResult({b.name: bufs[b.name] for b in self.program.states()}, {}, {}, {})
         mag = StepResult({b.name: bufs[b.name].detach().cpu().double().abs() for b in self.program.states()},
                          {}, {}, {})

@@ -40,7 +40,7 @@ def _signature(fn, plan, dtype: str) -> tuple[dict[str, str], dict[str, object]]
     for a in fn.arg_names:
         if a.startswith("pi"):
             src, _ = plan.inputs[int(a[2:])]
-            sig[a] = "*fp64" if src == "uniform" else ptr
+            sig[a] = "*fp64" if src == "uniform" else "*i64" if src == "rng" else ptr
         elif a.startswith("pa") or a == "pob":
             sig[a] = "*i8"
         elif a == "poi":

@@ -30,6 +30,7 @@ import torch
 
 from .. import cache
 from ..ir import Program
+from ..philox import rng_words
 from . import CompiledProgram, StepResult
 from .triton_printer import KernelPlan, ModuleSource, print_program
 
@@ -98,9 +99,15 @@ class TritonProgram(CompiledProgram):
 
     # ------------------------------------------------------------------ launch helpers
     def _inputs(self, plan: KernelPlan, bufs: Mapping[str, Tensor], t: Tensor | None,
-                consts: Mapping[str, Tensor], uniforms: Mapping[str, Tensor] | None = None) -> list[Any]:
+                consts: Mapping[str, Tensor], uniforms: Mapping[str, Tensor] | None = None,
+                rng: Tensor | None = None) -> list[Any]:
         args: list[Any] = []
         for src, name in plan.inputs:
+            if src == "rng":  # the step's random words [E, 4] (k0, k1, counter, replica), read in the kernel
+                n_envs = t.shape[0] if t is not None else 1
+                words = rng if rng is not None else rng_words(0, 0, n_envs)
+                args.append(words.to(device=self.device, dtype=torch.int64).contiguous())
+                continue
             if src in ("state", "param"):
                 x = bufs[name]
                 args.append(x.to(device=self.device, dtype=self.dtype).contiguous())
@@ -184,14 +191,14 @@ class TritonProgram(CompiledProgram):
         return [self.tables] if self.printed.tables else []
 
     def _step_args(self, plan: KernelPlan, bufs: Mapping[str, Tensor], actions: Mapping[str, Tensor], t: Tensor,
-                   consts: Mapping[str, Tensor]) -> list[Any]:
-        return [*self._inputs(plan, bufs, t, consts), *self._actions(plan, actions), *self._tables()]
+                   consts: Mapping[str, Tensor], rng: Tensor | None) -> list[Any]:
+        return [*self._inputs(plan, bufs, t, consts, rng=rng), *self._actions(plan, actions), *self._tables()]
 
     def step(self, bufs: Mapping[str, Tensor], actions: Mapping[str, Tensor], t: Tensor,
-             consts: Mapping[str, Tensor]) -> StepResult:
+             consts: Mapping[str, Tensor], rng: Tensor | None = None) -> StepResult:
         plan = self.printed.kernels["k_step"]
         n_envs = t.shape[0]
-        args = self._step_args(plan, bufs, actions, t, consts)
+        args = self._step_args(plan, bufs, actions, t, consts, rng)
         flats, fargs = self._flat(plan, n_envs, self.write_q)
         self._launch("k_step", n_envs, [*args, *fargs], WRITE_Q=self.write_q)
         return self._step_result(self._views(plan, flats, n_envs, self.write_q), bufs)
@@ -206,10 +213,10 @@ class TritonProgram(CompiledProgram):
         return obs
 
     def step_observe(self, bufs: Mapping[str, Tensor], actions: Mapping[str, Tensor], t: Tensor,
-                     consts: Mapping[str, Tensor]) -> tuple[StepResult, dict[str, Tensor]]:
+                     consts: Mapping[str, Tensor], rng: Tensor | None = None) -> tuple[StepResult, dict[str, Tensor]]:
         plan = self.printed.kernels["k_step_observe"]
         n_envs = t.shape[0]
-        args = self._step_args(plan, bufs, actions, t, consts)
+        args = self._step_args(plan, bufs, actions, t, consts, rng)
         flats, fargs = self._flat(plan, n_envs, self.write_q)
         obs, oargs = self._obs(plan, n_envs)
         self._launch("k_step_observe", n_envs, [*args, *fargs, *oargs], WRITE_Q=self.write_q)

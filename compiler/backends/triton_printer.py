@@ -145,6 +145,7 @@ class _KernelWriter:
         self.action_args: dict[str, str] = {}
         self.slots: dict[str, int] = {"f": 0, "b": 0, "i": 0}
         self.raw_actions: dict[tuple[str, int, object], str] = {}
+        self.words: dict[str, list[str]] = {}  # rng pointer -> the kernel variables of its words and seed
         self.current: dict[str, Op] = {}
 
     # ------------------------------------------------------------------ helpers
@@ -415,6 +416,33 @@ class _KernelWriter:
         self.define(op, var, expr)
         return var
 
+    def random(self, op: Op) -> str:
+        """A uniform from ``tl.philox`` (Philox4x32-10) of (member, site, counter, replica) keyed by the seed's
+        words, turned into float64 exactly as ``philox.uniform_numpy`` does: the same bits on every backend."""
+        ptr = self.arg_input("rng", "words")
+        words = self.words.get(ptr)
+        if words is None:
+            words = self.words[ptr] = [self.fresh() for _ in range(4)]
+            for c, w in enumerate(words):
+                self.emit(f"{w} = tl.load({ptr} + e * 4 + {c} + Z)", ("k0", "k1", "step counter", "replica")[c])
+            seed = self.fresh()
+            self.emit(f"{seed} = ({words[1]} << 32) | {words[0]}", "the key (k0, k1) as one 64-bit seed")
+            words.append(seed)
+        member = self.fresh()
+        self.emit(f"{member} = ({self.offset(op.dims)}).to(tl.uint32)", "member: row-major index of the point")
+        zero = f"{member} * 0"
+        x = [self.fresh() for _ in range(4)]
+        site = int(op.attr("site"))  # type: ignore[arg-type]
+        self.emit(f"{', '.join(x)} = tl.philox({words[4]}, {member}, {zero} + {site}, "
+                  f"{zero} + {words[2]}.to(tl.uint32), {zero} + {words[3]}.to(tl.uint32))", f"draw site {site}")
+        m = self.fresh()
+        self.emit(f"{m} = ({x[0]}.to(tl.uint64) << 20) | ({x[1]} >> 12).to(tl.uint64)", "52 random bits")
+        u = f"(({m}.to(tl.float64) + 0.5) * {_num(2.0 ** -52)})"
+        expr = f"{u}.to(DT)" if self.p.dtype == "float64" else f"tl.minimum({u}.to(DT), {_num(1.0 - 2.0 ** -24)})"
+        var = self.fresh()
+        self.define(op, var, expr)
+        return var
+
     def lookup(self, op: Op, a: list[str]) -> str:
         """``table[i0, i1, …]`` (row-major), each index clamped: a flat index into ``table_expr``."""
         shape = tuple(op.attr("shape"))  # type: ignore[arg-type]
@@ -492,6 +520,8 @@ class _KernelWriter:
                 var = self.lookup(op, a)
             elif op.kind == "relabel":
                 var = self.relabel(op, a)
+            elif op.kind == "random":
+                var = self.random(op)
             else:
                 var = self.elementwise(op, a)
             self.names[f"{scope}:{op.out}"] = var

@@ -148,6 +148,22 @@ class Array(Expr):
 
 
 @dataclass(frozen=True)
+class Colon(Expr):
+    """``:`` as an index: the whole axis (``P[e[j], :]``, a row of a matrix, in ``Categorical``)."""
+
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
+class Draw(Expr):
+    """``x[j] ~ Normal(0, σ)``: a fresh draw every step (the right-hand side of a ``~`` equation)."""
+
+    dist: str
+    args: tuple[Expr, ...]
+    span: Span = _span()
+
+
+@dataclass(frozen=True)
 class Matrix(Expr):
     """``[a b; c d]``: a matrix literal, row by row (the value of a ``const``)."""
 
@@ -324,7 +340,9 @@ class Agent(Node):
 
 @dataclass(frozen=True)
 class Equation(Node):
-    """``name[i, j] = expr`` in the step section; ``is_next`` for a state transition ``next x = ...``."""
+    """``name[i, j] = expr`` in the step section; ``is_next`` for a state transition ``next x = ...``.
+
+    ``name[i] ~ Dist(...)`` (a draw) has a :class:`Draw` value."""
 
     name: str
     indices: tuple[str, ...]

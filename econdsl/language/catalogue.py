@@ -184,6 +184,20 @@ CATALOGUE: dict[str, Entry] = _entries(
           "A denominator is not provably non-zero under the declared bounds and the surrounding "
           "`ifelse` guards.",
           "Guard it: `ifelse(D > 0, y / D, 1)`, or declare a positive lower bound."),
+    Entry("E710", "distribution parameter outside its domain",
+          "A draw inside the step has a parameter that can leave its domain under the declared bounds: a "
+          "standard deviation that is not provably positive, a probability not provably in [0, 1], a "
+          "`Uniform(lo, hi)` whose lo can exceed hi.",
+          "Declare bounds on what the parameter uses, or guard it (`max(σ, 0.01)`, `clamp(p, 0, 1)`)."),
+    Entry("E711", "probabilities that do not sum to 1",
+          "The probabilities of a `Categorical` draw, or a row of the transition matrix it draws from, do "
+          "not sum to 1 (or have an entry outside [0, 1]).",
+          "Fix the row; give the last category `1 - (p1 + ... )` if the others vary."),
+    Entry("E712", "unknown distribution or wrong parameters in a draw",
+          "A step equation `x ~ Dist(...)` names a distribution a step cannot draw from, or gives it the "
+          "wrong number of parameters. Draws: Normal(mean, sd), LogNormal(mu, sigma), Uniform(lo, hi), "
+          "Bernoulli(p), Categorical(p1, ..., pn) or Categorical(P[i, :]).",
+          "See the draws section of docs/language.md."),
     # ---------------------------------------------------------------- economics
     Entry("W801", "utility not provably increasing and concave",
           "A `utility` function could not be shown to be increasing and concave in each consumption "

@@ -159,6 +159,10 @@ class _ToAST(Transformer):
         return ast.Array(tuple(c), span=self._span(meta))
 
     @v_args(meta=True)
+    def colon(self, meta, c):
+        return ast.Colon(span=self._span(meta))
+
+    @v_args(meta=True)
     def matrix(self, meta, c):
         return ast.Matrix(tuple(c), span=self._span(meta))
 
@@ -329,6 +333,22 @@ class _ToAST(Transformer):
     @v_args(meta=True)
     def transition(self, meta, c):
         return self._equation(meta, c, True)
+
+    def _draw(self, meta, c, is_next):
+        target, dist = c[0], c[1]
+        args = tuple(c[2].children) if len(c) > 2 else ()
+        span = self._span(meta)
+        value = ast.Draw(str(dist), args, span=ast.Span(span.file, dist.line, dist.column, span.end_line,
+                                                        span.end_col))
+        return self._equation(meta, [target, value], is_next)
+
+    @v_args(meta=True)
+    def draw(self, meta, c):
+        return self._draw(meta, c, False)
+
+    @v_args(meta=True)
+    def draw_transition(self, meta, c):
+        return self._draw(meta, c, True)
 
     def target(self, c):
         return (c[0], c[1:])

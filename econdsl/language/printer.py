@@ -84,6 +84,10 @@ def print_expr(e: ast.Expr) -> str:
         return f"{_wrap(e.cond, _PREC['||'])} ? {print_expr(e.then)} : {print_expr(e.other)}"
     if isinstance(e, ast.Array):
         return "[" + ", ".join(print_expr(i) for i in e.items) + "]"
+    if isinstance(e, ast.Draw):
+        return f"{e.dist}({', '.join(print_expr(a) for a in e.args)})"
+    if isinstance(e, ast.Colon):
+        return ":"
     if isinstance(e, ast.Matrix):
         def entry(x: ast.Expr) -> str:
             return print_expr(x) if isinstance(x, ast.Num | ast.Name) else f"({print_expr(x)})"
@@ -153,7 +157,8 @@ def print_decl(d: ast.Node) -> str:
         return f"{d.kind} {d.name}({sig}){print_unit(d.unit)} = {print_expr(d.body)}"
     if isinstance(d, ast.Equation):
         target = d.name + (f"[{', '.join(d.indices)}]" if d.indices else "")
-        return f"{'next ' if d.is_next else ''}{target} = {print_expr(d.value)}"
+        sign = "~" if isinstance(d.value, ast.Draw) else "="
+        return f"{'next ' if d.is_next else ''}{target} {sign} {print_expr(d.value)}"
     if isinstance(d, ast.External):
         return f"external {d.name} = {print_expr(d.value)}"
     if isinstance(d, ast.TrainFrom):

@@ -24,6 +24,9 @@ BUILTIN_FUNCTIONS = {
     "onehot": (1, 1), "size": (1, 1), "floor": (1, 1), "ceil": (1, 1),
 }
 DISTRIBUTIONS = {"Uniform": 2, "Normal": 2, "LogNormal": 2, "Pareto": 2}
+# Distributions a step equation may draw from (`x[j] ~ Normal(0, σ)`): name -> number of parameters
+# (None: Categorical takes one probability per category, or one row of a matrix constant).
+DRAWS: dict[str, int | None] = {"Normal": 2, "LogNormal": 2, "Uniform": 2, "Bernoulli": 1, "Categorical": None}
 # Names every model may read: `t` is the step within the episode (0-based).
 BUILTIN_NAMES = {"t"}
 

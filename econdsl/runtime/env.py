@@ -11,6 +11,11 @@ Per-replica parameter draws (``param x ~ Normal(…)``) come from a ``torch.Gene
 ``seed``: they are drawn once, when the environment is made, in float64 on the CPU, then handed to
 the backend, so every backend sees the same draws. Resets restore the initial states; parameters
 keep their draws.
+
+Draws inside the step (``ε[j] ~ Normal(0, σ)``) are a pure function of (seed, replica, step counter,
+draw site, member) (``compiler/philox.py``): ``counter`` counts the steps taken since the environment
+was made (resets do not rewind it), so every step draws afresh and a run is reproduced by the same seed
+and resumed by restoring ``counter``.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import Any
 import torch
 
 from ..compiler.backends import CompiledProgram, compile_program
+from ..compiler.philox import rng_words
 from .allocator import tune_allocator
 
 Tensor = torch.Tensor
@@ -82,6 +88,7 @@ class Env:
                           for name, dims in p.uniforms.items()}
         self._ts = [torch.full((self.n_envs,), float(k), dtype=dtype, device=self.device)
                     for k in range(self.horizon + 1)]
+        self.counter = 0  # steps taken since creation: the step counter of the draws inside the step
         self._initialise()
         self.reset()
 
@@ -136,11 +143,13 @@ class Env:
         """
         acts = self._check_actions(actions)
         t = self._ts[self._t]
+        rng = rng_words(self.seed, self.counter, self.n_envs, self.device)
+        self.counter += 1
         before = self._bufs
         ending = self._t + 1 >= self.horizon
         info: dict[str, Any] = {"t": self._t}
         if ending:
-            res = self.compiled.step(self._bufs, acts, t, self._consts)
+            res = self.compiled.step(self._bufs, acts, t, self._consts, rng)
             if self.final_obs:
                 nxt = dict(self._bufs)
                 nxt.update(res.states)
@@ -149,10 +158,10 @@ class Env:
             self._t = 0
             obs = {a: o.clone() for a, o in self._first_obs.items()}
         else:
-            res, obs = self.compiled.step_observe(self._bufs, acts, t, self._consts)
+            res, obs = self.compiled.step_observe(self._bufs, acts, t, self._consts, rng)
             self._bufs = {**self._params, **res.states}
             self._t += 1
-        self._pending = None if self.quantities else (before, acts, t)
+        self._pending = None if self.quantities else (before, acts, t, rng)
         self._quantities = res.quantities
         if res.externals:
             info["externals"] = res.externals
@@ -178,8 +187,8 @@ class Env:
             if self._full is None:
                 self._full = compile_program(self.model.program, self.backend, self.device, self.dtype,
                                              **self._backend_opts)
-            bufs, acts, t = self._pending
-            self._quantities = self._full.step(bufs, acts, t, self._consts).quantities
+            bufs, acts, t, rng = self._pending
+            self._quantities = self._full.step(bufs, acts, t, self._consts, rng).quantities
             self._pending = None
         out.update(self._quantities)
         return out

@@ -112,6 +112,7 @@ class Trainer:
             "policies": {a: p.state_dict() for a, p in self.policies.items()},
             "optimizers": {a: o.state_dict() for a, o in self.optimizers.items()},
             "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state(),
+            "env_counter": getattr(self.env, "counter", 0),  # the step counter of draws inside the step
         }
 
     def load_state_dict(self, sd: dict[str, Any]) -> None:
@@ -121,6 +122,8 @@ class Trainer:
             self.optimizers[a].load_state_dict(sd["optimizers"][a])
         self.generator.set_state(sd["generator"])
         torch.set_rng_state(sd["torch_rng"])
+        if hasattr(self.env, "counter"):
+            self.env.counter = int(sd.get("env_counter", 0))
         self._obs = None
 
     # ---------------------------------------------------------------- one iteration

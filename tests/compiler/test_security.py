@@ -54,7 +54,10 @@ ALLOWED = {"import", "math", "torch", "def", "make", "DEV", "DT", "return", "E",
            "sum", "prod", "mean", "amin", "amax", "where", "full", "zeros", "tensor", "arange", "einsum",
            "gather", "scatter_add_", "squeeze", "permute", "shape", "cat", "exp", "log", "sqrt", "abs", "floor",
            "ceil", "pow", "special", "ndtri", "div", "clamp", "minimum", "maximum", "long", "float32", "float64",
-           "int64", "bool", "full_like", "inf", "nan", "floats"}
+           "int64", "bool", "full_like", "inf", "nan", "floats",
+           # draws inside the step: the rng words W and the fixed `_random` helper (philox.py)
+           "W", "from", "econdsl", "compiler", "philox", "philox_torch", "uniform_torch", "_random", "site", "member",
+           "w", "x0", "x1", "_"}
 
 
 def names_in_code(src: str) -> set[str]:

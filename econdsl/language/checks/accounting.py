@@ -104,7 +104,8 @@ class _Economy:
             return sympy.Symbol(f"{name}[{','.join(map(str, idx))}]" if idx else name)
         if sym.kind == "quantity":
             q = sympy.Symbol(f"{name}[{','.join(map(str, idx))}]" if idx else name)
-            self.quantities[q] = (name, idx)
+            if not isinstance(getattr(self.defs.get(name), "value", None), ast.Draw):
+                self.quantities[q] = (name, idx)  # a draw stays a leaf, like an action
             return q
         raise _Unsupported
 

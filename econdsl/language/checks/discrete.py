@@ -11,10 +11,12 @@ states as member indices without rounding.
 
 from __future__ import annotations
 
+import math
+
 from .. import ast
-from ..diagnostics import Diagnostics
-from ..resolve import Resolved
-from ._sites import sites
+from ..diagnostics import Diagnostics, did_you_mean
+from ..resolve import DRAWS, NotConstant, Resolved, eval_const
+from ._sites import const_env, sites
 
 Levels = tuple[int, int]
 
@@ -42,6 +44,11 @@ def levels(r: Resolved, e: ast.Expr, bound: dict[str, str] | None = None) -> Lev
             return levels(r, eq.value, {ix: r.population_of_index(ix) for ix in eq.indices
                                         if r.population_of_index(ix)})
         return None
+    if isinstance(e, ast.Draw):
+        if e.dist == "Bernoulli":
+            return (0, 1)
+        n = categories(r, e)
+        return (0, n - 1) if e.dist == "Categorical" and n else None
     if isinstance(e, ast.UnOp) and e.op == "-":
         a = levels(r, e.operand, bound)
         return (-a[1], -a[0]) if a else None
@@ -82,12 +89,49 @@ def _action_levels(r: Resolved, sym) -> Levels | None:
     return None
 
 
+def row_form(r: Resolved, d: ast.Draw) -> tuple[str, ast.Expr | None] | None:
+    """``Categorical(P[i, :])`` → (``P``, ``i``); ``Categorical(p)`` with a vector constant → (``p``, None)."""
+    if d.dist != "Categorical" or len(d.args) != 1:
+        return None
+    a = d.args[0]
+    if isinstance(a, ast.Index) and a.base in r.tables and len(a.indices) == 2 and \
+            isinstance(a.indices[1], ast.Colon) and not isinstance(a.indices[0], ast.Colon):
+        return a.base, a.indices[0]
+    if isinstance(a, ast.Name) and a.id in r.tables and len(r.tables[a.id].shape) == 1:
+        return a.id, None
+    return None
+
+
+def categories(r: Resolved, d: ast.Draw) -> int | None:
+    """The number of categories of a ``Categorical`` draw."""
+    form = row_form(r, d)
+    if form is not None:
+        return r.tables[form[0]].shape[-1]
+    return len(d.args) if d.args else None
+
+
 def check_discrete(r: Resolved, diags: Diagnostics) -> None:
+    rows: set[int] = set()  # the `P[i, :]` of `Categorical(P[i, :])` draws
+    wholes: set[int] = set()  # the vector constants of `Categorical(p)` draws
+    for eq in r.equations:
+        if isinstance(eq.value, ast.Draw):
+            _draw(r, diags, eq.value)
+            form = row_form(r, eq.value)
+            if form is not None:
+                (rows if form[1] is not None else wholes).add(id(eq.value.args[0]))
     for site in sites(r):
         for node in site.expr.walk():
-            if isinstance(node, ast.Index) and node.base in r.tables and node.base not in site.bound:
+            if isinstance(node, ast.Index) and id(node) in rows:
+                _table_index(r, diags, ast.Index(node.base, node.indices[:1], span=node.span), site.bound, True)
+            elif isinstance(node, ast.Index) and node.base in r.tables and node.base not in site.bound:
                 _table_index(r, diags, node, site.bound)
-            elif isinstance(node, ast.Name) and node.id in r.tables and site.ctx != "observe":
+            elif isinstance(node, ast.Index):
+                for ix in node.indices:
+                    if isinstance(ix, ast.Colon):
+                        diags.add("E310", "`:` (a whole row) is only allowed in `Categorical(P[i, :])`", ix.span,
+                                  "index one entry, or draw a category from a row of a matrix constant")
+            elif isinstance(node, ast.Name) and node.id in r.tables and site.ctx != "observe" and \
+                    id(node) not in wholes:
                 diags.add("E310", f"`{node.id}` is a {_what(r, node.id)}; use one entry at a time", node.span,
                           f"write `{node.id}[k]`" if len(r.tables[node.id].shape) == 1 else f"write `{node.id}[k, l]`")
     for ag in r.agents.values():
@@ -107,13 +151,17 @@ def _what(r: Resolved, name: str) -> str:
     return f"vector of {shape[0]}" if len(shape) == 1 else f"{shape[0]}×{shape[1]} matrix"
 
 
-def _table_index(r: Resolved, diags: Diagnostics, e: ast.Index, bound: dict[str, str]) -> None:
-    shape = r.tables[e.base].shape
+def _table_index(r: Resolved, diags: Diagnostics, e: ast.Index, bound: dict[str, str], rows: bool = False) -> None:
+    shape = r.tables[e.base].shape[:1] if rows else r.tables[e.base].shape
     if len(e.indices) != len(shape):
         diags.add("E310", f"`{e.base}` is a {_what(r, e.base)}: it takes {len(shape)} "
                   f"ind{'ex' if len(shape) == 1 else 'ices'}, not {len(e.indices)}", e.span)
         return
     for ix, n in zip(e.indices, shape, strict=True):
+        if isinstance(ix, ast.Colon):
+            diags.add("E310", "`:` (a whole row) is only allowed in `Categorical(P[i, :])`", ix.span,
+                      "index one entry, or draw a category from a row of a matrix constant")
+            continue
         lv = levels(r, ix, bound)
         if lv is None:
             diags.add("E310", f"the index of `{e.base}` is not provably a whole number", ix.span,
@@ -132,3 +180,53 @@ def _within(r: Resolved, diags: Diagnostics, e: ast.Expr, want: Levels, what: st
     elif lv[0] < want[0] or lv[1] > want[1]:
         diags.add("E311", f"{what} can be {lv[0]}..{lv[1]}, outside {want[0]}..{want[1]}", e.span,
                   f"keep it inside the range, e.g. `clamp(..., {want[0]}, {want[1]})`")
+
+
+def _draw(r: Resolved, diags: Diagnostics, d: ast.Draw) -> None:
+    """The distribution exists and gets its parameters (E712); probability tables are rows that sum to 1
+    (E711). Parameter domains that depend on the step (σ > 0, p in [0, 1]) are the domains check's."""
+    if d.dist not in DRAWS:
+        diags.add("E712", f"`{d.dist}` is not a distribution a step can draw from", d.span,
+                  did_you_mean(d.dist, DRAWS) or "distributions: " + ", ".join(DRAWS))
+        return
+    want = DRAWS[d.dist]
+    if want is not None and len(d.args) != want:
+        diags.add("E712", f"`{d.dist}` takes {want} parameter{'s' if want != 1 else ''}, not {len(d.args)}", d.span,
+                  {"Normal": "Normal(mean, sd)", "LogNormal": "LogNormal(mu, sigma)", "Uniform": "Uniform(lo, hi)",
+                   "Bernoulli": "Bernoulli(p)"}[d.dist])
+        return
+    if d.dist != "Categorical":
+        return
+    if not d.args:
+        diags.add("E712", "`Categorical` needs the probabilities of its categories", d.span,
+                  "write `Categorical(p1, p2, p3)` or `Categorical(P[i, :])` with a matrix constant P")
+        return
+    form = row_form(r, d)
+    if form is not None:
+        table = r.tables[form[0]]
+        n = table.shape[-1]
+        rows = [table.values[k:k + n] for k in range(0, len(table.values), n)]
+        for k, row in enumerate(rows):
+            bad = [x for x in row if not 0 <= x <= 1]
+            if bad or abs(math.fsum(row) - 1) > 1e-9:
+                what = f"row {k} of `{form[0]}`" if len(table.shape) == 2 else f"`{form[0]}`"
+                why = f"entry {bad[0]:g} is outside [0, 1]" if bad else f"its entries sum to {math.fsum(row):.12g}"
+                diags.add("E711", f"{what} is not a probability distribution: {why}",
+                          d.args[0].span, "each row of a transition matrix holds probabilities that sum to 1")
+                return
+        return
+    if len(d.args) == 1:
+        diags.add("E712", "`Categorical` with one argument takes a row of a matrix constant, `P[i, :]`, or a vector "
+                  "constant", d.args[0].span, "or give the probabilities one by one: `Categorical(p1, p2, p3)`")
+        return
+    env = const_env(r)
+    try:
+        probs = [eval_const(a, env) for a in d.args]
+    except NotConstant:
+        return  # the domains check proves the sum symbolically
+    bad = [(a, x) for a, x in zip(d.args, probs, strict=True) if not 0 <= x <= 1]
+    if bad:
+        diags.add("E710", f"the probability {bad[0][1]:g} is outside [0, 1]", bad[0][0].span)
+    elif abs(math.fsum(probs) - 1) > 1e-9:
+        diags.add("E711", f"the probabilities of `Categorical` sum to {math.fsum(probs):.12g}, not 1", d.span,
+                  "the category probabilities must sum to 1")

@@ -252,6 +252,8 @@ class Domains:
             return self._call(e, env)
         if isinstance(e, ast.Reduce):
             return self._reduce(e, env)
+        if isinstance(e, ast.Draw):
+            return self._draw(e, env)
         if isinstance(e, ast.Array):
             out = None
             for x in e.items:
@@ -337,6 +339,47 @@ class Domains:
                 self.depth -= 1
         return I.TOP
 
+    def _draw(self, e: ast.Draw, env: Env) -> Interval:
+        """A draw's parameters must lie in their domains (E710, E711); its value ranges over the support."""
+        args = [self.iv(a, env) for a in e.args]
+        if e.dist in ("Normal", "LogNormal") and len(args) == 2:
+            if not args[1].positive and not self._sympy(e.args[1], env, "positive"):
+                self._report("E710", f"the standard deviation of `{e.dist}` {_bound_text(args[1])}", e.args[1],
+                             env, "it must be positive: declare bounds, or use `max(σ, 0.01)`")
+            return I.TOP if e.dist == "Normal" else Interval(0, math.inf, True, True)
+        if e.dist == "Uniform" and len(args) == 2:
+            if args[0].hi > args[1].lo:
+                self._report("E710", "the lower end of `Uniform(lo, hi)` can exceed its upper end", e, env,
+                             "make sure lo <= hi under the declared bounds")
+            return I.hull(args[0], args[1])
+        if e.dist == "Bernoulli" and len(args) == 1:
+            self._probability(e.args[0], args[0], env)
+            return Interval(0, 1)
+        if e.dist == "Categorical" and len(e.args) > 1:
+            for a, iv in zip(e.args, args, strict=True):
+                self._probability(a, iv, env)
+            total = e.args[0]
+            for a in e.args[1:]:
+                total = ast.BinOp("+", total, a, span=e.span)
+            try:
+                one = sympy.simplify(_ToSympy(self, env).conv(total) - 1) == 0
+            except (_Unsupported, RecursionError, TypeError, ValueError):
+                one = False
+            if not one and not all(iv.is_point for iv in args):
+                self._report("E711", "the probabilities of `Categorical` are not provably summing to 1", e, env,
+                             "give the last category `1 - (p1 + ...)`")
+            return Interval(0, len(e.args) - 1)
+        if e.dist == "Categorical" and len(e.args) == 1:
+            table = self.r.tables.get(e.args[0].base if isinstance(e.args[0], ast.Index) else
+                                      getattr(e.args[0], "id", ""))
+            return Interval(0, table.shape[-1] - 1) if table is not None else I.TOP
+        return I.TOP
+
+    def _probability(self, node: ast.Expr, iv: Interval, env: Env) -> None:
+        if iv.lo < 0 or iv.hi > 1:
+            self._report("E710", f"the probability {_bound_text(iv)}, outside [0, 1]", node, env,
+                         "declare bounds, or use `clamp(p, 0, 1)`")
+
     def _reduce(self, e: ast.Reduce, env: Env) -> Interval:
         pop = self.r.populations.get(e.over)
         n = pop.size if pop else 1
@@ -360,6 +403,8 @@ class Domains:
             return False
         if want == "nonneg":
             return bool(expr.is_nonnegative)
+        if want == "positive":
+            return bool(expr.is_positive)
         return bool(expr.is_nonzero)
 
 
@@ -404,6 +449,13 @@ class _ToSympy:
         if isinstance(e, ast.Name | ast.Index | ast.Call | ast.Reduce | ast.Ternary):
             return self._atom(e)
         raise _Unsupported
+
+
+def _bound_text(iv: Interval) -> str:
+    """``is 2`` or ``can be anything in [lo, hi]``."""
+    if iv.is_point:
+        return f"is {iv.lo:g}"
+    return f"can be anything in [{iv.lo:g}, {iv.hi:g}]" if iv.lo > -math.inf or iv.hi < math.inf else "can be any number"
 
 
 def _text(e: ast.Expr) -> str:

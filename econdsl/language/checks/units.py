@@ -190,6 +190,14 @@ class _Infer:
             return Typed(t.unit)
         if isinstance(e, ast.Array):
             return self._same(e, "the list", [self.infer(x, site, bound) for x in e.items])
+        if isinstance(e, ast.Draw):
+            args = [self.infer(a, site, bound) for a in e.args]
+            if e.dist in ("Normal", "Uniform"):  # a draw has the unit of its location and scale
+                return self._same(e, f"the parameters of `{e.dist}`", args)
+            for a, t in zip(e.args, args, strict=True):
+                if not isinstance(a, ast.Index | ast.Name) or e.dist != "Categorical":
+                    self._pure(a, t, f"a parameter of `{e.dist}`")
+            return Typed(ONE)
         return UNKNOWN
 
     def _binop(self, e: ast.BinOp, site: Site, bound: frozenset[str]) -> Typed:
