@@ -455,7 +455,9 @@ def _bound_text(iv: Interval) -> str:
     """``is 2`` or ``can be anything in [lo, hi]``."""
     if iv.is_point:
         return f"is {iv.lo:g}"
-    return f"can be anything in [{iv.lo:g}, {iv.hi:g}]" if iv.lo > -math.inf or iv.hi < math.inf else "can be any number"
+    if iv.lo > -math.inf or iv.hi < math.inf:
+        return f"can be anything in [{iv.lo:g}, {iv.hi:g}]"
+    return "can be any number"
 
 
 def _text(e: ast.Expr) -> str:
