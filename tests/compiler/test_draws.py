@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 from backends_under_test import available, params
+from econdsl.compiler.backends import compile_program
+from econdsl.compiler.philox import philox_numpy, philox_torch, rng_words, uniform_numpy
 from test_differential import scaled_close, trajectory
 
 import econdsl
-from econdsl.compiler.backends import compile_program
-from econdsl.compiler.philox import philox_numpy, philox_torch, rng_words, uniform_numpy
 
 MODELS = Path(__file__).resolve().parent / "models"
 DRAWS = MODELS / "draws.econ"
