@@ -42,7 +42,7 @@ def test_draws_match_reference(backend, dtype, tol):
                 assert ok, f"step {t}: {group} {name!r} differs by {err:.3g}"
 
 
-def _uniforms(backend: str, dtype: torch.dtype, seed: int = 11, steps: int = 4) -> torch.Tensor:
+def _uniforms(backend: str, dtype: torch.dtype, seed: int = 11, steps: int = 2) -> torch.Tensor:
     env = econdsl.load(DRAWS).env(3, backend=backend, dtype=dtype, seed=seed)
     gen = torch.Generator().manual_seed(0)
     out = []
