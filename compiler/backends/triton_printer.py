@@ -336,6 +336,10 @@ class _KernelWriter:
         elif k in unary:
             fn = unary[k] if unary[k] != "SQRT" else self.p.sqrt
             expr = f"{fn}({f[0]})"
+            if k == "ndtri" and self.p.dtype == "float32":
+                # in float64: the rational approximation (1.2e-9) evaluated in float32 loses several ulps in
+                # the tails; in float64 the result rounds to within an ulp of torch's float32 ndtri
+                expr = f"{fn}({f[0]}.to(tl.float64)).to(DT)"
         elif k == "where":
             c = self.as_b(a[0])
             x, y = a[1], a[2]

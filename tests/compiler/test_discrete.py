@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 from backends_under_test import params
-from test_differential import scaled_close, trajectory
+from tolerances import compare, lockstep
 
 import econdsl
 
@@ -18,13 +18,10 @@ TABLES = MODELS / "tables_and_levels.econ"
 
 @pytest.mark.parametrize("backend,dtype,tol", params(include_reference=False))
 def test_tables_and_levels_match_reference(backend, dtype, tol):
-    ref = trajectory(TABLES, "reference", torch.float64)
-    got = trajectory(TABLES, backend, dtype)
-    for t, ((_, o_ref, r_ref, s_ref), (_, o, r, s)) in enumerate(zip(ref, got, strict=True)):
-        for group, a, b in (("obs", o, o_ref), ("reward", r, r_ref), ("state", s, s_ref)):
-            for name in b:
-                ok, err = scaled_close(a[name], b[name], tol)
-                assert ok, f"step {t}: {group} {name!r} differs by {err:.3g}"
+    program = econdsl.load(TABLES).program
+    for label, got, ref, mag in lockstep(program, backend, dtype):
+        ok, ratio = compare(got, ref, mag, dtype)
+        assert ok, f"{label} differs from the reference by {ratio:.3g} eps·M"
 
 
 def test_tables_are_read_at_the_states_value():

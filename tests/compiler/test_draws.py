@@ -12,7 +12,7 @@ import torch
 from backends_under_test import available, params
 from econdsl.compiler.backends import compile_program
 from econdsl.compiler.philox import philox_numpy, philox_torch, rng_words, uniform_numpy
-from test_differential import scaled_close, trajectory
+from tolerances import compare, lockstep
 
 import econdsl
 
@@ -33,13 +33,10 @@ def test_philox_known_answers():
 
 @pytest.mark.parametrize("backend,dtype,tol", params(include_reference=False))
 def test_draws_match_reference(backend, dtype, tol):
-    ref = trajectory(DRAWS, "reference", torch.float64)
-    got = trajectory(DRAWS, backend, dtype)
-    for t, ((_, o_ref, r_ref, s_ref), (_, o, r, s)) in enumerate(zip(ref, got, strict=True)):
-        for group, a, b in (("obs", o, o_ref), ("reward", r, r_ref), ("state", s, s_ref)):
-            for name in b:
-                ok, err = scaled_close(a[name], b[name], tol)
-                assert ok, f"step {t}: {group} {name!r} differs by {err:.3g}"
+    program = econdsl.load(DRAWS).program
+    for label, got, ref, mag in lockstep(program, backend, dtype):
+        ok, ratio = compare(got, ref, mag, dtype)
+        assert ok, f"{label} differs from the reference by {ratio:.3g} eps·M"
 
 
 def _uniforms(backend: str, dtype: torch.dtype, seed: int = 11, steps: int = 2) -> torch.Tensor:

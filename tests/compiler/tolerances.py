@@ -28,6 +28,7 @@ import torch
 from econdsl.compiler import cache
 from econdsl.compiler.backends import compile_program
 from econdsl.compiler.ir import Program
+from econdsl.compiler.philox import rng_words
 
 EPS = {torch.float64: 2.0 ** -52, torch.float32: 2.0 ** -23}
 GROWTH = 2.0 ** 6
@@ -90,7 +91,7 @@ def reference_run(program: Program, n_envs: int, n_steps: int, seed: int) -> Ref
         for a in program.agents:
             u = torch.rand((n_envs, program.n_agents(a), len(nvec[a])), generator=gen, dtype=torch.float64)
             actions[a] = (u * torch.tensor(nvec[a], dtype=torch.float64)).long()
-        res = ref.step_with_magnitudes(bufs, actions, t, consts)
+        res = ref.step_with_magnitudes(bufs, actions, t, consts, rng_words(seed, step, n_envs))
         nxt = {**bufs, **res[0].states}
         run.steps.append((bufs, actions, t, res, ref.observe_with_magnitudes(nxt, t + 1, consts)))
         bufs = nxt
@@ -116,7 +117,8 @@ def lockstep(program: Program, backend: str, dtype: torch.dtype, n_envs: int = 3
     for name, ref in run.init[0].items():
         yield f"init {name}", init[name], ref, run.init[1][name]
     for step, (bufs, actions, t, (res, mag), (obs, obs_mag)) in enumerate(run.steps):
-        out, fused_obs = got.step_observe(cast(bufs), actions, t.to(dtype), consts)
+        # draws inside the step: the random words of (seed, step), as the environment makes them
+        out, fused_obs = got.step_observe(cast(bufs), actions, t.to(dtype), consts, rng_words(seed, step, n_envs))
         for group in ("states", "rewards", "quantities", "externals"):
             for name, r in getattr(res, group).items():
                 yield f"step {step} {group} {name}", getattr(out, group)[name], r, getattr(mag, group)[name]
