@@ -158,3 +158,11 @@ def test_the_source_path_cannot_break_the_runs_model_file(tmp_path):
     out = exits(invoke("train", str(src), "--out", str(run), "--resume", "--iterations", "2", "--quiet"), 0)
     assert "(1 since the resume)" not in out  # env-steps since the resume: 2 envs × 1 step
     assert "(2 since the resume)" in out
+
+
+def test_a_huge_constant_compiles_or_fails_cleanly(tmp_path):
+    path = variant(tmp_path, "const c::money/goods = 10", "const c::money/goods = 10\nconst huge = 1e39")
+    exits(invoke("compile", path, "--dtype", "float32"), 0)
+    path = variant(tmp_path, "    Q = sum(q[i] for i in Firm)", "    Q = sum(q[i] for i in Firm)\n    H = 1e39 * Q",
+                   "used.econ")
+    exits(invoke("compile", path, "--dtype", "float32"), 0)

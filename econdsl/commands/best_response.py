@@ -20,8 +20,9 @@ import click
 @click.option("--envs", type=click.IntRange(min=1), default=None, help="Replicas (default: the run's).")
 @click.option("--eval-iterations", default=8, show_default=True, type=click.IntRange(min=1),
               help="Evaluation batches for U before and after.")
-@click.option("--lr", type=float, default=None, help="Learning rate (default: see --algo).")
-@click.option("--entropy", type=float, default=None, help="Entropy weight (default: see --algo).")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Learning rate (default: see --algo).")
+@click.option("--entropy", type=click.FloatRange(min=0), default=None, help="Entropy weight (default: see --algo).")
 @click.option("--masks", is_flag=True, help="Keep the curriculum's last action masks (the paper uses none).")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Default: RUN/best_response.")
 def best_response(run: str, types: tuple[str, ...], iterations: int, seeds: int, algo: str, paper: bool,
@@ -32,6 +33,7 @@ def best_response(run: str, types: tuple[str, ...], iterations: int, seeds: int,
     improvement over training). Writes epsilon.md, epsilon.csv, epsilon.json and curves.png."""
     from ..analysis import best_response as br
     from ..language import EconError
+    from ..trainer.ppo import NonFiniteUpdate
     from ..trainer.run import RunError
 
     try:
@@ -53,7 +55,11 @@ def best_response(run: str, types: tuple[str, ...], iterations: int, seeds: int,
         gain = br.training_gain(run, agent)
         for k in range(seeds):
             s = br.setup_from_trainer(trainer, n_envs, seed=trainer.cfg.seed + 7919 * (k + 1))
-            r = br.best_response(s, agent, settings, seed=k, train_gain=gain)
+            try:
+                r = br.best_response(s, agent, settings, seed=k, train_gain=gain)
+            except NonFiniteUpdate as e:  # e.g. --lr 1e30: stop with the type and the quantity, not a traceback
+                raise click.ClickException(f"the best response of `{agent}` (seed {k}) produced a non-finite "
+                                           f"{e.quantity}. Hint: {e.hint}") from None
             results.append(r)
             click.echo(f"{agent} seed {k}: U {r.before:.6g} → {r.after:.6g}, ε = {r.eps_abs:.4g}"
                        + (f" ({100 * r.eps_rel:.2f}% of the training gain {gain:.4g})" if gain == gain else ""))

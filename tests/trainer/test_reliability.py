@@ -288,3 +288,9 @@ def test_write_atomic_leaves_the_old_file_on_any_failure(tmp_path, monkeypatch):
     with pytest.raises(RunError, match="no space left"):
         fileio.write_atomic(target, "new")
     assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["f.json"]
+
+
+def test_a_diverging_best_response_is_an_error_naming_the_type(run):
+    out = clean_exit(invoke("best-response", str(run), "--iterations", "2", "--eval-iterations", "1", "--lr", "1e30",
+                            "--envs", "4"), 1)
+    assert "best response of `Firm`" in out and "non-finite" in out
