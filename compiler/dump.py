@@ -17,6 +17,9 @@ def _attrs(op: Op) -> str:
     if k == "input":
         return f"{op.attr('source')} {op.attr('name')}"
     if k == "action":
+        if op.attr("real"):
+            per = f" per {op.attr('per')}" if op.attr("per") else ""
+            return f"{op.attr('agent')} real column {op.attr('column')}{per}"
         table = op.attr("table")
         shown = ", ".join(f"{x:g}" for x in table[:6]) + (", …" if len(table) > 6 else "")
         per = f" per {op.attr('per')}" if op.attr("per") else ""
@@ -67,7 +70,11 @@ def format_program(p: Program) -> str:
     lines.append("action heads:")
     for h in p.heads:
         cols = f"columns {h.column}..{h.column + h.n_columns - 1}" if h.n_columns > 1 else f"column {h.column}"
-        lines.append(f"  {h.agent}.{h.name}: {cols}, {h.n} choices each  # {h.source}")
+        if h.continuous:
+            ranges = " × ".join(f"[{lo:g}, {hi:g}]" for lo, hi in h.bounds)
+            lines.append(f"  {h.agent}.{h.name}: real {cols}, values in {ranges}  # {h.source}")
+        else:
+            lines.append(f"  {h.agent}.{h.name}: {cols}, {h.n} choices each  # {h.source}")
     if p.runtime_consts:
         lines.append("runtime constants: " + ", ".join(f"{k} = {v:g}" for k, v in p.runtime_consts.items()))
     if p.uniforms:

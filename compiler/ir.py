@@ -60,6 +60,14 @@ to earlier ops of the same function. Ops are in a valid execution order.
                dtype "i" when the head chooses a population member (``table`` is then 0..n-1), else "f".
                (A joint head ``(price, wage) ∈ P × W`` has index ``|W|·price_idx + wage_idx``: row-major,
                last component fastest; each component is one ``action`` op with its own stride.)
+               **Continuous heads** (``action s in [lo, hi]``): attrs ``agent``, ``column``, ``per`` and
+               ``real`` = True (no ``stride``/``size``/``table``); dtype "f", dims as above. With ``r`` =
+               the agent's *real* action tensor ``[n_envs, n_agents, n_real_columns]`` (real values, in
+               the action's unit; the caller keeps them inside ``Head.bounds``),
+               ``value = r[env, m, column + k]``. Discrete and continuous heads number their columns
+               separately: a continuous head's ``column`` indexes the real tensor, and component c of a
+               joint continuous head ``(h, s) ∈ [..] × [..]`` has its own column block
+               (``Head.column + c · n_members_of_per``).
 ``iota``       attrs ``dim``. The member index 0..n-1 along ``dim``; dims ``(dim,)``, dtype "i".
 ``relabel``    attrs ``axes``: a tuple of ``(from, to)`` pairs, args ``(x,)``. Renames axes of x: each
                ``from`` is an axis of x, ``to`` an axis of the same population; the ``to`` axes are
@@ -110,6 +118,10 @@ elementwise    kinds in :data:`ELEMENTWISE` with the listed arity and result dty
   is the same for every member. ``onehot > 0`` means the item is ``onehot(value)`` with ``onehot``
   feature columns (value is an "i" value, features ``()``). ``labels`` names each feature column, so
   ``len(labels)`` = product of the feature sizes (or ``onehot``).
+
+**Actions at run time.** ``step`` reads, per agent type, the integer tensor of its discrete heads
+(key: the agent type) and, if it has continuous heads, the float tensor of their values (key:
+:func:`real_key` of the agent type); see ``backends/__init__.py``.
 
 A backend returns tensors in the program's float dtype for "f" values, ``torch.bool`` for "b" and
 ``torch.int64`` for "i" quantities; rewards and next states are always "f".
@@ -209,11 +221,19 @@ class Buffer:
     unit: str = ""  # the declared unit, e.g. "money" (used to find budgets for the accounting identity)
 
 
+def real_key(agent: str) -> str:
+    """The key of an agent type's real (continuous) action tensor in a step's actions mapping. A dot
+    cannot occur in a ``.econ`` name, so it never collides with an agent type."""
+    return f"{agent}.real"
+
+
 @dataclass(frozen=True)
 class Head:
     """One categorical action head, or a group of identical heads (one per member of ``per``).
 
     A group occupies ``n_columns`` = size of ``per`` consecutive columns starting at ``column``.
+    A continuous head (``continuous``) has ``n`` = 0, no tables, ``bounds`` one (lo, hi) per component,
+    and occupies ``len(components) · size of per`` columns of the agent's *real* action tensor.
     """
 
     agent: str
@@ -225,6 +245,8 @@ class Head:
     components: tuple[str, ...]
     tables: tuple[tuple[float, ...], ...]
     source: str = ""
+    continuous: bool = False
+    bounds: tuple[tuple[float, float], ...] = ()  # continuous heads: (lo, hi) of each component
 
 
 @dataclass
@@ -272,7 +294,26 @@ class Program:
         return () if agent in self.singletons else (agent,)
 
     def n_columns(self, agent: str) -> int:
-        return sum(h.n_columns for h in self.heads if h.agent == agent)
+        """Columns of the agent type's integer action tensor (its discrete heads)."""
+        return sum(h.n_columns for h in self.heads if h.agent == agent and not h.continuous)
+
+    def n_real_columns(self, agent: str) -> int:
+        """Columns of the agent type's real action tensor (its continuous heads)."""
+        return sum(h.n_columns for h in self.heads if h.agent == agent and h.continuous)
+
+    def real_agents(self) -> list[str]:
+        """Agent types with continuous heads (those whose step reads a real action tensor), in order."""
+        return [a for a in self.agents if self.n_real_columns(a)]
+
+    def real_bounds(self, agent: str) -> list[tuple[float, float]]:
+        """(lo, hi) of every column of the agent type's real action tensor."""
+        out: list[tuple[float, float]] = []
+        for h in self.heads:
+            if h.agent == agent and h.continuous:
+                per = h.n_columns // len(h.components)
+                for lo_hi in h.bounds:
+                    out += [lo_hi] * per
+        return out
 
     def buffer(self, name: str) -> Buffer:
         for b in self.buffers:

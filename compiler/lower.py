@@ -65,18 +65,22 @@ class Lowering:
 
     def _layout_heads(self) -> None:
         for agent, heads in self.r.heads.items():
-            col = 0
+            col, real_col = 0, 0  # discrete and continuous heads number their columns separately
             for h in heads:
+                per = self.pops[h.per] if h.per else 1
                 if h.continuous:
-                    self.error("E507", f"continuous action `{h.decl.name}` is not supported by the compiler",
-                               h.decl.span, "use a discrete grid such as `0:0.1:1`")
+                    ncol = per * len(h.components)
+                    self.heads.append(Head(agent, h.decl.name, real_col, h.per, 0, ncol, h.components, (),
+                                           self.src(h.decl.span), continuous=True, bounds=h.bounds))
+                    for k, comp in enumerate(h.components):
+                        self.head_of[comp] = (h, k, real_col + k * per)
+                    real_col += ncol
                     continue
-                ncol = self.pops[h.per] if h.per else 1
-                self.heads.append(Head(agent, h.decl.name, col, h.per, h.n, ncol, h.components, h.values,
+                self.heads.append(Head(agent, h.decl.name, col, h.per, h.n, per, h.components, h.values,
                                        self.src(h.decl.span)))
                 for k, comp in enumerate(h.components):
                     self.head_of[comp] = (h, k, col)
-                col += ncol
+                col += per
 
     def error(self, code: str, msg: str, span: ast.Span, hint: str | None = None) -> LowerError:
         self.diags.add(code, msg, span, hint)
@@ -181,8 +185,11 @@ class Lowering:
 
     def action(self, b: Builder, comp: str, s: str) -> str:
         head, k, col = self.head_of[comp]
-        stride = math.prod(head.sizes[k + 1:])
         dims = self.own_dims(head.agent) + ((per_axis(head.agent, head.per),) if head.per else ())
+        if head.continuous:
+            attrs = (("agent", head.agent), ("column", col), ("per", head.per), ("real", True))
+            return b.raw("action", (), dims, "f", attrs, s, comp)
+        stride = math.prod(head.sizes[k + 1:])
         chooses = isinstance(head.decl.grids[k], ast.GridPopulation)
         if not chooses and len(head.values[k]) == 1:
             # a grid of one value is a constant, whatever the policy picks (the head keeps its column)

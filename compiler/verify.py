@@ -104,11 +104,18 @@ def _verify_function(prog: Program, fn: Function) -> list[str]:
             want = prog.action_dims(agent, per)
             if op.dims != want:
                 bad(op, f"action dims {op.dims} != {want}")
-            table = op.attr("table")
-            if not table or op.attr("size") != len(table) or op.attr("stride", 0) < 1:
-                bad(op, "bad action table")
             col = op.attr("column")
-            if not isinstance(col, int) or col < 0 or col >= prog.n_columns(agent):
+            width = prog.populations[per] if per else 1
+            if op.attr("real"):  # a continuous head: a column block of the real action tensor
+                if op.dtype != "f" or op.attr("table") is not None:
+                    bad(op, "a real action is an 'f' value without a table")
+                n_cols = prog.n_real_columns(agent)
+            else:
+                table = op.attr("table")
+                if not table or op.attr("size") != len(table) or op.attr("stride", 0) < 1:
+                    bad(op, "bad action table")
+                n_cols = prog.n_columns(agent)
+            if not isinstance(col, int) or col < 0 or col + width > n_cols:
                 bad(op, f"column {col} out of range")
         elif k == "relabel":
             pairs = op.attr("axes") or ()

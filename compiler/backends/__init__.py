@@ -11,7 +11,9 @@ Tensor conventions (``E`` = number of replicas; the IR contract is in ``ir.py``)
 - ``bufs``: ``{buffer name: tensor [E, *sizes of Buffer.dims]}`` in the program's float dtype, every
   state and parameter of ``Program.buffers``;
 - ``actions``: ``{agent type: integer tensor [E, n_agents, n_columns]}`` (``n_agents`` = 1 for a
-  singleton; any integer dtype, int8 … int64); column layout is given by ``Program.heads``;
+  singleton; any integer dtype, int8 … int64); column layout is given by ``Program.heads``; and for
+  each agent type with continuous heads (``Program.real_agents()``), ``{ir.real_key(type): float tensor
+  [E, n_agents, n_real_columns]}``, the actions' values (any float dtype; used in the program's dtype);
 - ``t``: tensor ``[E]`` in the program's float dtype, the step within the episode;
 - ``consts``: ``{runtime constant name: 0-dim tensor}`` in the float dtype, for every name of
   ``Program.runtime_consts``;

@@ -25,7 +25,7 @@ from statistics import NormalDist
 import numpy as np
 import torch
 
-from ..ir import Function, Op, Program, per_axis
+from ..ir import Function, Op, Program, per_axis, real_key
 from ..philox import philox_numpy, rng_words, uniform_numpy
 from . import CompiledProgram, StepResult
 
@@ -187,13 +187,16 @@ class Interpreter:
                 out[pt] = src[pt] if src.ndim == len(pt) else src.reshape(-1)[0] if src.ndim == 0 else src[pt[0]]
             return out
         if k == "action":
-            a = actions[op.attr("agent")]
-            agent, per = op.attr("agent"), op.attr("per")
-            table, stride, size, col = op.attr("table"), op.attr("stride"), op.attr("size"), op.attr("column")
+            agent, per, col, real = op.attr("agent"), op.attr("per"), op.attr("column"), op.attr("real")
+            a = actions[real_key(agent) if real else agent]
+            table, stride, size = op.attr("table"), op.attr("stride"), op.attr("size")
             for pt in self.points(op.dims):
                 where = dict(zip(op.dims, pt[1:], strict=True))
                 member = where.get(agent, 0)
                 column = col + (where[per_axis(agent, per)] if per else 0)
+                if real:
+                    out[pt] = float(a[pt[0], member, column])
+                    continue
                 idx = int(a[pt[0], member, column])
                 out[pt] = table[(idx // stride) % size]
             return out
@@ -352,6 +355,8 @@ class ReferenceProgram(CompiledProgram):
         keep their value, magnitude |value|)."""
         E = int(t.shape[0])
         acts = {a: actions[a].detach().cpu().long().numpy() for a in self.program.agents if a in actions}
+        acts |= {real_key(a): actions[real_key(a)].detach().cpu().double().numpy()
+                 for a in self.program.real_agents()}
         inputs = self._inputs(bufs, t, consts)
         inputs[("rng", "words")] = (rng if rng is not None else rng_words(0, 0, E)).detach().cpu().numpy()
         mags: dict = {}

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 import torch
 
 from .. import cache
-from ..ir import Function, Op, Program
+from ..ir import Function, Op, Program, real_key
 from ..philox import rng_words
 from . import CompiledProgram, StepResult
 
@@ -194,7 +194,8 @@ class Printer:
         ai = self.p.agents.index(agent)
         member = "0" if agent in self.p.singletons else ":"
         sl = f"{col}:{col + self.p.populations[per]}" if per else str(col)
-        n_choices = max(h.n for h in self.p.heads if h.agent == agent and h.column <= col < h.column + h.n_columns)
+        n_choices = max(h.n for h in self.p.heads if h.agent == agent and not h.continuous
+                        and h.column <= col < h.column + h.n_columns)
         return ai, member, sl, stride == 1 and size * stride >= n_choices
 
     def float_blocks_of(self, fn: Function) -> dict[int, int]:
@@ -203,13 +204,25 @@ class Printer:
         every direct column of it is then read from that copy, so the integer actions are read once."""
         out: dict[int, int] = {}
         for op in fn.ops:
-            if op.kind == "action" and op.dtype == "f" and op.attr("per"):
+            if op.kind == "action" and op.dtype == "f" and op.attr("per") and not op.attr("real"):
                 ai, _, _, direct = self._action_parts(op)
                 if direct:
                     out[ai] = max(out.get(ai, 0), self.p.populations[op.attr("per")])
         return out
 
     def action(self, op: Op) -> None:
+        self.emit(op, self.action_expr(op))
+
+    def action_expr(self, op: Op) -> str:
+        """The action's value as a tensor in the IR's axis order."""
+        if op.attr("real"):
+            # a continuous head: its values, already in DT (TorchProgram._A), after the integer actions
+            agent, per, col = op.attr("agent"), op.attr("per"), op.attr("column")
+            slot = len(self.p.agents) + self.p.real_agents().index(agent)
+            member = "0" if agent in self.p.singletons else ":"
+            sl = f"{col}:{col + self.p.populations[per]}" if per else str(col)
+            raw = f"A[{slot}][:, {member}, {sl}]"
+            return f"{raw}.transpose(1, 2)" if self.per_first(op) else raw
         stride, size, table = op.attr("stride"), op.attr("size"), op.attr("table")
         ai, member, sl, direct = self._action_parts(op)
         if direct and ai in self.real_blocks:
@@ -226,8 +239,7 @@ class Printer:
         if self.per_first(op):  # [E, members, per] read, dims (per, agent): swap to the IR's axis order
             as_real, as_index = f"{as_real}.transpose(1, 2)", f"{as_index}.transpose(1, 2)"
         if op.dtype == "i":
-            self.emit(op, f"{as_index}")
-            return
+            return as_index
         step = table[1] - table[0] if len(table) > 1 else 0.0
         arithmetic = all(abs(table[0] + k * step - x) <= 1e-12 * max(1.0, abs(x)) for k, x in enumerate(table))
         if arithmetic:
@@ -236,10 +248,9 @@ class Printer:
                 expr = f"{expr} * {_num(step)}"
             if table[0] != 0.0:
                 expr = f"{expr} + {_num(table[0])}"
-            self.emit(op, expr)
-        else:
-            c = self.module_const(f"torch.tensor([{', '.join(_num(x) for x in table)}], dtype=DT, device=DEV)")
-            self.emit(op, f"{c}[{as_index}]")
+            return expr
+        c = self.module_const(f"torch.tensor([{', '.join(_num(x) for x in table)}], dtype=DT, device=DEV)")
+        return f"{c}[{as_index}]"
 
     def per_first(self, op: Op) -> bool:
         """Whether a per-member head's per axis comes before the agent's axis in the IR's order (its
@@ -253,8 +264,8 @@ class Printer:
         self.float_blocks[ai] = max(self.float_blocks.get(ai, 0), per_size)
         if name not in self.float_copies:
             self.float_copies.add(name)
-            slot = list(self.float_blocks).index(ai)
-            self.lines.append(f"    {name} = A[{len(self.p.agents) + slot}]  # float copy, made by floats(A)")
+            slot = len(self.p.agents) + len(self.p.real_agents()) + list(self.float_blocks).index(ai)
+            self.lines.append(f"    {name} = A[{slot}]  # float copy, made by floats(A)")
         return name
 
     def floats_function(self) -> list[str]:
@@ -726,9 +737,11 @@ class TorchProgram(CompiledProgram):
         return tuple(consts[n].reshape(1) for n in self.program.runtime_consts)
 
     def _A(self, actions: Mapping[str, Tensor]) -> tuple:
-        # the float copies are made here, never inside the compiled graph (see floats in the module)
+        # integer actions in agent order, then the real actions of the types with continuous heads, then
+        # the float copies, made here, never inside the compiled graph (see floats in the module)
         A = tuple(actions[a] for a in self.program.agents)
-        return A + self._floats(A)
+        R = tuple(actions[real_key(a)].to(self.device, self.dtype) for a in self.program.real_agents())
+        return A + R + self._floats(A)
 
     def init(self, n_envs, uniforms, consts) -> dict[str, Tensor]:
         U = tuple(uniforms[n].to(self.device, self.dtype) for n in self.program.uniforms)

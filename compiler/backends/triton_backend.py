@@ -29,7 +29,7 @@ from typing import Any
 import torch
 
 from .. import cache
-from ..ir import Program
+from ..ir import Program, real_key
 from ..philox import rng_words
 from . import CompiledProgram, StepResult
 from .triton_printer import KernelPlan, ModuleSource, print_program
@@ -167,8 +167,12 @@ class TritonProgram(CompiledProgram):
 
     def _actions(self, plan: KernelPlan, actions: Mapping[str, Tensor]) -> list[Tensor]:
         out = []
+        reals = {real_key(a) for a in self.program.real_agents()}
         for a in plan.actions:
             x = actions[a]
+            if a in reals:  # a continuous head's values, used in the program's dtype
+                out.append(x.to(self.device, self.dtype).contiguous())
+                continue
             if x.dtype.is_floating_point or x.dtype == torch.bool:
                 raise TypeError(f"actions[{a!r}] must be an integer tensor, not {x.dtype}")
             out.append(x.to(self.device).contiguous())

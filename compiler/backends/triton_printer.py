@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ..ir import Function, Op, Output, Program, per_axis
+from ..ir import Function, Op, Output, Program, per_axis, real_key
 
 # Tables and array literals up to this many entries become nested tl.where; longer ones are read from a
 # small constant table in memory (``pk``).
@@ -79,7 +79,7 @@ class KernelPlan:
 
     name: str
     inputs: list[tuple[str, str]] = field(default_factory=list)  # (source, name) per pointer argument
-    actions: list[str] = field(default_factory=list)  # agent types whose action tensors are read
+    actions: list[str] = field(default_factory=list)  # action tensors read: agent type, or ir.real_key of one
     slots: list[Slot] = field(default_factory=list)
     obs: list[str] = field(default_factory=list)  # agent types with an observation tensor argument
     flat_sizes: dict[str, int] = field(default_factory=dict)  # cls -> per-env elements (all slots)
@@ -245,7 +245,26 @@ class _KernelWriter:
         off = self.p.table_offset(table)
         return f"tl.load(pk + {off} + {idx}).to(DT)"
 
+    def real_action(self, op: Op) -> str:
+        """A continuous head's value: a load from the agent type's real action tensor (in DT)."""
+        agent, column, per = str(op.attr("agent")), int(op.attr("column")), op.attr("per")  # type: ignore[arg-type]
+        ptr = self.arg_action(real_key(agent))
+        ncol, n_ag = self.prog.n_real_columns(agent), self.prog.n_agents(agent)
+        terms = [f"e * {n_ag * ncol}"]
+        if self.prog.agent_dims(agent):
+            terms.append(f"ix{self.p.axes.index(agent)} * {ncol}")
+        terms.append(str(column))
+        if per:
+            terms.append(f"ix{self.p.axes.index(per_axis(agent, str(per)))}")
+        m = self.mask(op.dims)
+        mask = f", mask={m}, other=0.0" if m else ""
+        var = self.fresh()
+        self.define(op, var, f"tl.load({ptr} + {' + '.join(terms)}{mask})")
+        return var
+
     def action(self, op: Op) -> str:
+        if op.attr("real"):
+            return self.real_action(op)
         agent = str(op.attr("agent"))
         column = int(op.attr("column"))  # type: ignore[arg-type]
         per = op.attr("per")
@@ -276,8 +295,8 @@ class _KernelWriter:
             self.emit(f"{raw} = tl.load({ptr} + {' + '.join(terms)}{mask}).to(tl.int32)",
                       f"action of {agent}, column {column}")
         idx = raw if stride == 1 else f"({raw} // {stride})"
-        head_n = next((h.n for h in self.prog.heads
-                       if h.agent == agent and h.column <= column < h.column + h.n_columns), None)
+        head_n = next((h.n for h in self.prog.heads if h.agent == agent and not h.continuous
+                       and h.column <= column < h.column + h.n_columns), None)
         if not (stride == 1 and head_n == size):
             idx = f"{idx} % {size}"
         if idx != raw:

@@ -93,7 +93,8 @@ class Setup:
 
     def __init__(self, env, n_envs: int, policies: dict[str, TypePolicy], cfg, horizon: int,
                  entropy_end: dict[str, float], entropy_start: dict[str, float],
-                 masks: dict[str, torch.Tensor | None] | None = None):
+                 masks: dict[str, torch.Tensor | None] | None = None,
+                 bounds: dict[str, torch.Tensor | None] | None = None):
         self.env = env
         self.n_envs = n_envs
         self.policies = policies
@@ -102,6 +103,7 @@ class Setup:
         self.entropy_end = entropy_end
         self.entropy_start = entropy_start
         self.masks = masks or {}
+        self.bounds = bounds or {}  # the curriculum's intervals of continuous actions (None: as declared)
         self.types = list(env.agent_types)
 
 
@@ -111,14 +113,14 @@ def _buffer(s: Setup) -> RolloutBuffer:
 
 
 def evaluate(s: Setup, policies: dict[str, TypePolicy], masks: dict[str, torch.Tensor | None], iterations: int,
-             seed: int) -> dict[str, float]:
+             seed: int, bounds: dict[str, torch.Tensor | None] | None = None) -> dict[str, float]:
     """Mean reward per agent and step of every type over ``iterations`` batches of episodes."""
     gen = torch.Generator(device=next(next(iter(policies.values())).parameters()).device).manual_seed(seed)
     buf = _buffer(s)
     sums = dict.fromkeys(s.types, 0.0)
     for _ in range(iterations):
         obs = s.env.reset()
-        collect(s.env, policies, masks, obs, buf, gen)
+        collect(s.env, policies, masks, obs, buf, gen, bounds)
         for a in s.types:
             sums[a] += float(buf.types[a].rewards.mean())
     return {a: v / iterations for a, v in sums.items()}
@@ -139,8 +141,9 @@ def best_response(s: Setup, agent: str, settings: BRSettings, seed: int = 0,
     learner = policies[agent]
     learner.requires_grad_(True)
     masks = {a: (s.masks.get(a) if settings.masks else None) for a in s.types}
+    bounds = s.bounds if settings.masks else None  # the curriculum's narrowed intervals go with its masks
     eval_seed = 10_000 + seed
-    before = evaluate(s, policies, masks, settings.eval_iterations, eval_seed)
+    before = evaluate(s, policies, masks, settings.eval_iterations, eval_seed, bounds)
 
     if settings.algo == "pg":
         lr = settings.lr if settings.lr is not None else cfg.lr
@@ -162,14 +165,14 @@ def best_response(s: Setup, agent: str, settings: BRSettings, seed: int = 0,
     scale, gamma, lam = cfg.get("reward_scale", agent), cfg.get("gamma", agent), cfg.get("gae_lambda", agent)
     for _ in range(settings.iterations):
         obs = s.env.reset()
-        collect(s.env, policies, masks, obs, buf, gen)
+        collect(s.env, policies, masks, obs, buf, gen, bounds)
         b = buf.types[agent]
         curve.append(float(b.rewards.mean()))
         batch = ppo.batch_from(b, buf.dones, scale, gamma, lam, cfg.returns)
         learner.train()
         ppo.update(learner, opt, batch, masks[agent], ppo_settings, gen)
         learner.eval()
-    after = evaluate(s, policies, masks, settings.eval_iterations, eval_seed)
+    after = evaluate(s, policies, masks, settings.eval_iterations, eval_seed, bounds)
     return BRResult(agent, seed, before[agent], after[agent], before, after, curve, train_gain)
 
 
@@ -192,7 +195,7 @@ def setup_from_trainer(trainer, n_envs: int, seed: int) -> Setup:
     cur = trainer.curriculum
     start = {a: cur.entropy_coef(a, cur.start[a], cfg.get("entropy", a)) for a in trainer.types}
     end = {a: cur.entropy_coef(a, e, cfg.get("entropy", a)) for a in trainer.types}
-    return Setup(env, n_envs, trainer.policies, cfg, trainer.steps, end, start, trainer.masks(e))
+    return Setup(env, n_envs, trainer.policies, cfg, trainer.steps, end, start, trainer.masks(e), trainer.bounds(e))
 
 
 def training_gain(run_dir: str | Path, agent: str) -> float:

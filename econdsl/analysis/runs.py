@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..language import ast
-from ..trainer.files import CHECKPOINT, EVAL_ARRAYS, EVAL_SUMMARY, METRICS
+from ..trainer.files import CHECKPOINT, EVAL_ARRAYS, EVAL_SUMMARY, METRICS, REAL_ACTION
 
 REWARD_SUFFIX = "/reward"
 ECON_PREFIX = "econ/"
@@ -110,20 +110,26 @@ class Run:
         return {f"{a} mean reward": (x, self.metrics[f"{a}{REWARD_SUFFIX}"]) for a in self.agent_types}
 
 
-def action_values(resolved, agent: str, idx: np.ndarray) -> dict[str, np.ndarray]:
+def action_values(resolved, agent: str, idx: np.ndarray, reals: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Decode a type's action columns [..., n_columns] into the value of every action component.
 
     Components that choose a member of a population are left out (an index has no meaningful mean).
     Columns follow the model's heads in order, a per-member head (``demand[Firm]``) taking one column per
     member; a joint head's index is mixed-radix with its first component slowest (the compiler's
-    convention: component k = index // prod(sizes[k+1:]) mod sizes[k]).
+    convention: component k = index // prod(sizes[k+1:]) mod sizes[k]). Continuous components are read
+    from ``reals`` [..., n_real_columns] (values; one column block per component, members innermost),
+    and left out without it.
     """
     out: dict[str, np.ndarray] = {}
-    col = 0
+    col = real_col = 0
     for h in resolved.heads[agent]:
-        if h.continuous:
-            return out
         reps = resolved.populations[h.per].size if h.per else 1
+        if h.continuous:
+            for comp in h.components:
+                if reals is not None:
+                    out[comp] = np.asarray(reals[..., real_col:real_col + reps], dtype=float)
+                real_col += reps
+            continue
         block = idx[..., col:col + reps]
         col += reps
         for k, comp in enumerate(h.components):
@@ -185,6 +191,7 @@ def load_run(run_dir: str | Path, model_file: str | Path | None = None) -> Run:
             with np.load(run_dir / EVAL_ARRAYS) as z:
                 for key in z.files:
                     if key.startswith("action/") and key[7:] in resolved.heads:
-                        for name, v in action_values(resolved, key[7:], z[key]).items():
+                        reals = z[REAL_ACTION + key[7:]] if REAL_ACTION + key[7:] in z.files else None
+                        for name, v in action_values(resolved, key[7:], z[key], reals).items():
                             actions[name] = _mean(v)
     return Run(run_dir, metrics, ev, actions)

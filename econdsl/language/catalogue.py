@@ -160,6 +160,17 @@ CATALOGUE: dict[str, Entry] = _entries(
     Entry("E507", "invalid action domain",
           "An action grid is empty, has a non-constant value, or a range whose step does not reach.",
           "Use a set `{a, b, c}`, a range `a:b` or `a:step:b` of constants, or a population name."),
+    Entry("E510", "continuous action with an infinite bound",
+          "An interval action `in [lo, hi]` is drawn from a bounded distribution, so both ends must be "
+          "finite.",
+          "Give the interval finite ends (`in [0, 100]`), in the action's unit."),
+    Entry("E511", "empty continuous action",
+          "An interval action's lower bound is not below its upper bound.",
+          "Write `[lo, hi]` with lo < hi; a value that cannot vary is a constant, not an action."),
+    Entry("E512", "joint action mixing an interval and a grid",
+          "A joint action `(a, b) in X × Y` is either all intervals (several continuous values) or all "
+          "grids (one categorical choice over the product).",
+          "Declare the continuous and the discrete components as separate actions."),
     Entry("W501", "unused declaration",
           "A constant or parameter is declared but never used.",
           "Remove it, or use it."),
@@ -221,10 +232,6 @@ CATALOGUE: dict[str, Entry] = _entries(
     Entry("E1002", "invalid training setting",
           "A `train` setting is unknown or has a value of the wrong type.",
           "See `econdsl train --help` and the train section of docs/language.md for the settings."),
-    Entry("E1003", "continuous actions are not supported yet",
-          "An action declared over an interval (`action x in [0, 1]`) is accepted by the grammar, but the "
-          "compiler and the trainer run action grids only.",
-          "Discretise the action into a grid, e.g. `action x in 0:0.1:1`."),
     Entry("E1010", "training setting outside its allowed range",
           "A `train` setting has the right type but a value no run can use: `clip`, `lr`, `reward_scale` and "
           "`obs_clip` must be > 0, `entropy`, `value_coef`, `max_grad_norm`, `threads` and `steps` ≥ 0, `gamma` "
@@ -242,6 +249,11 @@ CATALOGUE: dict[str, Entry] = _entries(
           "The message names the setting that disables it.",
           "Set the enabling setting in the same block, move the setting into the preset that enables it, "
           "or remove it."),
+    Entry("E1020", "`allow` condition that cannot narrow a continuous action",
+          "An `allow` line on a continuous action narrows its interval, so its condition must be bounds on "
+          "the action: comparisons `x <= expr`, `x >= expr` (or `<`, `>`, either side) joined by `&&`, "
+          "where `expr` does not mention `x`.",
+          "Write the condition as bounds, e.g. `allow Firm if price <= 1000 + 1500 * e / N`."),
 )
 
 

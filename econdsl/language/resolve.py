@@ -70,7 +70,11 @@ class Table:
 
 @dataclass(frozen=True)
 class ActionHead:
-    """One categorical head of an agent type's policy."""
+    """One head of an agent type's policy: categorical over a grid, or continuous over an interval.
+
+    A continuous head (every component an interval ``[lo, hi]`` with finite constant bounds) has
+    ``sizes`` 0, ``values`` empty and ``bounds`` one ``(lo, hi)`` per component.
+    """
 
     agent: str
     decl: ast.Action
@@ -79,6 +83,7 @@ class ActionHead:
     sizes: tuple[int, ...]  # grid size of each component (product = number of choices)
     values: tuple[tuple[float, ...], ...]  # grid values of each component (member indices for populations)
     continuous: bool = False
+    bounds: tuple[tuple[float, float], ...] = ()  # continuous heads: (lo, hi) of each component
 
     @property
     def n(self) -> int:
@@ -597,6 +602,27 @@ def _grid_values(g: ast.Node, populations, consts, diags) -> tuple[float, ...] |
     return None
 
 
+def _interval_bounds(g: ast.GridInterval, consts, diags) -> tuple[float, float] | None:
+    """The bounds of a continuous action: constants, finite, lo < hi (E507, E510, E511)."""
+    try:
+        lo, hi = eval_const(g.lo, consts), eval_const(g.hi, consts)
+    except NotConstant as e:
+        diags.add("E507", f"interval bounds must be constants: {e.reason}", e.node.span)
+        return None
+    bad = [(e, v) for e, v in ((g.lo, lo), (g.hi, hi)) if not math.isfinite(v)]
+    for e, v in bad:
+        diags.add("E510", f"a continuous action needs finite bounds; this one is {v:g}", e.span,
+                  "give the interval finite ends, e.g. `in [0, 100]` (the policy draws from a bounded "
+                  "distribution)")
+    if bad:
+        return None
+    if not lo < hi:
+        diags.add("E511", f"the interval [{lo:g}, {hi:g}] is empty or a single point", g.span,
+                  "write the lower bound first; a fixed value is a constant, not an action")
+        return None
+    return lo, hi
+
+
 def _action_head(agent: str, d: ast.Action, populations, consts, diags) -> ActionHead | None:
     if d.per is not None and d.per not in populations:
         diags.add("E204", f"`{d.per}` is not a population", d.span, did_you_mean(d.per, populations))
@@ -605,8 +631,17 @@ def _action_head(agent: str, d: ast.Action, populations, consts, diags) -> Actio
         diags.add("E507", f"{len(d.names)} action name(s) but {len(d.grids)} grid(s) in the product", d.span,
                   "write `(a, b) in X × Y` with one grid per name")
         return None
-    if any(isinstance(g, ast.GridInterval) for g in d.grids):
-        return ActionHead(agent, d, d.names, d.per, (0,) * len(d.names), ((),) * len(d.names), continuous=True)
+    intervals = [isinstance(g, ast.GridInterval) for g in d.grids]
+    if any(intervals):
+        if not all(intervals):
+            diags.add("E512", "a joint action mixes an interval with a grid", d.span,
+                      "declare the continuous and the discrete components as separate actions")
+            return None
+        bounds = [_interval_bounds(g, consts, diags) for g in d.grids]
+        if any(b is None for b in bounds):
+            return None
+        return ActionHead(agent, d, d.names, d.per, (0,) * len(d.names), ((),) * len(d.names), continuous=True,
+                          bounds=tuple(bounds))  # type: ignore[arg-type]
     values = []
     for g in d.grids:
         v = _grid_values(g, populations, consts, diags)

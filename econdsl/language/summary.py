@@ -63,7 +63,7 @@ def summarize(result: CheckResult) -> str:
         desc = []
         for h in heads:
             name = h.components[0] if len(h.components) == 1 else "(" + ", ".join(h.components) + ")"
-            size = "continuous" if h.continuous else str(h.n)
+            size = ("in " + " × ".join(f"[{lo:g}, {hi:g}]" for lo, hi in h.bounds)) if h.continuous else str(h.n)
             if h.per:
                 desc.append(f"{name}[{h.per}] {size} × {r.populations[h.per].size} heads")
             else:
@@ -93,7 +93,8 @@ def resolved_json(r: Resolved) -> dict:
                              "unit": print_unit(s.unit)[2:] or None, "chooses": s.chooses}
                     for s in r.symbols.values()},
         "heads": {a: [{"components": list(h.components), "per": h.per, "sizes": list(h.sizes),
-                       "values": [list(v) for v in h.values], "continuous": h.continuous} for h in hs]
+                       "values": [list(v) for v in h.values], "continuous": h.continuous,
+                       "bounds": [list(b) for b in h.bounds]} for h in hs]
                   for a, hs in r.heads.items()},
         "observation_sizes": {a: observation_size(r, a) for a in r.agents},
         "equations": [("next " if e.is_next else "") + e.name + (f"[{', '.join(e.indices)}]" if e.indices else "")

@@ -26,6 +26,7 @@ from typing import Any
 import torch
 
 from ..compiler.backends import CompiledProgram, compile_program
+from ..compiler.ir import real_key
 from ..compiler.philox import rng_words
 from .allocator import tune_allocator
 
@@ -36,8 +37,10 @@ class Env:
     """A batch of replicas of a model (see the module docstring for the episode mode).
 
     Public attributes: ``agent_types`` (ordered names), ``n_agents[type]`` (1 for singletons),
-    ``action_nvec[type]`` (choices of each action column: heads in declaration order, a per-member head
-    expands to one column per member), ``obs_dim[type]``, ``obs_labels[type]`` (one label per
+    ``action_nvec[type]`` (choices of each action column of the discrete heads: heads in declaration
+    order, a per-member head expands to one column per member), ``action_bounds[type]`` ((lo, hi) of
+    each real action column of the continuous heads, the same order; empty without continuous heads),
+    ``real_key[type]`` (the actions key of a type's real tensor), ``obs_dim[type]``, ``obs_labels[type]`` (one label per
     observation column), ``runtime_consts`` (names of the constants :meth:`set_const` may change),
     ``n_envs``, ``horizon``, ``device``, ``dtype``, ``program`` (the IR), ``compiled`` (the backend).
     """
@@ -72,9 +75,13 @@ class Env:
         self.action_nvec: dict[str, list[int]] = {}
         for a in p.agents:
             cols: list[int] = []
-            for h in (h for h in p.heads if h.agent == a):
+            for h in (h for h in p.heads if h.agent == a and not h.continuous):
                 cols += [h.n] * h.n_columns
             self.action_nvec[a] = cols
+        self.action_bounds: dict[str, list[tuple[float, float]]] = {a: p.real_bounds(a) for a in p.agents}
+        self.real_key: dict[str, str] = {a: real_key(a) for a in p.agents}
+        self._lo_hi = {a: torch.tensor(self.action_bounds[a], dtype=dtype, device=self.device).T
+                       for a in p.real_agents()}
         self.obs_dim: dict[str, int] = {a: p.obs_dim(a) for a in p.agents}
         self.obs_labels: dict[str, list[str]] = {
             a: [lab for o in p.obs_outputs(a) for lab in o.labels] for a in p.agents}
@@ -131,12 +138,25 @@ class Env:
             if x.device != self.device:
                 x = x.to(self.device)
             out[a] = x
+        for a, (lo, hi) in self._lo_hi.items():
+            key = self.real_key[a]
+            if key not in actions:
+                raise KeyError(f"no real actions {key!r} for the continuous heads of {a!r}")
+            x = torch.as_tensor(actions[key])
+            want = (self.n_envs, self.n_agents[a], len(self.action_bounds[a]))
+            if tuple(x.shape) != want:
+                raise ValueError(f"actions[{key!r}] has shape {tuple(x.shape)}, expected {want}")
+            if not x.dtype.is_floating_point:
+                raise TypeError(f"actions[{key!r}] must be a float tensor, not {x.dtype}")
+            out[key] = torch.minimum(torch.maximum(x.to(self.device, self.dtype), lo), hi)  # into the bounds
         return out
 
     def step(self, actions: Mapping[str, Tensor]) -> tuple[dict[str, Tensor], dict[str, Tensor], Tensor, dict]:
         """Advance every replica by one step.
 
-        ``actions[type]``: integer tensor [n_envs, n_agents, n_columns] (int64 or a smaller int dtype).
+        ``actions[type]``: integer tensor [n_envs, n_agents, n_columns] (int64 or a smaller int dtype);
+        for a type with continuous heads also ``actions[real_key[type]]``: float tensor [n_envs, n_agents,
+        n_real_columns] of values, clipped into ``action_bounds[type]``.
         Returns ``(obs, rewards, done, info)``: ``obs[type]`` [n_envs, n_agents, obs_dim], ``rewards[type]``
         [n_envs, n_agents], ``done`` bool [n_envs], ``info`` a dict with ``t`` (the step just taken),
         ``externals`` (with ``accounting=True``) and ``final_obs`` (with ``final_obs=True`` at episode end).
@@ -226,12 +246,17 @@ class Env:
         self._masks[agent] = mask.clone()
 
     def random_actions(self, generator: torch.Generator | None = None) -> dict[str, Tensor]:
-        """Uniformly random valid actions (int64), e.g. for tests and benchmarks."""
+        """Uniformly random valid actions (int64; and uniform values in the bounds of continuous heads),
+        e.g. for tests and benchmarks."""
         out = {}
         for a in self.agent_types:
             nvec = torch.tensor(self.action_nvec[a], dtype=torch.float64)
             u = torch.rand((self.n_envs, self.n_agents[a], len(nvec)), generator=generator, dtype=torch.float64)
             out[a] = (u * nvec).long().to(self.device)
+        for a in self._lo_hi:
+            lo, hi = torch.tensor(self.action_bounds[a], dtype=torch.float64).T
+            u = torch.rand((self.n_envs, self.n_agents[a], len(lo)), generator=generator, dtype=torch.float64)
+            out[self.real_key[a]] = (lo + u * (hi - lo)).to(self.device, self.dtype)
         return out
 
     def __repr__(self) -> str:

@@ -2,7 +2,10 @@
 
 Agents are named ``"<Type>_<k>"`` (``"Consumer_0"`` … ``"Firm_9"``), a singleton type by its name
 (``"Government"``). Observation spaces are ``Box(-inf, inf, (obs_dim,), float32)``; action spaces are
-``MultiDiscrete(action_nvec[type])`` (one entry per action column). An episode ends after ``horizon``
+``MultiDiscrete(action_nvec[type])`` (one entry per action column) for a type with discrete heads only,
+``Box(lo, hi, (n_real_columns,), float32)`` (the intervals of ``action_bounds[type]``) for a type with
+continuous heads only, and ``Dict({"discrete": MultiDiscrete, "continuous": Box})`` for a type with both.
+An episode ends after ``horizon``
 steps with ``truncations`` True for every agent (a time limit; there are no terminal states), after
 which ``agents`` is empty until ``reset``.
 
@@ -42,8 +45,7 @@ class EconParallelEnv(ParallelEnv):
         self.possible_agents = [n for n, _, _ in self._names]
         self._type_of = {n: (a, k) for n, a, k in self._names}
         self._obs_spaces = {a: spaces.Box(-np.inf, np.inf, (e.obs_dim[a],), np.float32) for a in e.agent_types}
-        self._act_spaces = {a: spaces.MultiDiscrete(np.array(e.action_nvec[a], dtype=np.int64))
-                            for a in e.agent_types}
+        self._act_spaces = {a: _action_space(e.action_nvec[a], e.action_bounds[a]) for a in e.agent_types}
         self.agents: list[str] = []
 
     def observation_space(self, agent: str) -> spaces.Space:
@@ -67,12 +69,21 @@ class EconParallelEnv(ParallelEnv):
     def step(self, actions: dict[str, Any]):
         e = self._env
         batch = {a: torch.zeros(1, e.n_agents[a], len(e.action_nvec[a]), dtype=torch.long) for a in e.agent_types}
+        for a in e.agent_types:  # continuous heads: a missing action means the lower bound
+            if e.action_bounds[a]:
+                lo = torch.tensor([lo for lo, _ in e.action_bounds[a]], dtype=torch.float64)
+                batch[e.real_key[a]] = lo.expand(1, e.n_agents[a], len(lo)).clone()
         for name in self.agents:
             a, k = self._type_of[name]
             act = actions.get(name)
             if act is None:
                 continue  # a missing action means choice 0 in every column
-            batch[a][0, k] = torch.as_tensor(np.asarray(act, dtype=np.int64).reshape(-1))
+            discrete, continuous = (act["discrete"], act["continuous"]) if isinstance(act, dict) else \
+                (act, None) if e.action_nvec[a] else (None, act)
+            if discrete is not None:
+                batch[a][0, k] = torch.as_tensor(np.asarray(discrete, dtype=np.int64).reshape(-1))
+            if continuous is not None:
+                batch[e.real_key[a]][0, k] = torch.as_tensor(np.asarray(continuous, dtype=np.float64).reshape(-1))
         obs, rew, done, info = e.step(batch)
         ended = bool(done[0])
         if ended:
@@ -98,6 +109,15 @@ class EconParallelEnv(ParallelEnv):
         """The replica's states and parameters, flattened in ``Program.buffers`` order."""
         s = self._env.state
         return np.concatenate([s[b.name][0].reshape(-1).double().cpu().numpy() for b in self.model.program.buffers])
+
+
+def _action_space(nvec: list[int], bounds: list[tuple[float, float]]) -> spaces.Space:
+    discrete = spaces.MultiDiscrete(np.array(nvec, dtype=np.int64))
+    if not bounds:
+        return discrete
+    lo, hi = (np.array(v, dtype=np.float32) for v in zip(*bounds, strict=True))
+    continuous = spaces.Box(lo, hi, (len(bounds),), np.float32)
+    return spaces.Dict({"discrete": discrete, "continuous": continuous}) if nvec else continuous
 
 
 def parallel_env(path: str, overrides: dict | None = None, **kwargs: Any) -> EconParallelEnv:

@@ -8,7 +8,8 @@ Every item is data from the ``.econ`` file, evaluated here with the iteration in
 - ``anneal name = expr(e)``: a runtime constant of the environment, set at the start of each iteration;
 - ``allow Type if cond``: an action mask. ``cond`` is evaluated on the grid values of the action
   components it mentions; heads whose components it does not mention stay unmasked, and several
-  ``allow`` lines for one type are a conjunction;
+  ``allow`` lines for one type are a conjunction. On a continuous action ``cond`` is bounds on it
+  (``x <= expr && x >= expr``, see ``language/allow.py``) that narrow its interval instead;
 - ``entropy [Type] = expr(age)``: the entropy weight, with ``age`` the iterations since the type started
   training (``e`` is available too); a line without a type applies to every type without its own line.
 """
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..language import ast
+from ..language.allow import interval_limits
 from ..language.resolve import NotConstant, Resolved, eval_const
 
 
@@ -34,6 +36,9 @@ class HeadLayout:
 
     columns: list[int] = field(default_factory=list)  # index of the ActionHead behind each column
     nvec: list[int] = field(default_factory=list)  # choices of each column
+    # continuous heads: (index of the ActionHead, component) behind each real column, and its bounds
+    real_columns: list[tuple[int, int]] = field(default_factory=list)
+    bounds: list[tuple[float, float]] = field(default_factory=list)
 
     @property
     def max_n(self) -> int:
@@ -41,13 +46,16 @@ class HeadLayout:
 
 
 def head_layout(resolved: Resolved, agent: str) -> HeadLayout:
-    """One column per head, a per-member head (``demand[Firm]``) expanded to one column per member."""
+    """One column per head, a per-member head (``demand[Firm]``) expanded to one column per member;
+    continuous heads in real columns, one per component and member (the compiler's layout)."""
     out = HeadLayout()
     for k, h in enumerate(resolved.heads[agent]):
-        if h.continuous:
-            raise CurriculumError(f"{h.decl.span}: the trainer supports discrete action grids only; "
-                                  f"`{h.decl.name}` is continuous")
         reps = resolved.populations[h.per].size if h.per else 1
+        if h.continuous:
+            for c, lo_hi in enumerate(h.bounds):
+                out.real_columns += [(k, c)] * reps
+                out.bounds += [lo_hi] * reps
+            continue
         out.columns += [k] * reps
         out.nvec += [h.n] * reps
     return out
@@ -110,6 +118,10 @@ class Curriculum:
             names = ", ".join(heads[k].decl.name for k in sorted(used))
             raise CurriculumError(f"{it.span}: an `allow` condition may constrain one action head of "
                                   f"`{it.agent}`, but this one mentions several ({names}); split it")
+        for k in used:
+            if heads[k].continuous and isinstance(bad := interval_limits(it.cond, heads[k].components), ast.Node):
+                raise CurriculumError(f"{bad.span}: an `allow` condition on a continuous action must bound "
+                                      f"it (`x <= expr`, `x >= expr`, joined by `&&`)")
 
     # ---------------------------------------------------------------- the schedule
 
@@ -141,11 +153,41 @@ class Curriculum:
             self._mask_cache[key] = self._build_mask(agent, e)
         return self._mask_cache[key]
 
+    def bounds(self, agent: str, e: int) -> torch.Tensor | None:
+        """The continuous action intervals of ``agent`` at iteration ``e``: float [2, n_real_columns] (lower,
+        upper), the declared ones narrowed by the type's ``allow`` bounds; None when no ``allow`` line
+        bounds a continuous action (the declared intervals)."""
+        layout = self.layouts[agent]
+        if not self.enabled or not layout.real_columns:
+            return None
+        heads = self.resolved.heads[agent]
+        limits = [lim for it in self.allows[agent] for h in heads
+                  if h.continuous and _names(it.cond) & set(h.components)
+                  for lim in interval_limits(it.cond, h.components)]  # type: ignore[union-attr]
+        if not limits:
+            return None
+        out = torch.tensor(layout.bounds, dtype=torch.float64).reshape(-1, 2).T.clone()
+        for col, (k, c) in enumerate(layout.real_columns):
+            comp = heads[k].components[c]
+            for name, side, expr in limits:
+                if name == comp:
+                    v = self._eval(expr, {"e": float(e)})
+                    out[0, col] = max(out[0, col], v) if side == "lo" else out[0, col]
+                    out[1, col] = min(out[1, col], v) if side == "hi" else out[1, col]
+            if not out[0, col] < out[1, col]:
+                raise CurriculumError(f"{self.allows[agent][0].span}: at iteration {e} the curriculum allows no "
+                                      f"value of `{agent}`'s action `{comp}` (interval [{float(out[0, col]):g}, "
+                                      f"{float(out[1, col]):g}])")
+        return out.float()
+
     def _build_mask(self, agent: str, e: int) -> torch.Tensor:
         layout = self.layouts[agent]
         heads = self.resolved.heads[agent]
-        head_masks = []
+        head_masks: list[list[bool]] = []
         for h in heads:
+            if h.continuous:  # narrowed by bounds(), not masked
+                head_masks.append([])
+                continue
             allowed = [True] * h.n
             for it in self.allows[agent]:
                 names = _names(it.cond)

@@ -19,7 +19,8 @@ import torch
 
 from . import files
 from .fileio import write_atomic
-from .policy import TypePolicy
+from .policy import TypePolicy, real_values
+from .rollout import declared_bounds
 
 STATE_TIMING = "pre_step"
 """eval.json's ``state_timing``: a state's entry t is its value before step t (the value step t starts from)."""
@@ -43,6 +44,12 @@ def evaluate(trainer, n_envs: int, greedy: bool = False, seed_offset: int = 1000
     series: dict[str, list[np.ndarray]] = {n: [] for n in trainer.series_names}
     rewards: dict[str, list[np.ndarray]] = {a: [] for a in trainer.types}
     actions: dict[str, list[np.ndarray]] = {a: [] for a in trainer.types}
+    # continuous heads: the values taken (sampled) and the policy's central value (z = μ, its median)
+    reals = [a for a in trainer.types if trainer.policies[a].n_real]
+    real_taken: dict[str, list[np.ndarray]] = {a: [] for a in reals}
+    real_central: dict[str, list[np.ndarray]] = {a: [] for a in reals}
+    bounds = {a: b if (b := trainer.bounds(e)[a]) is not None else declared_bounds(env, a, trainer.device)
+              for a in reals}
     states = {n for n in series if trainer.resolved.symbols[n].kind == "state"}
     for _ in range(steps):
         # states as the step sees them (before it), quantities as the step computes them: at the episode's
@@ -54,8 +61,16 @@ def evaluate(trainer, n_envs: int, greedy: bool = False, seed_offset: int = 1000
         for a in trainer.types:
             x = obs[a]
             E, n, d = x.shape
-            logp, _ = trainer.policies[a](x.reshape(E * n, d).float(), masks[a])
-            act[a] = TypePolicy.sample(logp, gen, greedy).view(E, n, -1)
+            if a in bounds:
+                dist, _ = trainer.policies[a].dist(x.reshape(E * n, d).float(), masks[a])
+                both = TypePolicy.sample_action(dist, gen, greedy)
+                act[a] = both.index.view(E, n, -1)
+                act[env.real_key[a]] = real_values(both.z.view(E, n, -1), bounds[a])
+                real_taken[a].append(act[env.real_key[a]].cpu().numpy())
+                real_central[a].append(real_values(dist.mean.view(E, n, -1), bounds[a]).cpu().numpy())
+            else:
+                logp, _ = trainer.policies[a](x.reshape(E * n, d).float(), masks[a])
+                act[a] = TypePolicy.sample(logp, gen, greedy).view(E, n, -1)
             actions[a].append(act[a].cpu().numpy())
         obs, r, _, _ = env.step(act)
         for a in trainer.types:
@@ -68,6 +83,8 @@ def evaluate(trainer, n_envs: int, greedy: bool = False, seed_offset: int = 1000
         "series": {k: np.stack(v) for k, v in series.items()},
         "rewards": {k: np.stack(v) for k, v in rewards.items()},
         "actions": {k: np.stack(v) for k, v in actions.items()},
+        "real_actions": {k: np.stack(v) for k, v in real_taken.items()},
+        "real_central": {k: np.stack(v) for k, v in real_central.items()},
         "iteration": e,
     }
 
@@ -77,6 +94,8 @@ def save(result: dict[str, Any], resolved, path: Path) -> dict[str, Any]:
     arrays = {f"series/{k}": v for k, v in result["series"].items()}
     arrays |= {f"reward/{k}": v for k, v in result["rewards"].items()}
     arrays |= {f"action/{k}": v for k, v in result["actions"].items()}
+    arrays |= {f"{files.REAL_ACTION}{k}": v for k, v in result.get("real_actions", {}).items()}
+    arrays |= {f"{files.REAL_CENTRAL}{k}": v for k, v in result.get("real_central", {}).items()}
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
     write_atomic(path / files.EVAL_ARRAYS, buf.getvalue())
@@ -93,6 +112,18 @@ def save(result: dict[str, Any], resolved, path: Path) -> dict[str, Any]:
         }
     for k, v in result["rewards"].items():
         summary["reward"][k] = float(np.mean(v))
+    if result.get("real_actions"):
+        from ..analysis.runs import action_values
+
+        summary["actions"] = {}
+        for a, taken in result["real_actions"].items():
+            idx = result["actions"][a]
+            central = action_values(resolved, a, idx, result["real_central"][a])
+            continuous = {c for h in resolved.heads[a] if h.continuous for c in h.components}
+            for comp, v in action_values(resolved, a, idx, taken).items():
+                if comp in continuous:
+                    summary["actions"][comp] = {"mean": float(np.mean(v)),
+                                                "central_mean": float(np.mean(central[comp]))}
     write_atomic(path / files.EVAL_SUMMARY, json.dumps(summary, ensure_ascii=False, indent=1))  # last: "finished"
     return summary
 

@@ -6,3 +6,5 @@ METRICS = "metrics.csv"
 CHECKPOINT = "checkpoint.pt"  # written atomically by the trainer (tmp + rename)
 EVAL_SUMMARY = "eval.json"  # episode means of every series, written with eval.npz after training
 EVAL_ARRAYS = "eval.npz"
+# eval.npz key prefixes of continuous actions: the values taken, the policy's central values (median)
+REAL_ACTION, REAL_CENTRAL = "action_real/", "action_real_central/"

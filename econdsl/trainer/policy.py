@@ -1,18 +1,58 @@
-"""One shared policy and value network per agent type: an MLP trunk, masked multi-head categorical actions.
+"""One shared policy and value network per agent type: an MLP trunk, masked multi-head categorical actions
+and, for continuous actions, tanh-squashed Gaussian heads.
 
-All heads of a type are one padded logits tensor [batch, n_heads, max_n], so that sampling, log-probabilities
-and entropies of every head (and every agent of the type) are single tensor operations, never Python loops.
-Padding entries and curriculum-masked actions get a large negative logit (probability exactly 0 in float32).
+All discrete heads of a type are one padded logits tensor [batch, n_heads, max_n], so that sampling,
+log-probabilities and entropies of every head (and every agent of the type) are single tensor operations,
+never Python loops. Padding entries and curriculum-masked actions get a large negative logit (probability
+exactly 0 in float32).
+
+A continuous head (``action h in [lo, hi]``) draws ``z ~ Normal(μ(obs), σ)`` (σ a learned parameter per
+column, independent of the observation) and acts ``lo + (hi - lo) · (tanh z + 1) / 2``: every value of
+the open interval, never outside it. The rollout stores ``z``; its log-probability is that of the
+squashed value ``u = (tanh z + 1) / 2``, i.e. the Gaussian's minus ``log du/dz`` (the correction does not
+depend on the parameters, so PPO's ratio is the Gaussian's; it makes reported log-probabilities and KL
+estimates those of the actions taken). The entropy bonus uses the Gaussian's entropy (the squashed one has
+no closed form). Greedy (evaluation) actions are ``z = μ``: the distribution's median.
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 from torch import nn
 
 MASKED = -1e9  # logit of a forbidden action: exp underflows to 0, so masked actions are never sampled
+_HALF_LOG_2PI_E = 0.5 * math.log(2 * math.pi * math.e)
+
+
+class Dist(NamedTuple):
+    """A batch of action distributions of one agent type."""
+
+    logp: torch.Tensor  # [B, n_heads, max_n] masked log-probabilities of the discrete heads
+    mean: torch.Tensor  # [B, n_real] μ of the continuous heads' Gaussians (before the squash)
+    log_std: torch.Tensor  # [n_real] log σ
+
+
+class Action(NamedTuple):
+    """A batch of actions of one agent type."""
+
+    index: torch.Tensor  # [B, n_heads] int64 choices of the discrete heads
+    z: torch.Tensor  # [B, n_real] the continuous heads' Gaussian draws (act with real_values)
+
+
+def real_values(z: torch.Tensor, lo_hi: torch.Tensor) -> torch.Tensor:
+    """The values of continuous actions: ``z`` [..., n_real] squashed into the bounds ``lo_hi`` [2, n_real]."""
+    return lo_hi[0] + (lo_hi[1] - lo_hi[0]) * (torch.tanh(z) + 1) * 0.5
+
+
+def squashed_log_prob(mean: torch.Tensor, log_std: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """Log-density of u = (tanh z + 1)/2 for z ~ Normal(mean, exp(log_std)), per column: [..., n_real]."""
+    gauss = -0.5 * ((z - mean) * torch.exp(-log_std)).square() - log_std - 0.5 * math.log(2 * math.pi)
+    # log du/dz = log((1 - tanh² z)/2) = 2·(log 2 - z - softplus(-2z)) - log 2, stable for large |z|
+    log_jac = 2.0 * (math.log(2.0) - z - nn.functional.softplus(-2.0 * z)) - math.log(2.0)
+    return gauss - log_jac
 
 
 def layer_init(layer: nn.Linear, std: float = math.sqrt(2), bias: float = 0.0) -> nn.Linear:
@@ -111,17 +151,21 @@ class TypePolicy(nn.Module):
 
     def __init__(self, obs_dim: int, nvec: list[int], hidden: tuple[int, ...], obs_norm: str = "running",
                  obs_clip: float = 10.0, digit_features: list[int] | None = None, activation: str = "relu",
-                 shared_value: bool = True, obs_scales: list[float] | None = None):
+                 shared_value: bool = True, obs_scales: list[float] | None = None, n_real: int = 0):
         super().__init__()
         self.nvec = list(nvec)
-        self.n_heads, self.max_n = len(nvec), max(nvec)
+        self.n_heads, self.max_n = len(nvec), max(nvec, default=1)
+        self.n_real = n_real
         self.norm = ObsNormalizer(obs_dim, obs_norm, obs_clip, digit_features, scales=obs_scales)
         # A type that observes nothing sees one constant input: its action distribution is the same in every
         # state (right for a one-shot game), and the network keeps its usual shape.
         self.blind = self.norm.out_dim == 0
         inputs = 1 if self.blind else self.norm.out_dim
         self.trunk, width = _mlp(inputs, hidden, activation)
-        self.logits = layer_init(nn.Linear(width, self.n_heads * self.max_n), std=0.01)
+        self.logits = layer_init(nn.Linear(width, self.n_heads * self.max_n), std=0.01) if self.n_heads else None
+        if n_real:  # continuous heads: μ from the trunk, one learned σ per column (σ = 1 at the start)
+            self.mean = layer_init(nn.Linear(width, n_real), std=0.01)
+            self.log_std = nn.Parameter(torch.zeros(n_real))
         # The paper puts the value head on the policy's trunk; a separate critic MLP is the option.
         self.critic = None if shared_value else _mlp(inputs, hidden, activation)[0]
         self.value = layer_init(nn.Linear(width, 1), std=1.0)
@@ -136,13 +180,53 @@ class TypePolicy(nn.Module):
 
     def forward(self, obs: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Raw observations [B, obs_dim] → masked log-probabilities [B, n_heads, max_n] and values [B]."""
+        d, value = self.dist(obs, mask)
+        return d.logp, value
+
+    def dist(self, obs: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[Dist, torch.Tensor]:
+        """Raw observations [B, obs_dim] → the distributions of every head (:class:`Dist`) and values [B]."""
         x = obs.new_ones(obs.shape[0], 1) if self.blind else self.norm(obs)
         z = self.trunk(x)
         zv = z if self.critic is None else self.critic(x)
-        bias = torch.where(self.allowed(mask), 0.0, MASKED)  # one broadcast add: cheaper than masked_fill
-        logits = self.logits(z).view(-1, self.n_heads, self.max_n) + bias
-        # z − logsumexp(z) is about twice as fast as log_softmax on CPU for short last dimensions
-        return logits - logits.logsumexp(-1, keepdim=True), self.value(zv).squeeze(-1)
+        if self.logits is None:
+            logp = z.new_zeros(z.shape[0], 0, self.max_n)
+        else:
+            bias = torch.where(self.allowed(mask), 0.0, MASKED)  # one broadcast add: cheaper than masked_fill
+            logits = self.logits(z).view(-1, self.n_heads, self.max_n) + bias
+            # z − logsumexp(z) is about twice as fast as log_softmax on CPU for short last dimensions
+            logp = logits - logits.logsumexp(-1, keepdim=True)
+        if self.n_real:
+            mean, log_std = self.mean(z), self.log_std
+        else:
+            mean, log_std = z.new_zeros(z.shape[0], 0), z.new_zeros(0)
+        return Dist(logp, mean, log_std), self.value(zv).squeeze(-1)
+
+    @staticmethod
+    def sample_action(d: Dist, generator: torch.Generator | None = None, greedy: bool = False) -> Action:
+        """One action of every head (discrete and continuous); ``greedy``: the most likely choice and μ."""
+        index = TypePolicy.sample(d.logp, generator, greedy) if d.logp.shape[1] else \
+            torch.zeros(d.logp.shape[0], 0, dtype=torch.long, device=d.logp.device)
+        z = d.mean
+        if d.mean.shape[1] and not greedy:  # no draw without continuous heads: the random stream is unchanged
+            noise = torch.randn(d.mean.shape, generator=generator, device=d.mean.device, dtype=d.mean.dtype)
+            z = d.mean + noise * d.log_std.exp()
+        return Action(index, z)
+
+    @staticmethod
+    def action_log_prob(d: Dist, a: Action) -> torch.Tensor:
+        """Joint log-probability of every head's action: [B]."""
+        out = TypePolicy.log_prob(d.logp, a.index)
+        if d.mean.shape[1]:
+            out = out + squashed_log_prob(d.mean, d.log_std, a.z).sum(-1)
+        return out
+
+    @staticmethod
+    def action_entropy(d: Dist) -> torch.Tensor:
+        """Entropy of the discrete heads plus the continuous heads' Gaussians (before the squash): [B]."""
+        out = TypePolicy.entropy(d.logp)
+        if d.mean.shape[1]:
+            out = out + (d.log_std + _HALF_LOG_2PI_E).sum()
+        return out
 
     @staticmethod
     def sample(logp: torch.Tensor, generator: torch.Generator | None = None, greedy: bool = False) -> torch.Tensor:

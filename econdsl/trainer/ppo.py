@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .policy import TypePolicy
+from .policy import Action, TypePolicy
 
 
 def gae(rewards: torch.Tensor, values: torch.Tensor, dones: torch.Tensor, last_value: torch.Tensor,
@@ -57,6 +57,7 @@ class Batch:
     values: torch.Tensor  # [N] value predictions of the rollout
     advantages: torch.Tensor  # [N]
     returns: torch.Tensor  # [N]
+    reals: torch.Tensor | None = None  # [N, n_real] the continuous heads' draws z (None without)
 
 
 def batch_from(b, dones: torch.Tensor, scale: float, gamma: float, lam: float, returns: str) -> Batch:
@@ -70,8 +71,10 @@ def batch_from(b, dones: torch.Tensor, scale: float, gamma: float, lam: float, r
         adv, ret = gae(r, v, d, last, gamma, lam)
     else:
         adv, ret = monte_carlo(r, v, d, last, gamma)
+    reals = getattr(b, "reals", None)
     return Batch(b.obs.flatten(0, 2), b.actions.reshape(T * E * n, -1), b.logp.reshape(-1),
-                 v.reshape(-1), adv.reshape(-1), ret.reshape(-1))
+                 v.reshape(-1), adv.reshape(-1), ret.reshape(-1),
+                 None if reals is None else reals.reshape(T * E * n, -1))
 
 
 @dataclass
@@ -128,8 +131,14 @@ def update(policy: TypePolicy, optimizer: torch.optim.Optimizer, batch: Batch, m
         order = order.to(batch.obs.device)
         for k in range(s.minibatches):
             idx = order[k * mb:(k + 1) * mb] if s.minibatches > 1 else slice(None)
-            logp_all, value = policy(batch.obs[idx], mask)
-            logp = policy.log_prob(logp_all, batch.actions[idx])
+            if batch.reals is None:
+                logp_all, value = policy(batch.obs[idx], mask)
+                logp = policy.log_prob(logp_all, batch.actions[idx])
+                entropy = policy.entropy(logp_all).mean()
+            else:  # continuous heads too: the joint log-probability and entropy of every head
+                dist, value = policy.dist(batch.obs[idx], mask)
+                logp = policy.action_log_prob(dist, Action(batch.actions[idx], batch.reals[idx]))
+                entropy = policy.action_entropy(dist).mean()
             log_ratio = logp - batch.logp[idx]
             ratio = log_ratio.exp()
             a = adv[idx]
@@ -141,7 +150,6 @@ def update(policy: TypePolicy, optimizer: torch.optim.Optimizer, batch: Batch, m
                 v_clipped = old_v + (value - old_v).clamp(-s.value_clip, s.value_clip)
                 v_loss = torch.max(v_loss, loss_fn(v_clipped, ret, reduction="none"))
             v_loss = v_loss.mean()
-            entropy = policy.entropy(logp_all).mean()
             loss = pg_loss - s.entropy * entropy + s.value_coef * v_loss
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .policy import TypePolicy
+from .policy import TypePolicy, real_values
 
 
 @dataclass
@@ -22,6 +22,7 @@ class TypeBuffer:
     values: torch.Tensor  # [T, E, n]
     rewards: torch.Tensor  # [T, E, n] raw (unscaled) rewards
     last_value: torch.Tensor  # [E, n] value of the observation after the last step
+    reals: torch.Tensor | None = None  # [T, E, n, n_real] the continuous heads' draws z (None without)
 
 
 @dataclass
@@ -47,6 +48,9 @@ def new_buffer(env, steps: int, series_names: list[str], device: torch.device | 
             rewards=torch.zeros(steps, n_envs, n, device=device, dtype=dtype),
             last_value=torch.zeros(n_envs, n, device=device, dtype=dtype),
         )
+        n_real = len(getattr(env, "action_bounds", {}).get(a, ()))
+        if n_real:
+            out[a].reals = torch.zeros(steps, n_envs, n, n_real, device=device, dtype=dtype)
     return RolloutBuffer(out, torch.zeros(steps, n_envs, device=device, dtype=dtype),
                          torch.zeros(steps, len(series_names), device=device, dtype=dtype), list(series_names))
 
@@ -58,24 +62,44 @@ def finite_flags(buf: RolloutBuffer) -> torch.Tensor:
     return torch.stack(per_type, 1)
 
 
+def declared_bounds(env, agent: str, device: torch.device | str) -> torch.Tensor:
+    """[2, n_real]: lower and upper bounds of the agent type's continuous action columns, as declared."""
+    return torch.tensor(env.action_bounds[agent], dtype=torch.float32, device=device).reshape(-1, 2).T
+
+
 @torch.inference_mode()
 def collect(env, policies: dict[str, TypePolicy], masks: dict[str, torch.Tensor | None],
             obs: dict[str, torch.Tensor], buf: RolloutBuffer, generator: torch.Generator | None,
-            ) -> dict[str, torch.Tensor]:
-    """Run ``buf``'s number of steps from ``obs``; fill ``buf``; return the observation after the last step."""
+            bounds: dict[str, torch.Tensor | None] | None = None) -> dict[str, torch.Tensor]:
+    """Run ``buf``'s number of steps from ``obs``; fill ``buf``; return the observation after the last step.
+
+    ``bounds[type]`` ([2, n_real], the curriculum's narrowed intervals) scales the continuous actions;
+    a type without an entry acts in its declared bounds."""
     types = list(buf.types)
     steps = buf.dones.shape[0]
+    bounds = dict(bounds or {})
+    for a in types:
+        if buf.types[a].reals is not None and bounds.get(a) is None:
+            bounds[a] = declared_bounds(env, a, buf.dones.device)
     for t in range(steps):
         actions = {}
         for a in types:
             b, x = buf.types[a], obs[a]
             E, n, d = x.shape
             flat = x.reshape(E * n, d).to(b.obs.dtype)
-            logp_all, value = policies[a](flat, masks[a])
-            act = TypePolicy.sample(logp_all, generator)
             b.obs[t] = x
-            b.actions[t] = act.view(E, n, -1)
-            b.logp[t] = TypePolicy.log_prob(logp_all, act).view(E, n)
+            if b.reals is None:
+                logp_all, value = policies[a](flat, masks[a])
+                act = TypePolicy.sample(logp_all, generator)
+                b.actions[t] = act.view(E, n, -1)
+                b.logp[t] = TypePolicy.log_prob(logp_all, act).view(E, n)
+            else:
+                dist, value = policies[a].dist(flat, masks[a])
+                both = TypePolicy.sample_action(dist, generator)
+                b.actions[t] = both.index.view(E, n, -1)
+                b.reals[t] = both.z.view(E, n, -1)
+                b.logp[t] = TypePolicy.action_log_prob(dist, both).view(E, n)
+                actions[env.real_key[a]] = real_values(b.reals[t], bounds[a])
             b.values[t] = value.view(E, n)
             actions[a] = b.actions[t]
         obs, rewards, done, _ = env.step(actions)

@@ -93,7 +93,8 @@ class Trainer:
                 n.strip() for n in cfg.digits.split(",") if n.strip())) if cfg.obs_norm in ("digits", "scaled") else []
             scales = feature_scales(labels, parse_scales(cfg.obs_scale)) if cfg.obs_norm == "scaled" else None
             pol = TypePolicy(self.env.obs_dim[a], list(self.env.action_nvec[a]), cfg.hidden, cfg.obs_norm,
-                             cfg.obs_clip, digits, cfg.activation, cfg.shared_value, scales).to(self.device)
+                             cfg.obs_clip, digits, cfg.activation, cfg.shared_value, scales,
+                             n_real=len(self.env.action_bounds[a])).to(self.device)
             self.policies[a] = pol
             self.optimizers[a] = torch.optim.Adam(pol.parameters(), lr=cfg.get("lr", a), eps=1e-5)
         self.generator = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
@@ -131,6 +132,10 @@ class Trainer:
     def masks(self, e: int) -> dict[str, torch.Tensor | None]:
         return {a: (None if (m := self.curriculum.mask(a, e)) is None else m.to(self.device)) for a in self.types}
 
+    def bounds(self, e: int) -> dict[str, torch.Tensor | None]:
+        """The curriculum's intervals of every type's continuous actions ([2, n_real]; None: as declared)."""
+        return {a: (None if (b := self.curriculum.bounds(a, e)) is None else b.to(self.device)) for a in self.types}
+
     def apply_curriculum(self, env, e: int) -> dict[str, float]:
         consts = self.curriculum.runtime_consts(e)
         for name, value in consts.items():
@@ -148,7 +153,7 @@ class Trainer:
         if self._buf is None:
             self._buf = new_buffer(self.env, self.steps, self.series_names, self.device, self._dtype)
         buf = self._buf
-        self._obs = collect(self.env, self.policies, masks, self._obs, buf, self.generator)
+        self._obs = collect(self.env, self.policies, masks, self._obs, buf, self.generator, self.bounds(e))
         self._check_finite(buf, e)
         t_roll = time.perf_counter()
         metrics: dict[str, float] = {"iteration": e, "env_steps": 0.0}

@@ -1,6 +1,7 @@
-"""Differential tests: every model in models/ gives the same parameters, initial states, next states,
-rewards, named quantities, externals and observations on every backend as on the float64 reference
-interpreter, on seeded random actions, one step at a time from the reference's states.
+"""Differential tests: every model in models/ (and tests/compiler/models/, made to cover IR features)
+gives the same parameters, initial states, next states, rewards, named quantities, externals and
+observations on every backend as on the float64 reference interpreter, on seeded random actions, one
+step at a time from the reference's states.
 
 Tolerance: per element, from the magnitude of the terms that make each value
 (tests/compiler/tolerances.py): |got - ref| <= 2^6 · eps(dtype) · M + 1e-30. The steps cross the
@@ -18,7 +19,8 @@ from tolerances import GROWTH, compare, lockstep
 
 import econdsl
 
-MODELS = sorted((Path(__file__).resolve().parents[2] / "models").glob("*.econ"))
+MODELS = sorted((Path(__file__).resolve().parents[2] / "models").glob("*.econ")) + \
+    sorted((Path(__file__).resolve().parent / "models").glob("*.econ"))  # models made to cover IR features
 N_ENVS, N_STEPS = 3, 12
 OPEN = Path(__file__).resolve().parents[2] / "models" / "rbc_open.econ"
 

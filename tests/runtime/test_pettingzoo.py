@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import numpy as np
+import pytest
 from gymnasium import spaces
 from pettingzoo.test import parallel_api_test
 
@@ -36,3 +37,20 @@ def test_spaces_and_episode_end():
     assert steps == 10 and all(trunc.values()) and not any(term.values())
     # the last observation is the state the episode ended in (t = 10 in the time column)
     assert obs["Government"][42] == 10.0
+
+
+def test_continuous_heads_are_box_spaces():
+    """Continuous heads: a Box of their intervals; a type with both kinds of heads: a Dict of the two."""
+    env = parallel_env(str(MODELS.parent / "tests" / "compiler" / "models" / "continuous_mix.econ"))
+    gov, firm, household = (env.action_space(n) for n in ("Government", "Firm_0", "Household_1"))
+    assert isinstance(gov, spaces.Box) and list(gov.low) == [0.0] and list(gov.high) == [0.5]
+    # markup[Household] (3 columns in [0.5, 1.5]), then raise in [-0.2, 0.3]
+    assert list(firm["continuous"].low) == pytest.approx([0.5] * 3 + [-0.2])
+    assert list(firm["continuous"].high) == pytest.approx([1.5] * 3 + [0.3])
+    assert list(firm["discrete"].nvec) == [3] * 3
+    assert list(household["continuous"].high) == [40.0, 1.0] and list(household["discrete"].nvec) == [2, 3]
+    parallel_api_test(env, num_cycles=6)
+    env.reset(seed=1)
+    env.step({"Government": np.array([0.25], np.float32)})
+    # missing actions: hours and savings at their lower bound 0, no bonus, so consume = (1 - 0.25) · wealth
+    assert env._env.state["consume"].tolist() == [[7.5, 7.5, 7.5]]

@@ -110,10 +110,7 @@ class Domains:
             for h in heads:
                 for k, comp in enumerate(h.components):
                     if h.continuous:
-                        g = h.decl.grids[k]
-                        lo = self._const_iv(getattr(g, "lo", None))
-                        hi = self._const_iv(getattr(g, "hi", None))
-                        self.symbols[comp] = Interval(lo.lo if lo else -math.inf, hi.hi if hi else math.inf)
+                        self.symbols[comp] = Interval(*h.bounds[k])
                     elif h.values[k]:
                         self.symbols[comp] = Interval(min(h.values[k]), max(h.values[k]))
         if r.horizon is not None:

@@ -1,7 +1,7 @@
 """Curriculum and training settings, and features the trainer does not run yet.
 
 Codes: E1001 an invalid curriculum item, E1002 an unknown training setting or a value of the wrong
-type, E1003 a continuous action (accepted by the grammar, not yet by the compiler and trainer), E1010 a
+type, E1010 a
 setting outside its allowed range (the trainer's ``config.value_problem``), E1030 a malformed ``obs_scale``,
 W1010 a setting that cannot take effect with the others of its block (``digits`` without
 ``obs_norm = "digits"``).
@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass
 
 from .. import ast
+from ..allow import interval_limits
 from ..diagnostics import Diagnostics, did_you_mean
 from ..resolve import NotConstant, Resolved, eval_const
 from ._sites import CURRICULUM_NAMES, const_env, curriculum_consts
@@ -54,16 +55,6 @@ def check_settings(r: Resolved, diags: Diagnostics) -> None:
     _curriculum(r, diags)
     if r.train is not None:
         _train(r, diags)
-    _unsupported(r, diags)
-
-
-def _unsupported(r: Resolved, diags: Diagnostics) -> None:
-    """The one place that rejects what the grammar accepts but the compiler and trainer cannot run yet."""
-    for heads in r.heads.values():
-        for h in heads:
-            if h.continuous:
-                diags.add("E1003", f"`{h.decl.name}` is a continuous action (an interval); continuous actions "
-                          "are not supported yet", h.decl.span, "use a grid instead, e.g. `in 0:0.1:1`")
 
 
 # ---------------------------------------------------------------- curriculum
@@ -99,9 +90,23 @@ def _curriculum(r: Resolved, diags: Diagnostics) -> None:
             comps = {c for h in r.heads.get(item.agent, []) for c in h.components}
             _names(r, diags, item.cond, set(model_consts) | set(cur) | set(CURRICULUM_NAMES) | comps,
                    "an `allow` condition", item.agent)
+            _continuous_allow(r, diags, item)
         elif isinstance(item, ast.Entropy):
             _names(r, diags, item.value, set(model_consts) | set(cur) | set(CURRICULUM_NAMES),
                    "an entropy schedule", item.agent)
+
+
+def _continuous_allow(r: Resolved, diags: Diagnostics, item: ast.Allow) -> None:
+    """E1020: an `allow` on a continuous action must be bounds on it (it narrows the interval)."""
+    names = {n.id for n in item.cond.walk() if isinstance(n, ast.Name)}
+    for h in r.heads.get(item.agent, []):
+        if h.continuous and names & set(h.components):
+            bad = interval_limits(item.cond, h.components)
+            if isinstance(bad, ast.Node):
+                comps = ", ".join(f"`{c}`" for c in h.components)
+                diags.add("E1020", f"an `allow` condition on the continuous action {comps} must bound it",
+                          bad.span, f"write bounds joined by `&&`, e.g. `allow {item.agent} if "
+                          f"{h.components[0]} <= 10 + e / 100`; they narrow the interval")
 
 
 def _names(r: Resolved, diags: Diagnostics, e: ast.Expr, allowed: set[str], what: str, agent: str | None) -> None:
