@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import torch
 from econdsl.compiler import cache
 from econdsl.compiler.backends import compile_program
-from econdsl.compiler.ir import Program
+from econdsl.compiler.ir import Program, real_key
 from econdsl.compiler.philox import rng_words
 
 EPS = {torch.float64: 2.0 ** -52, torch.float32: 2.0 ** -23}
@@ -84,13 +84,18 @@ def reference_run(program: Program, n_envs: int, n_steps: int, seed: int) -> Ref
     consts = {n: torch.tensor(float(v), dtype=torch.float64) for n, v in program.runtime_consts.items()}
     run = ReferenceRun(uniforms, consts, ref.init_with_magnitudes(n_envs, uniforms, consts))
     bufs = run.init[0]
-    nvec = {a: [h.n for h in program.heads if h.agent == a for _ in range(h.n_columns)] for a in program.agents}
+    nvec = {a: [h.n for h in program.heads if h.agent == a and not h.continuous for _ in range(h.n_columns)]
+            for a in program.agents}
+    bounds = {a: torch.tensor(program.real_bounds(a), dtype=torch.float64).T for a in program.real_agents()}
     for step in range(n_steps):
         t = torch.full((n_envs,), float(step % program.horizon), dtype=torch.float64)
         actions = {}
         for a in program.agents:
             u = torch.rand((n_envs, program.n_agents(a), len(nvec[a])), generator=gen, dtype=torch.float64)
             actions[a] = (u * torch.tensor(nvec[a], dtype=torch.float64)).long()
+        for a, (lo, hi) in bounds.items():  # continuous heads: uniform values in their intervals
+            u = torch.rand((n_envs, program.n_agents(a), len(lo)), generator=gen, dtype=torch.float64)
+            actions[real_key(a)] = lo + u * (hi - lo)
         res = ref.step_with_magnitudes(bufs, actions, t, consts, rng_words(seed, step, n_envs))
         nxt = {**bufs, **res[0].states}
         run.steps.append((bufs, actions, t, res, ref.observe_with_magnitudes(nxt, t + 1, consts)))
