@@ -330,10 +330,15 @@ class Lowering:
     def lower_init(self) -> tuple[Builder, list[Buffer]]:
         b = Builder("init", self.pops)
         buffers: list[Buffer] = []
-        for agent, ag in self.r.agents.items():
-            own = self.own_dims(agent)
-            sc = Scope(self.agent_axes(agent), {}, "init")
-            for d in ag.decls:
+        # declarations in source order: an agent block's, or an economy-wide state (no owner, dims ())
+        blocks = [(it.name, it.decls) if isinstance(it, ast.Agent) else (None, (it,))
+                  for it in self.r.model.items if isinstance(it, ast.Agent | ast.State)]
+        for agent, decls in blocks:
+            if agent is not None and agent not in self.r.agents:
+                continue
+            own = self.own_dims(agent) if agent is not None else ()
+            sc = Scope(self.agent_axes(agent) if agent is not None else {}, {}, "init")
+            for d in decls:
                 try:
                     if isinstance(d, ast.Param):
                         v = self.param(b, agent, d, sc)

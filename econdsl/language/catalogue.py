@@ -155,7 +155,8 @@ CATALOGUE: dict[str, Entry] = _entries(
           "A model needs exactly one `horizon N` with N a positive whole number of steps.",
           "Add `horizon 10` (for example) at the model level."),
     Entry("E506", "declaration in the wrong place",
-          "Actions, observations and rewards belong in agent blocks; horizon and functions at model level.",
+          "Parameters, actions, observations and rewards belong in agent blocks; horizon and functions at model "
+          "level. A state may stand in either (at model level it is economy-wide).",
           "Move the declaration."),
     Entry("E507", "invalid action domain",
           "An action grid is empty, has a non-constant value, or a range whose step does not reach.",

@@ -481,7 +481,10 @@ def resolve(model: ast.Model, diags: Diagnostics, file: str | None = None) -> Re
             curriculum = it
         elif isinstance(it, ast.Train):
             train = it
-        elif isinstance(it, (ast.Param, ast.State, ast.Action, ast.Observe, ast.Reward)):
+        elif isinstance(it, ast.State):  # an economy-wide state: one per replica, readable by every agent
+            chooses, levels = _state_domain(it, populations, consts, diags)
+            declare(Symbol(it.name, "state", None, (), it.unit, it, chooses, levels=levels), it.span)
+        elif isinstance(it, (ast.Param, ast.Action, ast.Observe, ast.Reward)):
             diags.add("E506", f"`{it.__class__.__name__.lower()}` declarations belong inside an agent block",
                       it.span, "put it between `agent Name[n]` and `end`")
         elif isinstance(it, (ast.SetValue, ast.Replace, ast.Remove)):

@@ -15,12 +15,13 @@ if TYPE_CHECKING:
 def feature_count(r: Resolved, e: ast.Expr) -> int:
     """Features one observation item contributes: a whole vector of population P (an unindexed quantity of
     P) counts size(P), ``onehot(i)`` the size of i's population, anything else 1."""
-    if isinstance(e, ast.Call) and e.func == "onehot" and len(e.args) == 1 and isinstance(e.args[0], ast.Name):
-        pop = r.population_of_index(e.args[0].id)
+    a = e.args[0] if isinstance(e, ast.Call) and e.func == "onehot" and len(e.args) == 1 else None
+    if isinstance(a, ast.Name | ast.Index):
+        sym = r.symbols.get(a.id if isinstance(a, ast.Name) else a.base)
+        if sym is not None and sym.levels is not None:  # a state declared `in 0:hi` or `in Pop`
+            return sym.levels[1] + 1
+        pop = r.population_of_index(a.id) if isinstance(a, ast.Name) else None
         return r.populations[pop].size if pop else 1
-    if isinstance(e, ast.Call) and e.func == "onehot" and len(e.args) == 1 and isinstance(e.args[0], ast.Index):
-        sym = r.symbols.get(e.args[0].base)  # a state declared `in 0:hi` or `in Pop`: one column per value
-        return sym.levels[1] + 1 if sym is not None and sym.levels is not None else 1
     for n in e.walk():
         if isinstance(n, ast.Name):
             sym = r.symbols.get(n.id)

@@ -14,11 +14,13 @@ import econdsl
 
 MODELS = Path(__file__).resolve().parent / "models"
 TABLES = MODELS / "tables_and_levels.econ"
+ECONOMY = MODELS / "economy_states.econ"
 
 
+@pytest.mark.parametrize("path", [TABLES, ECONOMY], ids=lambda p: p.stem)
 @pytest.mark.parametrize("backend,dtype,tol", params(include_reference=False))
-def test_tables_and_levels_match_reference(backend, dtype, tol):
-    program = econdsl.load(TABLES).program
+def test_tables_and_levels_match_reference(path, backend, dtype, tol):
+    program = econdsl.load(path).program
     for label, got, ref, mag in lockstep(program, backend, dtype):
         ok, ratio = compare(got, ref, mag, dtype)
         assert ok, f"{label} differs from the reference by {ratio:.3g} eps·M"
@@ -37,3 +39,19 @@ def test_tables_are_read_at_the_states_value():
         assert torch.allclose(env.state["a"], want, rtol=1e-12)
         assert set(env.state["e"].unique().tolist()) <= {0.0, 1.0, 2.0}
         assert set(env.state["k"].unique().tolist()) <= {0.0, 1.0, 2.0}
+
+
+def test_economy_wide_states_are_one_per_replica():
+    env = econdsl.load(ECONOMY).env(4, backend="torch", dtype=torch.float64, seed=5)
+    gen = torch.Generator().manual_seed(5)
+    assert env.obs_dim == {"H": 5, "Bank": 2}
+    for _ in range(env.horizon - 1):
+        before = env.state
+        obs, _, _, _ = env.step(env.random_actions(gen))
+        s = env.state
+        assert s["z"].shape == s["K"].shape == s["regime"].shape == (4,)
+        rate = s["K"] - before["k"].sum(1)  # K is next from this step's k (start-of-step values)
+        assert set(rate.round().tolist()) <= {0.0, 1.0}
+        assert torch.allclose(obs["H"][:, :, 1], s["K"][:, None].expand(4, 3))  # every member sees K
+        assert torch.allclose(obs["Bank"][:, 0, 1], s["z"])
+        assert not torch.equal(s["z"], before["z"])  # the shock is drawn every step

@@ -77,6 +77,8 @@ def sites(r: Resolved) -> Iterator[Site]:
             bound = agent_bound(r, it.name)
             for d in it.decls:
                 yield from _decl_sites(d, it.name, bound)
+        elif isinstance(it, ast.State):  # an economy-wide state
+            yield from _decl_sites(it, None, {})
     for k, eq in enumerate(r.equations):
         yield Site(eq.value, "next" if eq.is_next else "step", None, equation_bound(r, eq), k, eq)
     for ex in r.externals:
@@ -95,7 +97,7 @@ def sites(r: Resolved) -> Iterator[Site]:
                 yield Site(c.value, "curriculum", c.agent, node=c)
 
 
-def _decl_sites(d: ast.Decl, agent: str, bound: dict[str, str]) -> Iterator[Site]:
+def _decl_sites(d: ast.Decl, agent: str | None, bound: dict[str, str]) -> Iterator[Site]:
     if isinstance(d, ast.Param):
         if d.bounds is not None:
             yield Site(d.bounds.lo, "bounds", agent, node=d)

@@ -134,11 +134,13 @@ def check_discrete(r: Resolved, diags: Diagnostics) -> None:
                     id(node) not in wholes:
                 diags.add("E310", f"`{node.id}` is a {_what(r, node.id)}; use one entry at a time", node.span,
                           f"write `{node.id}[k]`" if len(r.tables[node.id].shape) == 1 else f"write `{node.id}[k, l]`")
-    for ag in r.agents.values():
-        for d in ag.decls:
-            if isinstance(d, ast.State) and d.name in r.symbols and r.symbols[d.name].levels is not None:
-                _within(r, diags, d.init, r.symbols[d.name].levels, f"the initial value of `{d.name}`",
-                        {r.populations[ag.name].index: ag.name} if r.populations[ag.name].index else {})
+    states = [(d, ag.name) for ag in r.agents.values() for d in ag.decls if isinstance(d, ast.State)]
+    states += [(it, None) for it in r.model.items if isinstance(it, ast.State)]  # economy-wide
+    for d, agent in states:
+        if d.name in r.symbols and r.symbols[d.name].levels is not None:
+            index = r.populations[agent].index if agent in r.populations else None
+            _within(r, diags, d.init, r.symbols[d.name].levels, f"the initial value of `{d.name}`",
+                    {index: agent} if index else {})
     for eq in r.equations:
         sym = r.symbols.get(eq.name)
         if eq.is_next and sym is not None and sym.kind == "state" and sym.levels is not None:

@@ -106,6 +106,12 @@ class Domains:
                     lv = r.symbols[d.name].levels if d.name in r.symbols else None
                     if lv is not None:  # `in lo:hi` or `in Pop`
                         self.symbols[d.name] = I.meet(self.symbols[d.name], Interval(lv[0], lv[1]))
+        for it in r.model.items:  # economy-wide states
+            if isinstance(it, ast.State):
+                self.symbols[it.name] = self._bounds(it.bounds)
+                lv = r.symbols[it.name].levels if it.name in r.symbols else None
+                if lv is not None:
+                    self.symbols[it.name] = I.meet(self.symbols[it.name], Interval(lv[0], lv[1]))
         for heads in r.heads.values():
             for h in heads:
                 for k, comp in enumerate(h.components):
