@@ -15,9 +15,10 @@ import econdsl
 MODELS = Path(__file__).resolve().parent / "models"
 TABLES = MODELS / "tables_and_levels.econ"
 ECONOMY = MODELS / "economy_states.econ"
+LINK = MODELS / "employer_link.econ"
 
 
-@pytest.mark.parametrize("path", [TABLES, ECONOMY], ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", [TABLES, ECONOMY, LINK], ids=lambda p: p.stem)
 @pytest.mark.parametrize("backend,dtype,tol", params(include_reference=False))
 def test_tables_and_levels_match_reference(path, backend, dtype, tol):
     program = econdsl.load(path).program
@@ -55,3 +56,27 @@ def test_economy_wide_states_are_one_per_replica():
         assert torch.allclose(obs["H"][:, :, 1], s["K"][:, None].expand(4, 3))  # every member sees K
         assert torch.allclose(obs["Bank"][:, 0, 1], s["z"])
         assert not torch.equal(s["z"], before["z"])  # the shock is drawn every step
+
+
+def test_money_paid_through_a_member_state_balances(tmp_path):
+    """The accounting check follows `w[employer[j]]` from the firm's budget to the worker's; a payment that
+    arrives nowhere is E901."""
+    from econdsl.language import check_file
+
+    assert not check_file(LINK).diagnostics.has_errors()
+    text = LINK.read_text(encoding="utf-8")
+    old = "next B_f[i] = B_f[i] - bill[i]"
+    assert old in text
+    bad = tmp_path / "leak.econ"
+    bad.write_text(text.replace(old, "next B_f[i] = B_f[i] - bill[i] + dw * h"), encoding="utf-8")
+    assert "E901" in {d.code for d in check_file(bad).diagnostics.items}
+    env = econdsl.load(LINK).env(2, backend="torch", dtype=torch.float64, seed=1)
+    gen = torch.Generator().manual_seed(1)
+    for _ in range(env.horizon - 1):
+        before = env.state
+        env.step(env.random_actions(gen))
+        after = env.state
+        total = lambda s: s["B"].sum(1) + s["B_f"].sum(1)  # noqa: E731
+        assert torch.allclose(total(after), total(before))
+        paid = torch.gather(before["w"], 1, before["employer"].long()) * 8
+        assert torch.allclose(after["B"] - before["B"], paid)
