@@ -72,16 +72,13 @@ def _stub_training() -> contextlib.ExitStack:
     def stop(*a, **k):
         raise SystemExit(0)
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
+    from econdsl.trainer import report
 
     stack = contextlib.ExitStack()
-    # Rendering PNGs is most of `plot`'s time and reads nothing from the run: figures are drawn, not rendered.
+    # Rendering PNGs is most of `plot`'s time and reads nothing from the run: figures are drawn, not saved.
     for obj, name, new in ((session, "train", fake_train), (compare, "finish", lambda *a, **k: None),
                            (sweep, "finish", lambda *a, **k: None), (br, "setup_from_trainer", stop),
-                           (Figure, "savefig", lambda self, *a, **k: None)):
+                           (report, "_save", lambda fig, path: None)):
         old = getattr(obj, name)
         setattr(obj, name, new)
         stack.callback(setattr, obj, name, old)
