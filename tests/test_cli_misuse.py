@@ -166,3 +166,11 @@ def test_a_huge_constant_compiles_or_fails_cleanly(tmp_path):
     path = variant(tmp_path, "    Q = sum(q[i] for i in Firm)", "    Q = sum(q[i] for i in Firm)\n    H = 1e39 * Q",
                    "used.econ")
     exits(invoke("compile", path, "--dtype", "float32"), 0)
+
+
+def test_compare_never_removes_files_that_are_not_an_econdsl_run(tmp_path):
+    mine = tmp_path / "c" / "runs" / "cournot" / "seed0"
+    mine.mkdir(parents=True)
+    (mine / "notes.txt").write_text("mine", encoding="utf-8")
+    out = exits(invoke("compare", COURNOT, "--out", str(tmp_path / "c"), "--iterations", "1", "--no-report"), 2)
+    assert "not an econdsl run" in out and (mine / "notes.txt").read_text(encoding="utf-8") == "mine"

@@ -303,7 +303,11 @@ class Sweep:
         rd = self.run_dir(p)
         resume = runs.has_checkpoint(rd)
         if rd.exists() and not resume:
-            # Started but killed before its first checkpoint: nothing to keep.
+            # Started but killed before its first checkpoint: nothing to keep. Only a run directory econdsl made
+            # (it has a config.json) or an empty one is removed, never files of the user's.
+            if not (rd / "config.json").is_file() and any(rd.iterdir()):
+                raise SweepError(f"`{rd}` holds files that are not an econdsl run; move them away or choose "
+                                 f"another --out")
             shutil.rmtree(rd)
         rd.parent.mkdir(parents=True, exist_ok=True)
         cmd = train_command(p, self.plan, rd, resume)
