@@ -21,7 +21,7 @@ def generated() -> str:
     runner = CliRunner()
     parts = []
     for name in sorted(COMMANDS):
-        out = runner.invoke(main, [name, "--help"], terminal_width=100).output
+        out = runner.invoke(main, [name, "--help"], prog_name="econdsl", terminal_width=100).output
         parts.append(f"### `econdsl {name}`\n\n```text\n{out.rstrip()}\n```\n")
     return "\n".join(parts)
 

@@ -14,3 +14,4 @@ def test_cli_reference_is_current():
     assert mod.render(text) == text, "run `python scripts/gen_cli_docs.py` to refresh docs/cli.md"
     for name in mod.COMMANDS:
         assert f"### `econdsl {name}`" in text
+        assert f"Usage: econdsl {name} " in text  # the command as a user types it, not click's `main`

@@ -13,6 +13,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compile": ("compile", "compile"),
     "train": ("train", "train"),
     "plot": ("plot", "plot"),
+    "report": ("report", "report"),
     "diff": ("diff", "diff"),
     "compare": ("compare", "compare"),
     "sweep": ("sweep", "sweep"),

@@ -1,4 +1,4 @@
-"""``econdsl plot RUN``: training curves and the evaluation episode of a run, as PNGs and report.md."""
+"""``econdsl plot RUN``: the figures and report of a run (``econdsl report`` without its options)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import click
 @click.argument("run", type=click.Path(exists=True, file_okay=False))
 @click.option("--out", type=click.Path(file_okay=False), help="Where to write the figures (default: RUN).")
 def plot(run: str, out: str | None) -> None:
-    """Write PNG figures and a short report.md for the run directory RUN."""
+    """Write PNG figures, report.md and report.html (with the health verdict) for the run directory RUN;
+    `econdsl report RUN --open` also opens it."""
     from ..trainer.report import make_report
     from ..trainer.run import RunError
 

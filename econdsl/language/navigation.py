@@ -167,6 +167,12 @@ class Navigator:
         return self._name_in(sym.decl.span, sym.name) or sym.decl.span
 
     # ------------------------------------------------------------ queries
+    def description(self, name: str, above: bool = True) -> str:
+        """The doc comment of a model-level name (``# budget`` after ``state B::money = 2000``), or "";
+        ``above=False``: only a comment on the declaration's own line (not a section comment above it)."""
+        target = self._global(name)
+        return self._doc_comment(target, above) if target is not None else ""
+
     def at(self, line: int, col: int) -> Occurrence | None:
         """The name at a position (or just after it: a cursor at the end of a word)."""
         for occ in self.occurrences:
@@ -319,7 +325,7 @@ class Navigator:
         except TypeError:
             return ""
 
-    def _doc_comment(self, t: Target) -> str:
+    def _doc_comment(self, t: Target, above_too: bool = True) -> str:
         """The comment at the end of the definition's line, else the comment lines right above it."""
         d = t.definition
         if d is None or t.kind in ("function parameter", "reduction variable", "index"):
@@ -329,6 +335,8 @@ class Navigator:
         for n in (d.line, last):
             if n in notes and (notes[n].column > 1 and self._line(d.file, n)[: notes[n].column - 1].strip()):
                 return _comment_text(notes[n])
+        if not above_too:
+            return ""
         above = []
         n = d.line - 1
         while n in notes and not self._line(d.file, n)[: notes[n].column - 1].strip() and not \

@@ -47,7 +47,9 @@ def test_same_seed_same_metrics_and_run_contents(fake, tmp_path):
     assert {"model.econ", "model.json", "config.json", "metrics.csv", "checkpoint.pt", "eval.npz",
             "eval.json"} <= names
     report = make_report(tmp_path / "a")
-    assert "| `P` | scalar |" in report.read_text() and (tmp_path / "a" / "episode_Firm.png").exists()
+    text = report.read_text()
+    assert "| `P` |" in text and "| scalar |" in text and "## Health" in text
+    assert list((tmp_path / "a").glob("episode_*.png")) and (tmp_path / "a" / "report.html").exists()
 
 
 def test_different_seed_differs(fake, tmp_path):

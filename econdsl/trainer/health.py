@@ -1,0 +1,174 @@
+"""Does a run look like it worked? Checks of a finished run directory, each a finding an economist can act on.
+
+Every check reads the run's own files (``metrics.csv``, ``config.json``, the evaluation episode) and the model
+as trained; nothing is model-specific. The thresholds are deliberately coarse: a finding is a reason to look,
+not a verdict.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+ENTROPY_NEAR_MAX = 0.9  # final entropy above this share of the uniform policy's: the type barely learned
+REWARD_DROP = 0.1  # last-tenth mean reward below the first-tenth mean by this share of its size
+COLLAPSE_SHARE = 0.99  # an action at 0 (or a quantity at 0) in this share of agent-steps: activity stopped
+
+
+@dataclass(frozen=True)
+class Finding:
+    level: str  # "ok" | "warning" | "problem"
+    check: str  # short name of the check
+    detail: str
+
+    @property
+    def mark(self) -> str:
+        return {"ok": "✓", "warning": "⚠", "problem": "✗"}[self.level]
+
+
+def _floats(rows: list[dict[str, str]], key: str) -> np.ndarray:
+    return np.array([float(r[key]) if r.get(key) not in (None, "") else np.nan for r in rows])
+
+
+def _tenth(v: np.ndarray, last: bool) -> float:
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return math.nan
+    k = max(1, v.size // 10)
+    return float(np.mean(v[-k:] if last else v[:k]))
+
+
+def check_run(info: dict[str, Any], rows: list[dict[str, str]], types: list[str],
+              arrays: dict[str, np.ndarray] | None, resolved: Any | None) -> list[Finding]:
+    """Every health finding of a run: ``info`` is config.json, ``rows`` metrics.csv, ``arrays`` the evaluation
+    episode (None if the run has none), ``resolved`` the model as trained (None if it no longer checks)."""
+    out: list[Finding] = []
+    limited_types: set[str] = set()
+    cfg = info["config"]
+    arch = (info.get("architecture") or {}).get("types", {})
+    # -- non-finite values
+    bad = sorted({k for r in rows for k, v in r.items() if v and v.strip().lower() in ("nan", "inf", "-inf")})
+    bad_eval = sorted(k for k, v in (arrays or {}).items() if not np.all(np.isfinite(v)))
+    if bad or bad_eval:
+        out.append(Finding("problem", "non-finite values",
+                           "NaN or infinity in " + ", ".join([f"metrics `{k}`" for k in bad[:6]]
+                                                             + [f"evaluation `{k}`" for k in bad_eval[:6]])))
+    else:
+        out.append(Finding("ok", "non-finite values", "every logged metric and evaluation value is finite"))
+    # -- types that never trained, curriculum that never finished
+    never = [a for a in types if rows and not np.any(_floats(rows, f"{a}/training") > 0)]
+    for a in never:
+        out.append(Finding("problem", "type never trained",
+                           f"`{a}` never trained in {len(rows)} logged iterations: its policy is the random initial "
+                           f"one (raise `iterations`, or start it earlier in the curriculum)"))
+    if resolved is not None and cfg.get("curriculum", True) and rows:
+        from .curriculum import Curriculum
+
+        try:
+            cur = Curriculum(resolved, info.get("curriculum_consts", {}))
+            last = int(float(rows[-1]["iteration"]))
+            unfinished = [a for a in cur.start if not cur.training(a, last) and a not in never]
+            limited = []
+            for a in cur.allows:
+                m = cur.mask(a, last)
+                if m is not None and int(m.sum()) < sum(cur.layouts[a].nvec):
+                    limited_types.add(a)
+                    limited.append(f"{a} ({100 * int(m.sum()) / sum(cur.layouts[a].nvec):.0f}% of actions allowed)")
+            if unfinished or limited:
+                out.append(Finding("warning", "curriculum not finished",
+                                   f"at the last iteration ({last}) " + "; ".join(
+                                       [f"{a} had not started training" for a in unfinished]
+                                       + [f"actions still limited: {', '.join(limited)}"] * bool(limited))))
+            else:
+                out.append(Finding("ok", "curriculum", "finished: every type trains, no action is limited"))
+        except Exception as e:  # noqa: BLE001 - a health check must never stop a report
+            out.append(Finding("warning", "curriculum", f"could not be replayed ({e})"))
+    # -- entropy still near its maximum
+    for a in types:
+        if a in never:
+            continue
+        nvec = arch.get(a, {}).get("action_nvec")
+        if resolved is not None and any(h.continuous for h in resolved.heads.get(a, ())):
+            continue  # a density's entropy has no maximum to compare with
+        ent = _floats(rows, f"{a}/entropy")
+        if not nvec or not np.any(np.isfinite(ent)):
+            continue
+        top = float(sum(math.log(n) for n in nvec if n > 1))
+        final = _tenth(ent, last=True)
+        if top > 0 and final > ENTROPY_NEAR_MAX * top:
+            out.append(Finding("warning", "entropy near its maximum",
+                               f"`{a}`'s policy entropy ends at {final:.3g} of at most {top:.3g} nats "
+                               f"({100 * final / top:.0f}%): its actions are still close to uniformly random"))
+        elif top > 0:
+            out.append(Finding("ok", "entropy", f"`{a}`: {final:.3g} of at most {top:.3g} nats "
+                                                f"({100 * final / top:.0f}%)"))
+    # -- falling reward
+    for a in types:
+        r = _floats(rows, f"{a}/reward")
+        trained = _floats(rows, f"{a}/training") > 0
+        r = r[trained] if np.any(trained) else r
+        first, last = _tenth(r, last=False), _tenth(r, last=True)
+        if np.isfinite(first) and np.isfinite(last) and r.size >= 10 and last < first - REWARD_DROP * abs(first):
+            out.append(Finding("warning", "falling reward",
+                               f"`{a}`'s mean reward fell from {first:.4g} (first tenth of its training) to "
+                               f"{last:.4g} (last tenth)" + ("; the curriculum anneals constants, which can "
+                                                            "cause this" if resolved is not None and cfg.get(
+                                                                "curriculum", True) and _anneals(resolved) else "")))
+    # -- collapse: an activity that stopped
+    if arrays is not None and resolved is not None:
+        out += _collapse(arrays, resolved, skip=limited_types | set(never))
+    return out
+
+
+def _anneals(resolved: Any) -> bool:
+    from ..language import ast
+
+    return resolved.curriculum is not None and any(isinstance(i, ast.Anneal) for i in resolved.curriculum.items)
+
+
+def _collapse(arrays: dict[str, np.ndarray], resolved: Any, skip: set[str]) -> list[Finding]:
+    """Actions at 0 for everyone (a warning: zero can be optimal, a tax rate say) of types that trained with
+    every action allowed; quantities of goods or hours at 0 throughout (a problem: nothing is produced,
+    consumed or worked)."""
+    from ..language.checks.units import quantity_units
+    from .actions import action_values
+
+    out = []
+    units = quantity_units(resolved)
+    for a in resolved.populations:
+        if f"action/{a}" not in arrays or a in skip:
+            continue
+        for name, v in action_values(resolved, a, arrays[f"action/{a}"]).items():  # discrete heads
+            grid = [x for h in resolved.heads[a] for c, vals in zip(h.components, h.values, strict=True)
+                    if c == name for x in vals]
+            if any(x != 0 for x in grid) and 0 in grid and np.mean(v == 0) >= COLLAPSE_SHARE:
+                out.append(Finding("warning", "collapse",
+                                   f"every `{a}` chose `{name}` = 0 in {100 * np.mean(v == 0):.0f}% of the "
+                                   f"evaluation's agent-steps"))
+    for key, v in arrays.items():
+        kind, name = key.split("/", 1)
+        sym = resolved.symbols.get(name)
+        if kind == "series" and sym is not None and sym.kind == "quantity" and np.all(v == 0) \
+                and _activity(units.get(name)):
+            out.append(Finding("problem", "collapse", f"`{name}` is 0 throughout the evaluation episode"))
+    if not any(f.check == "collapse" for f in out):
+        out.append(Finding("ok", "collapse", "no action of every agent at 0, no quantity of goods or hours at 0"))
+    return out
+
+
+def _activity(unit: str | None) -> bool:
+    """A quantity measured in goods or hours (production, consumption, labour)."""
+    return unit in ("goods", "hours", "goods*hours")
+
+
+def verdict(findings: list[Finding]) -> str:
+    problems = sum(f.level == "problem" for f in findings)
+    warnings = sum(f.level == "warning" for f in findings)
+    if problems:
+        return f"✗ {problems} problem(s), {warnings} warning(s): the run did not work as trained"
+    if warnings:
+        return f"⚠ {warnings} warning(s): read them before using the results"
+    return "✓ no problem found"
