@@ -41,10 +41,13 @@ def read_metrics(path: Path) -> dict[str, np.ndarray]:
         return {}
     cols: dict[str, np.ndarray] = {}
     for k in rows[0]:
+        if not isinstance(k, str):  # csv's key for the surplus cells of a row longer than the header
+            continue
         vals = []
         for r in rows:
+            cell = r.get(k)
             try:
-                vals.append(float(r.get(k) or "nan"))
+                vals.append(float(cell) if isinstance(cell, str) and cell else math.nan)
             except ValueError:
                 vals.append(math.nan)
         cols[k] = np.asarray(vals, dtype=float)

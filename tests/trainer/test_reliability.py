@@ -294,3 +294,12 @@ def test_a_diverging_best_response_is_an_error_naming_the_type(run):
     out = clean_exit(invoke("best-response", str(run), "--iterations", "2", "--eval-iterations", "1", "--lr", "1e30",
                             "--envs", "4"), 1)
     assert "best response of `Firm`" in out and "non-finite" in out
+
+
+def test_metrics_readers_tolerate_rows_longer_than_the_header_and_stray_bytes(tmp_path):
+    from econdsl.analysis.runs import read_metrics
+
+    p = tmp_path / "metrics.csv"
+    p.write_bytes(b"iteration,a\n0,1,2,3\n1,x\n\xff\x00zz\n")  # found by bench/fuzz_reliability.py
+    cols = read_metrics(p)
+    assert set(cols) == {"iteration", "a"} and cols["a"][0] == 1.0 and len(cols["a"]) == 3
