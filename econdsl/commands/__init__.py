@@ -14,6 +14,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("train", "train"),
     "plot": ("plot", "plot"),
     "report": ("report", "report"),
+    "settings": ("settings", "settings"),
     "diff": ("diff", "diff"),
     "compare": ("compare", "compare"),
     "sweep": ("sweep", "sweep"),

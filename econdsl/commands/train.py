@@ -18,7 +18,15 @@ def _parse_sets(values: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-@click.command()
+def _settings_epilog() -> str:
+    from ..trainer.settings_doc import settings_text
+
+    # \b keeps click from re-wrapping the table
+    return ("Training settings, for --set NAME=VALUE or the model's train section (also: `econdsl settings`):"
+            "\n\n\b\n" + settings_text(width=76))
+
+
+@click.command(epilog=_settings_epilog())
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--preset", help="A preset of the model's train section (e.g. quick).")
 @click.option("--iterations", type=click.IntRange(min=1), help="Training iterations.")

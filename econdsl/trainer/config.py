@@ -109,7 +109,11 @@ class TrainConfig:
     def set(self, name: str, value: Any, agent: str | None = None) -> None:
         """Set a field (or one type's override) from a value of the ``.econ`` file or the command line."""
         if name not in SETTINGS:
-            raise ConfigError(f"`{name}` is not a training setting (known: {', '.join(sorted(SETTINGS))})")
+            from ..language.diagnostics import did_you_mean
+
+            hint = did_you_mean(name, SETTINGS)
+            raise ConfigError(f"`{name}` is not a training setting" + (f"; {hint}" if hint else "")
+                              + f" (known: {', '.join(sorted(SETTINGS))})")
         if agent is not None:
             if name not in PER_TYPE:
                 raise ConfigError(f"`{name}` cannot be set per agent type (only {', '.join(sorted(PER_TYPE))})")
@@ -373,8 +377,12 @@ def build_layers(resolved: Any, preset: str | None = None, sets: dict[str, str] 
                 and resolved.symbols[name].kind == "param":
             layers.model_overrides[name] = _number(name, value)
         else:
+            from ..language.diagnostics import did_you_mean
+
+            hint = did_you_mean(name, [*SETTINGS, *cur_consts, *resolved.consts])
             raise ConfigError(f"{where}: `{name}` is neither a training setting, a curriculum constant nor a "
-                              f"model constant")
+                              f"model constant" + (f"; {hint}" if hint else " (`econdsl settings` lists the "
+                                                                              "settings)"))
 
     train = resolved.train
     env = dict(resolved.consts)
