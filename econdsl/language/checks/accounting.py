@@ -309,6 +309,32 @@ class _Inline(_Economy):
         return super()._ev(e, env)
 
 
+def _cancel_denominators(e: sympy.Expr) -> sympy.Expr:
+    """``e`` with the terms over each common denominator added and divided out where the division is
+    exact: ``expand`` leaves ``x·w₀/(w₀+w₁) + x·w₁/(w₀+w₁) − x`` as three terms; the first two are
+    ``x·(w₀+w₁)/(w₀+w₁) = x``, so the residual is 0. (Where a denominator is zero the domains check
+    reports the division.) Terms are grouped by denominator, so the cost stays that of the divisions."""
+    groups: dict[sympy.Expr, list[sympy.Expr]] = {}
+    for term in sympy.Add.make_args(e):
+        numerator, denominator = sympy.fraction(term)
+        groups.setdefault(denominator, []).append(numerator)
+    if all(d == 1 or len(ns) == 1 for d, ns in groups.items()):
+        return e  # no two terms share a denominator: nothing can cancel this way
+    out = []
+    for denominator, numerators in groups.items():
+        numerator = _expand(sympy.Add(*numerators))
+        if denominator != 1 and len(numerators) > 1:
+            try:
+                quotient, remainder = sympy.div(numerator, denominator)
+            except (sympy.PolynomialError, sympy.polys.polyerrors.PolificationFailed):
+                remainder = numerator
+            if remainder == 0:
+                out.append(quotient)
+                continue
+        out.append(numerator / denominator)
+    return _expand(sympy.Add(*out))
+
+
 def _budgets(r: Resolved) -> list[str]:
     return [s.name for s in r.symbols.values() if s.kind == "state" and of(s.unit) == (("money", 1),)]
 
@@ -383,7 +409,8 @@ def _balance(r: Resolved, budgets: list[str], substitute: bool, max_nodes: int =
     complete = _choice_completeness(r, eco)
 
     def normal(e: sympy.Expr) -> sympy.Expr:
-        return _expand(e.xreplace(complete)) if complete else e
+        e = _expand(e.xreplace(complete)) if complete else e
+        return _cancel_denominators(e)
 
     residual = normal(_expand(sympy.Add(*changes.values()) - externals))
     # The most readable non-zero residual seen (fewest terms) is the one reported.

@@ -392,23 +392,74 @@ class Domains:
             inner = self.facts(e.cond, True, inner)
         body = self.iv(e.body, inner)
         if e.op == "sum":
-            return I.scale(I.hull(body, Interval.point(0)) if e.cond is not None else body, n)
+            out = I.scale(I.hull(body, Interval.point(0)) if e.cond is not None else body, n)
+            attained = self._attained_term(e, env, inner)
+            if attained is not None and n >= 1:  # one member's term lies in `attained`, the others in `out / n`
+                others = I.hull(body, Interval.point(0)) if e.cond is not None else body
+                out = I.meet(out, I.add(attained, I.scale(others, n - 1)) if n > 1 else attained)
+            return out
         if e.op == "prod":
             return I.power(body, Interval.point(n)) if body.nonneg else I.TOP
         return body  # mean, min, max lie within the range of the body
 
+    # ------------------------------------------------------------ members that attain an extreme
+    def _attained_term(self, e: ast.Reduce, env: Env, inner: Env) -> Interval | None:
+        """The interval of the term of ``sum(... for k in P)`` for a member that certainly exists: the filter,
+        or the condition of an ``ifelse`` body, holds for at least one k (``p[k] == min(p[m] for m in P)``).
+        None when no such member is known."""
+        if e.cond is not None:
+            return self.iv(e.body, self.facts(e.cond, True, inner)) if self._attained(e.cond, e.var, e.over) else None
+        body = e.body
+        if isinstance(body, ast.Call) and body.func == "ifelse" and len(body.args) == 3:
+            cond, then = body.args[0], body.args[1]
+        elif isinstance(body, ast.Ternary):
+            cond, then = body.cond, body.then
+        else:
+            return None
+        return self.iv(then, self.facts(cond, True, inner)) if self._attained(cond, e.var, e.over) else None
+
+    def _attained(self, c: ast.Expr, var: str, pop: str) -> bool:
+        """Whether ``c`` holds for at least one ``var`` in ``pop``: ``x[var] == m``, ``x[var] <= m`` (or the
+        mirror image) where ``m`` is ``min(x[k] for k in pop)`` without a filter (``>=`` and ``max`` alike).
+        ``x[var]`` must be a plain value, read from the same buffer as the reduction reads, so that the
+        member holding the minimum compares equal to it exactly, in floating point too."""
+        if not (isinstance(c, ast.BinOp) and c.op in ("==", "<=", ">=")):
+            return False
+        flip = {"==": "==", "<=": ">=", ">=": "<="}
+        for x, m, op in ((c.left, c.right, c.op), (c.right, c.left, flip[c.op])):
+            red = self._extreme(m)
+            if red is None or red.over != pop or red.cond is not None or op not in ("==", "<=" if red.op == "min"
+                                                                                     else ">="):
+                continue
+            if isinstance(x, ast.Index) and any(isinstance(i, ast.Name) and i.id == var for i in x.indices) \
+                    and substitute(red.body, {red.var: ast.Name(var)}) == x:
+                return True
+        return False
+
+    def _extreme(self, m: ast.Expr, depth: int = 0) -> ast.Reduce | None:
+        """``m`` as a ``min``/``max`` reduction, looking through scalar step quantities (``pmin = min(...)``)."""
+        if isinstance(m, ast.Reduce):
+            return m if m.op in ("min", "max") else None
+        if isinstance(m, ast.Name) and depth < 8:
+            eq = self.defs.get(m.id)
+            if eq is not None and not eq.indices:
+                return self._extreme(eq.value, depth + 1)
+        return None
+
     # ------------------------------------------------------------ SymPy fallback
     def _sympy(self, e: ast.Expr, env: Env, want: str) -> bool:
         """Try to prove ``e`` non-negative or non-zero with SymPy's assumptions."""
-        try:
-            expr = _ToSympy(self, env).conv(e)
-        except (_Unsupported, RecursionError, TypeError, ValueError):
-            return False
-        if want == "nonneg":
-            return bool(expr.is_nonnegative)
-        if want == "positive":
-            return bool(expr.is_positive)
-        return bool(expr.is_nonzero)
+        # First with step quantities as atoms (their intervals may carry guard facts), then with them
+        # replaced by their equations, which keeps the correlation of `inc - tax` with `tax = τ * inc`.
+        for expand in (False, True):
+            try:
+                expr = _ToSympy(self, env, expand).conv(e)
+            except (_Unsupported, RecursionError, TypeError, ValueError):
+                continue
+            proven = {"nonneg": expr.is_nonnegative, "positive": expr.is_positive}.get(want, expr.is_nonzero)
+            if bool(proven):
+                return True
+        return False
 
 
 class _Unsupported(Exception):
@@ -418,13 +469,35 @@ class _Unsupported(Exception):
 class _ToSympy:
     """AST → SymPy, one symbol per distinct leaf, each carrying the sign its interval proves."""
 
-    def __init__(self, d: Domains, env: Env):
-        self.d, self.env = d, env
-        self.atoms: dict[ast.Expr, sympy.Symbol] = {}
+    MAX_EXPANSIONS = 32
 
-    def _atom(self, e: ast.Expr) -> sympy.Symbol:
+    def __init__(self, d: Domains, env: Env, expand: bool = False):
+        self.d, self.env, self.expand = d, env, expand
+        self.atoms: dict[ast.Expr, sympy.Expr] = {}
+        self.expansions = 0
+
+    def _definition(self, e: ast.Expr) -> ast.Expr | None:
+        """The right-hand side of the step quantity ``e`` with its indices substituted, when expanding."""
+        if not self.expand or self.expansions >= self.MAX_EXPANSIONS or not isinstance(e, ast.Name | ast.Index):
+            return None
+        name = e.id if isinstance(e, ast.Name) else e.base
+        eq = self.d.defs.get(name)
+        idx = e.indices if isinstance(e, ast.Index) else ()
+        if eq is None or name in self.env.vars or len(eq.indices) != len(idx):
+            return None
+        rebound = {n.var for n in eq.value.walk() if isinstance(n, ast.Reduce)}
+        if any(isinstance(n, ast.Name) and n.id in rebound for x in idx for n in x.walk()):
+            return None  # substituting would capture an index in a reduction of the definition
+        self.expansions += 1
+        return substitute(eq.value, {n: x for n, x in zip(eq.indices, idx, strict=True)
+                                     if not (isinstance(x, ast.Name) and x.id == n)})
+
+    def _atom(self, e: ast.Expr) -> sympy.Expr:
         if e not in self.atoms:
             iv = self.d.iv(e, self.env)
+            if iv.is_point and math.isfinite(iv.lo):
+                self.atoms[e] = sympy.Rational(repr(iv.lo))  # a constant: its value, exactly
+                return self.atoms[e]
             kw: dict[str, bool] = {"real": True}
             if iv.positive:
                 kw["positive"] = True
@@ -449,6 +522,9 @@ class _ToSympy:
         if isinstance(e, ast.Call) and e.func in ("exp", "log", "sqrt", "abs") and len(e.args) == 1:
             f = {"exp": sympy.exp, "log": sympy.log, "sqrt": sympy.sqrt, "abs": sympy.Abs}[e.func]
             return f(self.conv(e.args[0]))
+        definition = self._definition(e)
+        if definition is not None:
+            return self.conv(definition)
         if isinstance(e, ast.Name | ast.Index | ast.Call | ast.Reduce | ast.Ternary):
             return self._atom(e)
         raise _Unsupported
