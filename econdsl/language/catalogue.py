@@ -58,6 +58,11 @@ CATALOGUE: dict[str, Entry] = _entries(
     Entry("E108", "expression nested too deeply",
           "The model nests expressions (brackets, operators) deeper than the checker can follow.",
           "Split the expression into several step quantities."),
+    Entry("E120", "`..` written for a range",
+          "econdsl writes ranges the way Julia does, with colons: `lo:hi` (whole numbers) and `lo:step:hi`; "
+          "`lo..hi` is not a range.",
+          "Write `0:1` for the whole numbers 0 and 1, `0:0.1:1` for 0 to 1 in steps of 0.1, or `[0, 1]` for "
+          "every real number in between (a continuous action)."),
     Entry("E109", "size above a limit of econdsl",
           "A horizon (at most 1,000,000 steps), a population (at most 1,000,000 members) or an action grid (at "
           "most 100,000 choices, also for the product of a multi-component action) is larger than econdsl "

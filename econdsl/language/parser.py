@@ -530,10 +530,44 @@ def _open_blocks(text: str, upto: int) -> list[tuple[str, int]]:
     return stack
 
 
+def _header_span(file: str, lines: list[str], ln: int) -> ast.Span:
+    """The header of a block (``agent Buyer[3] index j``), without its comment."""
+    code = lines[ln - 1].split("#", 1)[0].rstrip() if ln <= len(lines) else ""
+    start = len(code) - len(code.lstrip()) + 1
+    return ast.Span(file, ln, start, ln, max(len(code) + 1, start + 1))
+
+
+_DOTS_RE = re.compile(r"(-?[\w.]*?\w)\.\.(-?\w[\w.]*)")
+
+
+def _dotted_range(line: str, col: int) -> tuple[tuple[str, str], tuple[int, int]] | None:
+    """``0..1`` around column ``col`` (where the parser stopped): its bounds and columns."""
+    for m in _DOTS_RE.finditer(line.split("#", 1)[0]):
+        if m.start() < col <= m.end() + 1:
+            return (m.group(1), m.group(2)), (m.start() + 1, m.end() + 1)
+    return None
+
+
+def _range_hint(lo: str, hi: str) -> str:
+    try:
+        a, b = float(lo), float(hi)
+    except ValueError:
+        return f"write `{lo}:{hi}` ({lo} to {hi} in steps of 1) or `{lo}:step:{hi}` with another step"
+    step = f"{(b - a) / 10:g}"
+    return (f"write `{lo}:{hi}` ({lo} to {hi} in steps of 1), `{lo}:{step}:{hi}` (in steps of {step}), or "
+            f"`[{lo}, {hi}]` (every real number in between: a continuous action)")
+
+
 def _syntax_diagnostic(e: UnexpectedInput, file: str, text: str, diags: Diagnostics) -> bool:
     """Add one diagnostic; return True when later errors are likely consequences of this one."""
     line, col = max(e.line, 1), max(e.column, 1)
     src_lines = text.split("\n")
+    dots = _dotted_range(src_lines[line - 1] if line <= len(src_lines) else "", col)
+    if dots is not None:
+        (lo, hi), (c0, c1) = dots
+        diags.add("E120", f"`{lo}..{hi}` is not a range in econdsl: ranges are written with `:`",
+                  ast.Span(file, line, c0, line, c1), _range_hint(lo, hi))
+        return False
     if isinstance(e, UnexpectedCharacters):
         ch = text[e.pos_in_stream] if e.pos_in_stream < len(text) else "?"
         span = ast.Span(file, line, col, line, col + 1)
@@ -547,7 +581,8 @@ def _syntax_diagnostic(e: UnexpectedInput, file: str, text: str, diags: Diagnost
         blocks = _open_blocks(text, n + 1)
         if blocks:
             header, ln = blocks[-1]
-            diags.add("E103", f"`{header}` (line {ln}) is not closed", span, "add `end` to close it")
+            diags.add("E103", f"`{header}` is not closed: the file ends (line {n}) before its `end`",
+                      _header_span(file, src_lines, ln), "add `end` to close it")
         elif not re.search(r"^\s*model\b", text, re.M):
             diags.add("E103", "the file has no model", span, "a model is written `model name` ... `end`")
         else:
@@ -571,8 +606,8 @@ def _syntax_diagnostic(e: UnexpectedInput, file: str, text: str, diags: Diagnost
         blocks = _open_blocks(text, line)
         if blocks:
             header, ln = blocks[-1]
-            diags.add("E103", f"`{header}` (line {ln}) is not closed before `{tok}`", span,
-                      f"add `end` on the line before to close `{header}`")
+            diags.add("E103", f"`{header}` is not closed: `{tok}` (line {line}) begins before its `end`",
+                      _header_span(file, src_lines, ln), f"add `end` before line {line} to close `{header}`")
             return True
     diags.add("E102", f"unexpected {shown}", span, f"expected {_describe_expected(expected)}")
     return False

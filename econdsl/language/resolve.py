@@ -600,6 +600,12 @@ def _grid_values(g: ast.Node, populations, consts, diags) -> tuple[float, ...] |
                 return None
             return tuple(float(k) for k in range(populations[g.population].size))
     except NotConstant as e:
+        if isinstance(e.node, ast.Name) and isinstance(g, ast.GridSet):
+            # `{no, yes}`: words for choices. The policy picks numbers; the model computes with them.
+            diags.add("E507", f"action choices are numbers: `{e.node.id}` is neither a number nor a constant",
+                      e.node.span, f"write the choices as numbers, e.g. `{{0, 1}}`, and say what they mean in a "
+                                   f"comment (`# 0 = {e.node.id}, 1 = …`)")
+            return None
         diags.add("E507", f"action grid values must be constants: {e.reason}", e.node.span)
         return None
     return None
