@@ -59,6 +59,15 @@ def levels(r: Resolved, e: ast.Expr, bound: dict[str, str] | None = None) -> Lev
         return (a[0] + b[0], a[1] + b[1]) if e.op == "+" else (a[0] - b[1], a[1] - b[0])
     if isinstance(e, ast.Ternary):
         return _hull(levels(r, e.then, bound), levels(r, e.other, bound))
+    if isinstance(e, ast.Reduce) and e.over in r.populations and e.op in ("sum", "min", "max"):
+        body = levels(r, e.body, {**bound, e.var: e.over})
+        n = r.populations[e.over].size
+        if body is None:
+            return None
+        if e.op != "sum":
+            return body
+        lo, hi = (min(0, n * body[0]), max(0, n * body[1])) if e.cond is not None else (n * body[0], n * body[1])
+        return (lo, hi)
     if isinstance(e, ast.Call) and not e.params:
         args = [levels(r, a, bound) for a in e.args]
         if e.func == "ifelse" and len(args) == 3:
