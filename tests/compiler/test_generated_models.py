@@ -1,5 +1,6 @@
 """Hypothesis-generated small models: random step equations over two populations (elementwise
-arithmetic, comparisons, ifelse, min/max, sums, masked sums, gathers by a chosen member) give the
+arithmetic, comparisons, ifelse, min/max, sums, masked sums, gathers by a chosen member, draws inside
+the step, vector/matrix constants indexed by a drawn Markov state, an economy-wide state) give the
 same numbers on the torch backend (float64) as on the reference interpreter."""
 
 from __future__ import annotations
@@ -15,9 +16,13 @@ TEMPLATE = """
 model generated
 horizon 3
 const c1 = 0.5
+const zt = [0.5, 1.5, 2.5]
+const P = [0.5 0.5 0.0; 0.2 0.6 0.2; 0.0 0.5 0.5]
+state agg = 1
 agent Buyer[4] index j
     param a = 1 + j / 4
     state x = 1 + j
+    state m = 1 in 0:2
     action q in 0:3
     action pick in Seller
     observe x[j], y
@@ -30,18 +35,25 @@ agent Seller[3] index i
     reward r2[i]
 end
 step
+    d[j] ~ Normal(0, 0.5)
+    u0 ~ Uniform(0, 2)
+    sep[i] ~ Bernoulli(0.3)
+    k3[j] ~ Categorical(0.2, 0.3, 0.5)
     e1[j] = {E1}
     e2[i] = {E2}
     r1[j] = {R1}
     r2[i] = e2[i] + v[i]
     next x[j] = min(max({NX}, -1000), 1000)
     next y[i] = min(max({NY}, -1000), 1000)
+    next m[j] ~ Categorical(P[m[j], :])
+    next agg = min(max(agg + u0 - 1, -1000), 1000)
 end
 end
 """
 
-BUYER = ["x[j]", "a[j]", "q[j]", "c1", "t", "y[pick[j]]", "2"]
-SELLER = ["y[i]", "v[i]", "c1", "1.5"]
+BUYER = ["x[j]", "a[j]", "q[j]", "c1", "t", "y[pick[j]]", "2", "d[j]", "zt[m[j]]", "zt[k3[j]]", "agg",
+         "P[m[j], k3[j]]"]
+SELLER = ["y[i]", "v[i]", "c1", "1.5", "sep[i]", "u0"]
 
 
 def exprs(leaves, sums):
