@@ -147,16 +147,20 @@ def main(out: Path) -> None:
             continue
         eps = json.loads(p.read_text(encoding="utf-8"))
         data["table3"][algo] = eps["types"]
-        print(f"\n## Best responses, {algo}: {eps['settings']['iterations']} iterations, "
-              f"{len(eps['results']) // max(len(eps['types']), 1)} seeds\n")
-        print("| type | U before | U after | ε (abs) | training gain | ε / training gain "
-              "| paper (table 3, worst of 10 seeds) |")
-        print("|---|---:|---:|---:|---:|---:|---:|")
+        print(f"\n## Best responses, {algo}: {eps['settings']['iterations']} iterations\n")
+        print("| type | kind | U before | U after | ε (abs) | 95% interval | ε / scale "
+              "| paper (table 3, worst of 10 seeds; type level) |")
+        print("|---|---|---:|---:|---:|---|---:|---:|")
         paper = {"Consumer": "< 3%", "Firm": "< 10%", "Government": "< 1%"}
-        for a, s in eps["types"].items():
-            print(f"| {a} | {fmt(s['before_mean'])} | {fmt(s['after_mean'])} | {fmt(s['abs_mean'])} ± "
-                  f"{fmt(s['abs_std'])} | {fmt(s['train_gain'])} | {100 * s['rel_mean']:.1f}% ± "
-                  f"{100 * s['rel_std']:.1f}% | {paper.get(a, '')} |")
+        for a, entry in eps["types"].items():
+            for kind in ("unilateral", "type"):
+                s = entry.get(kind)
+                if s is None:
+                    continue
+                rel = s["epsilon_relative"]
+                print(f"| {a} | {kind} | {fmt(s['before'])} | {fmt(s['after'])} | {fmt(s['epsilon'])} | "
+                      f"[{fmt(s['ci95'][0])}, {fmt(s['ci95'][1])}] | "
+                      f"{'–' if rel is None else f'{100 * rel:.1f}%'} | {paper.get(a, '')} |")
     (dest / "paper_numbers.json").write_text(json.dumps(data, indent=1, ensure_ascii=False, default=float),
                                              encoding="utf-8")
     print(f"\nfigures and numbers: {dest}")

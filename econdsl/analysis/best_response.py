@@ -1,29 +1,52 @@
-"""Meta-game best responses: how much one agent type can still gain against the others' learned policies.
+"""Best responses: how much an agent can still gain by deviating from a learned profile.
 
-The ε-meta-equilibrium test of Curry et al. (2022, section 4 of rbc-spec.md): each agent *type* is a
-player whose strategy is its shared policy and whose payoff is the mean reward of its agents. For a type
-k, retrain π_k alone while every other type keeps acting with its learned *stochastic* policy; the gain
+Two kinds of ε, both measured here:
 
-    ε_k = U_k(π'_k, π_−k) − U_k(π_k, π_−k)
+- **unilateral** (the default, the economist's ε-Nash test): one member of a type deviates *alone*; every
+  other agent, its own type's other members included, keeps its learned policy. For each tested member,
+  ε = U_member(deviation) − U_member(profile), and a type's unilateral ε is the worst (largest) over its
+  tested members. Populations are tested on a sample of members stratified by their parameters.
+- **type** (the meta-game ε of Curry et al. 2022, their table 3): the type's *shared* policy is retrained,
+  so all its members deviate together; ε = U_type(π'_k, π_−k) − U_type(π_k, π_−k), with U the type's mean
+  reward per agent and step. This is the number the paper's table 3 reports.
 
-is a lower bound on how far the profile is from an equilibrium (no exact best-response oracle exists).
-The paper reports it relative to the type's improvement over training (its table 3):
-ε_k / (U_k(end of training) − U_k(start of training)).
+A unilateral deviation is the best of several candidates, chosen on selection episodes and then measured
+on independent evaluation episodes (so the choice does not bias the measured gain upward):
 
-U is measured before and after the best-response training on the same number of evaluation rollouts
-with the same random numbers (common random numbers), so that the difference is not sampling noise of
-two unrelated batches. The best response starts from the type's learned policy, as the paper's does.
+- not deviating (gain exactly 0: the deviator can always stay);
+- the deviator's own copy of the policy, trained from the learned weights (the paper's start), played
+  sampled and greedily;
+- a copy with a fresh policy head (uniform over the model's action set) and the type's initial entropy
+  weight, decaying linearly to 0 over the best-response iterations: it explores even when the learned
+  policy has settled (entropy ≈ 0), played sampled and greedily;
+- for discrete heads, every fixed (open-loop) action (joint actions when there are at most
+  :data:`JOINT_LIMIT`, else one action column at a time, the others as learned), and one-step deviations
+  (a fixed action at step t only, the learned policy otherwise), batched over replicas. In a one-shot game
+  against the others' policies the fixed actions are the exact best response; in a dynamic one they give
+  a lower bound on ε that a settled policy cannot hide.
 
-Two algorithms: "ppo" (default: the run's own PPO settings) and "pg" (the paper's: vanilla policy
-gradient, i.e. one full-batch epoch, entropy weight 0.1 × the type's initial entropy weight, the base
-learning rate, no action masks, annealed constants at their model values).
+Every ε is a lower bound on the true gain (no exact oracle exists for dynamic games). "Before" is the
+profile as played: the run's last masks and curriculum constants (``game="played"``); the deviator is free
+of curriculum masks (its model's action set only). ``game="model"`` is the paper's and the calibration's
+protocol: no masks for anybody, constants at their model values (κ = 1).
+
+Payoffs before and after are measured with common random numbers (:mod:`.deviation`): the 95% interval
+is mean ± 1.96 standard errors of the paired per-replica, per-episode differences.
+
+The relative ε divides by a scale that cannot vanish: the larger of the type's mean |reward| per agent and
+step under the profile and the size of its training gain (U at the end of training − U at its start).
+
+Two training algorithms: "ppo" (default: the run's own PPO settings) and "pg" (the paper's: vanilla policy
+gradient, one full-batch epoch, entropy weight 0.1 × the type's initial weight, the base learning rate).
 """
 
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -31,69 +54,105 @@ import numpy as np
 import torch
 
 from ..trainer import ppo
-from ..trainer.policy import TypePolicy
-from ..trainer.rollout import RolloutBuffer, collect, new_buffer
+from ..trainer.policy import TypePolicy, layer_init
+from . import deviation as dv
 from .runs import TAIL
+
+JOINT_LIMIT = 512
+"""Fixed actions are enumerated jointly over a type's action columns up to this many combinations."""
+MAX_REPLICAS = 1024
+"""Replicas of one environment when candidate deviations are screened (larger sets are played in chunks)."""
+Z95 = 1.959964
 
 
 @dataclass
 class BRSettings:
-    """How one best response is trained and measured."""
+    """How best responses are trained and measured."""
 
-    iterations: int = 200
-    """Training iterations of the best response (one batch of episodes each)."""
+    iterations: int = 100
+    """Training iterations of each trained deviation (one rollout of its replicas each)."""
     algo: str = "ppo"
     """"ppo" (the run's PPO: clip, epochs, minibatches) or "pg" (vanilla policy gradient, the paper's)."""
     lr: float | None = None
-    """Adam learning rate; None: the type's training rate (ppo) or the base rate without per-type
-    multiplier (pg, as the paper's code)."""
+    """Adam learning rate; None: the type's training rate (ppo) or the base rate (pg, as the paper's code)."""
     entropy: float | None = None
-    """Entropy weight; None: the type's entropy weight at the end of training (ppo) or 0.1 × its initial
-    weight (pg)."""
+    """Entropy weight of deviators trained from the learned weights; None: the type's weight at the end of
+    training (ppo) or 0.1 × its initial weight (pg). Fresh heads start from the initial weight."""
     eval_iterations: int = 8
-    """Rollout batches averaged for U before and after (each batch: every replica plays one episode)."""
-    masks: bool = False
-    """Keep the curriculum's action masks of the last training iteration (the paper uses none)."""
+    """Evaluation episodes per replica for U before and after."""
+    game: str = "played"
+    """"played": the run's last masks and curriculum constants; "model": no masks, model constants."""
+    members: int = 4
+    """Members tested per type (unilateral), sampled stratified by their parameters; all if fewer."""
+    member_list: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    """Explicit members to test, per type (overrides ``members``)."""
+    replicas: int | None = None
+    """Replicas per trained deviation and per evaluated member; None: max(8, envs / deviations)."""
+    fresh: bool = True
+    """Also train a deviator with a fresh, exploring policy head."""
+    exact: bool = True
+    """Check fixed open-loop and one-step deviations (discrete heads)."""
+    candidates: int = 256
+    """At most this many fixed-action candidates per member (a seeded sample when there are more)."""
+    screen_replicas: int = 4096
+    """Replica-episodes per type spent on screening the candidates."""
 
 
 @dataclass
 class BRResult:
+    """One ε measurement: who deviated, how, and the payoffs before and after."""
+
     agent: str
     seed: int
     before: float
-    """U_k(π): the type's mean reward per agent and step under the learned profile."""
+    """U(π): the deviators' mean reward per agent and step under the profile as played."""
     after: float
-    """U_k(π'_k, π_−k) after best-response training."""
+    """U after the deviation, on the same replicas, episodes and random numbers."""
+    kind: str = "type"
+    """"unilateral" (one member deviates) or "type" (the meta-game: the whole type's shared policy)."""
+    members: tuple[int, ...] = ()
+    se: float = 0.0
+    """Standard error of ε from the paired differences (common random numbers)."""
+    scale: float = math.nan
+    """The relative ε's denominator: max(type's mean |reward|, |training gain|)."""
+    train_gain: float = math.nan
+    deviation: str = ""
+    """The strategy that gained most (unilateral) or "trained shared policy" (type)."""
+    params: dict[str, float] = field(default_factory=dict)
+    """The deviating member's parameters (replica 0), unilateral only."""
     before_all: dict[str, float] = field(default_factory=dict)
     after_all: dict[str, float] = field(default_factory=dict)
     curve: list[float] = field(default_factory=list)
-    """The learner's mean reward in each best-response training iteration."""
-    train_gain: float = math.nan
-    """U_k(end of training) − U_k(start of training), from the run's metrics (the relative ε's denominator)."""
+    """The deviators' mean reward in each best-response training iteration."""
 
     @property
     def eps_abs(self) -> float:
         return self.after - self.before
 
     @property
+    def ci95(self) -> tuple[float, float]:
+        return (self.eps_abs - Z95 * self.se, self.eps_abs + Z95 * self.se)
+
+    @property
     def eps_rel(self) -> float:
-        if not self.train_gain or math.isnan(self.train_gain):
+        if not self.scale or math.isnan(self.scale):
             return math.nan
-        return self.eps_abs / abs(self.train_gain)
+        return self.eps_abs / self.scale
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        d.update(eps_abs=self.eps_abs, eps_rel=self.eps_rel)
+        d.update(epsilon=self.eps_abs, epsilon_relative=self.eps_rel, ci95=list(self.ci95))
         return d
 
 
 class Setup:
-    """What a best response needs from a run: the environment, the learned policies and the run's
-    training configuration (the trainer's :class:`~econdsl.trainer.config.TrainConfig`)."""
+    """What a best response needs from a run: an environment factory, the learned policies, the profile's
+    masks and the run's training configuration (the trainer's :class:`~econdsl.trainer.config.TrainConfig`)."""
 
     def __init__(self, env, n_envs: int, policies: dict[str, TypePolicy], cfg, horizon: int,
                  entropy_end: dict[str, float], entropy_start: dict[str, float],
                  masks: dict[str, torch.Tensor | None] | None = None,
+                 make_env: Callable[[int], object] | None = None,
                  bounds: dict[str, torch.Tensor | None] | None = None):
         self.env = env
         self.n_envs = n_envs
@@ -105,75 +164,261 @@ class Setup:
         self.masks = masks or {}
         self.bounds = bounds or {}  # the curriculum's intervals of continuous actions (None: as declared)
         self.types = list(env.agent_types)
+        self._make_env = make_env
+        self._envs = {n_envs: env}
+
+    def env_of(self, n: int):
+        """An environment of ``n`` replicas of the same game (cached)."""
+        if n not in self._envs:
+            if self._make_env is None:
+                raise ValueError(f"this set-up has only an environment of {self.n_envs} replicas, not {n}")
+            self._envs[n] = self._make_env(n)
+        return self._envs[n]
+
+    def frozen(self) -> dict[str, TypePolicy]:
+        pols = {a: copy.deepcopy(p).eval() for a, p in self.policies.items()}
+        for p in pols.values():
+            p.requires_grad_(False)
+        return pols
+
+    def actors(self, policies: dict[str, TypePolicy], agent: str | None = None,
+               blocks: list[dv.Block] | None = None) -> dict[str, dv.Actor]:
+        return dv.actors_for(policies, self.masks, self.bounds, self.env.n_agents, agent, blocks)
 
 
-def _buffer(s: Setup) -> RolloutBuffer:
-    device = next(next(iter(s.policies.values())).parameters()).device
-    return new_buffer(s.env, s.horizon, [], device, torch.float32)
-
-
-def evaluate(s: Setup, policies: dict[str, TypePolicy], masks: dict[str, torch.Tensor | None], iterations: int,
-             seed: int, bounds: dict[str, torch.Tensor | None] | None = None) -> dict[str, float]:
-    """Mean reward per agent and step of every type over ``iterations`` batches of episodes."""
-    gen = torch.Generator(device=next(next(iter(policies.values())).parameters()).device).manual_seed(seed)
-    buf = _buffer(s)
-    sums = dict.fromkeys(s.types, 0.0)
-    for _ in range(iterations):
-        obs = s.env.reset()
-        collect(s.env, policies, masks, obs, buf, gen, bounds)
-        for a in s.types:
-            sums[a] += float(buf.types[a].rewards.mean())
-    return {a: v / iterations for a, v in sums.items()}
-
-
-def best_response(s: Setup, agent: str, settings: BRSettings, seed: int = 0,
-                  train_gain: float = math.nan) -> BRResult:
-    """Train ``agent``'s shared policy against the others' fixed stochastic policies; measure ε."""
+def _check(s: Setup, agent: str, settings: BRSettings) -> None:
     if agent not in s.policies:
         raise ValueError(f"`{agent}` is not an agent type of this run ({', '.join(s.types)})")
     if settings.algo not in ("ppo", "pg"):
         raise ValueError(f"unknown best-response algorithm `{settings.algo}` (ppo or pg)")
-    cfg = s.cfg
-    torch.manual_seed(seed)
-    policies = {a: copy.deepcopy(p).eval() for a, p in s.policies.items()}
-    for p in policies.values():
-        p.requires_grad_(False)
-    learner = policies[agent]
-    learner.requires_grad_(True)
-    masks = {a: (s.masks.get(a) if settings.masks else None) for a in s.types}
-    bounds = s.bounds if settings.masks else None  # the curriculum's narrowed intervals go with its masks
-    eval_seed = 10_000 + seed
-    before = evaluate(s, policies, masks, settings.eval_iterations, eval_seed, bounds)
 
+
+def _spec(s: Setup, agent: str, settings: BRSettings) -> dv.TrainSpec:
+    """The training of deviators: the run's PPO or the paper's vanilla PG; entropy per block."""
+    cfg = s.cfg
+    start = s.entropy_start.get(agent, cfg.entropy)
+    iters = settings.iterations
     if settings.algo == "pg":
         lr = settings.lr if settings.lr is not None else cfg.lr
-        entropy = settings.entropy if settings.entropy is not None else 0.1 * s.entropy_start.get(agent, cfg.entropy)
-        epochs, minibatches, clip = 1, 1, 1e9  # one full-batch step at ratio 1: the plain policy gradient
+        learned = settings.entropy if settings.entropy is not None else 0.1 * start
+        epochs, minibatches, clip, value_clip = 1, 1, 1e9, 0.0  # one full-batch step at ratio 1
     else:
         lr = settings.lr if settings.lr is not None else cfg.get("lr", agent)
-        entropy = settings.entropy if settings.entropy is not None else s.entropy_end.get(agent, cfg.entropy)
-        epochs, minibatches, clip = cfg.epochs, cfg.minibatches, cfg.clip
-    opt = torch.optim.Adam(learner.parameters(), lr=lr, eps=1e-5)
-    ppo_settings = ppo.PPOSettings(
-        clip=clip, value_clip=0.0 if settings.algo == "pg" else cfg.value_clip_range(),
-        value_coef=cfg.value_coef, value_loss=cfg.value_loss, entropy=entropy, epochs=epochs,
-        minibatches=minibatches, max_grad_norm=cfg.max_grad_norm, norm_adv=cfg.norm_adv)
-    device = next(learner.parameters()).device
-    gen = torch.Generator(device=device).manual_seed(seed)
-    buf = _buffer(s)
-    curve: list[float] = []
-    scale, gamma, lam = cfg.get("reward_scale", agent), cfg.get("gamma", agent), cfg.get("gae_lambda", agent)
-    for _ in range(settings.iterations):
-        obs = s.env.reset()
-        collect(s.env, policies, masks, obs, buf, gen, bounds)
-        b = buf.types[agent]
-        curve.append(float(b.rewards.mean()))
-        batch = ppo.batch_from(b, buf.dones, scale, gamma, lam, cfg.returns)
-        learner.train()
-        ppo.update(learner, opt, batch, masks[agent], ppo_settings, gen)
-        learner.eval()
-    after = evaluate(s, policies, masks, settings.eval_iterations, eval_seed, bounds)
-    return BRResult(agent, seed, before[agent], after[agent], before, after, curve, train_gain)
+        learned = settings.entropy if settings.entropy is not None else s.entropy_end.get(agent, cfg.entropy)
+        epochs, minibatches, clip, value_clip = cfg.epochs, cfg.minibatches, cfg.clip, cfg.value_clip_range()
+
+    def entropy(k: int, blk: dv.Block) -> float:
+        if blk.extra.get("fresh"):  # exploration restored, then annealed so that the deviator can settle
+            return max(start, learned) * max(0.0, 1.0 - k / max(iters - 1, 1))
+        return learned
+
+    return dv.TrainSpec(
+        iterations=iters, lr=lr, entropy=entropy,
+        ppo=ppo.PPOSettings(clip=clip, value_clip=value_clip, value_coef=cfg.value_coef, value_loss=cfg.value_loss,
+                            entropy=0.0, epochs=epochs, minibatches=minibatches, max_grad_norm=cfg.max_grad_norm,
+                            norm_adv=cfg.norm_adv),
+        reward_scale=cfg.get("reward_scale", agent), gamma=cfg.get("gamma", agent),
+        gae_lambda=cfg.get("gae_lambda", agent), returns=cfg.returns)
+
+
+def fresh_head(policy: TypePolicy) -> TypePolicy:
+    """A trainable copy of ``policy`` whose action head is re-initialised (near-uniform: entropy restored);
+    the trunk, the value head and the observation normaliser are kept."""
+    p = copy.deepcopy(policy)
+    layer_init(p.logits, std=0.01)
+    return p.train().requires_grad_(True)
+
+
+def _trainable(policy: TypePolicy) -> TypePolicy:
+    return copy.deepcopy(policy).train().requires_grad_(True)
+
+
+def _paired(before: torch.Tensor, after: torch.Tensor) -> tuple[float, float, float]:
+    """Means of ``before`` and ``after`` ([episodes, replicas]) and the standard error of their difference."""
+    d = (after - before).reshape(-1).double()
+    se = float(d.std(unbiased=True) / math.sqrt(d.numel())) if d.numel() > 1 else 0.0
+    return float(before.mean()), float(after.mean()), se
+
+
+def relative_scale(abs_reward: float, train_gain: float) -> float:
+    """The relative ε's denominator: the larger of the type's mean |reward| and the size of its training gain."""
+    g = abs(train_gain) if train_gain == train_gain else 0.0
+    return max(abs(abs_reward), g)
+
+
+# ---------------------------------------------------------------- the type (meta-game) ε
+
+
+def best_response(s: Setup, agent: str, settings: BRSettings, seed: int = 0,
+                  train_gain: float = math.nan) -> BRResult:
+    """The meta-game ε of ``agent``: retrain its shared policy (all members) from the learned weights while
+    every other type keeps its learned stochastic policy."""
+    _check(s, agent, settings)
+    torch.manual_seed(seed)
+    policies = s.frozen()
+    env = s.env
+    learner = _trainable(s.policies[agent])
+    blk = dv.Block(tuple(range(env.n_agents[agent])), 0, env.n_envs, "policy", learner, label="trained shared policy")
+    actors = s.actors(policies, agent, [blk])
+    curves = dv.train(env, actors, agent, _spec(s, agent, settings), seed)
+    eval_seed = 10_000 + seed
+    before = dv.play(env, s.actors(policies), settings.eval_iterations, eval_seed)
+    after = dv.play(env, actors, settings.eval_iterations, eval_seed)
+    b, a, se = _paired(before.mean[agent].mean(-1), after.mean[agent].mean(-1))
+    return BRResult(agent, seed, b, a, "type", blk.members, se,
+                    relative_scale(float(before.abs[agent].mean()), train_gain), train_gain, blk.label,
+                    before_all={t: float(v.mean()) for t, v in before.mean.items()},
+                    after_all={t: float(v.mean()) for t, v in after.mean.items()}, curve=curves[id(blk)])
+
+
+# ---------------------------------------------------------------- unilateral ε
+
+
+def sample_members(s: Setup, agent: str, k: int, param_values: np.ndarray | None = None) -> tuple[int, ...]:
+    """``k`` members of ``agent`` stratified by their parameters: members sorted by ``param_values`` ([n, p],
+    lexicographically; by index when None), one from the middle of each of ``k`` equal strata."""
+    n = s.env.n_agents[agent]
+    if k >= n:
+        return tuple(range(n))
+    order = np.arange(n)
+    if param_values is not None and param_values.size:
+        order = np.lexsort(param_values.T[::-1])
+    return tuple(sorted(int(order[int((j + 0.5) * n / k)]) for j in range(k)))
+
+
+def member_params(env, agent: str) -> dict[str, np.ndarray]:
+    """The per-member parameters of ``agent`` in replica 0 ({name: [n]}), where the environment exposes them."""
+    out = {}
+    program = getattr(env, "program", None)
+    params = getattr(env, "_params", {})
+    if program is None:
+        return out
+    for b in program.params():
+        if b.owner == agent and tuple(b.dims) == (agent,) and b.name in params:
+            out[b.name] = params[b.name][0].detach().double().cpu().numpy()
+    return out
+
+
+Candidate = tuple[tuple[int, ...], int | None]
+
+
+def fixed_candidates(nvec: list[int], horizon: int, limit: int, gen: torch.Generator) -> list[Candidate]:
+    """Fixed-action deviations: (action per column, −1 = as learned; step or None = every step)."""
+    if math.prod(nvec) <= JOINT_LIMIT:
+        actions = [tuple(a) for a in itertools.product(*(range(n) for n in nvec))]
+    else:
+        actions = [tuple(v if c == col else -1 for c in range(len(nvec))) for col, n in enumerate(nvec)
+                   for v in range(n)]
+    cands: list[Candidate] = [(a, None) for a in actions]
+    if horizon > 1:
+        cands += [(a, t) for t in range(horizon) for a in actions]
+    if len(cands) > limit:
+        open_loop = [c for c in cands if c[1] is None][:limit]
+        rest = [c for c in cands if c[1] is not None]
+        k = limit - len(open_loop)
+        pick = torch.randperm(len(rest), generator=gen)[:k].tolist() if k > 0 else []
+        cands = open_loop + [rest[i] for i in sorted(pick)]
+    return cands
+
+
+def _describe(blk: dv.Block, nvec: list[int]) -> str:
+    if blk.kind != "fixed":
+        return blk.label
+    cols = ", ".join("·" if v < 0 else str(v) for v in blk.action)
+    when = "every step" if blk.at is None else f"step {blk.at} only"
+    return f"fixed action index ({cols}), {when}"
+
+
+def _screen(s: Setup, policies: dict[str, TypePolicy], agent: str, blocks: list[dv.Block], replicas: int,
+            seed: int) -> list[float]:
+    """Estimated gain of every candidate block (its members' mean reward minus theirs under the profile on
+    the same replicas and random numbers), played in chunks of at most :data:`MAX_REPLICAS` replicas."""
+    gains: list[float] = []
+    per_chunk = max(1, MAX_REPLICAS // replicas)
+    for c in range(0, len(blocks), per_chunk):
+        chunk = blocks[c:c + per_chunk]
+        env = s.env_of(dv.layout(chunk, replicas))
+        before = dv.play(env, s.actors(policies), 2, seed, period=replicas)
+        after = dv.play(env, s.actors(policies, agent, chunk), 2, seed, period=replicas)
+        for blk in chunk:
+            m = torch.tensor(blk.members)
+            d = (after.mean[agent][:, blk.start:blk.stop][..., m] - before.mean[agent][:, blk.start:blk.stop][..., m])
+            gains.append(float(d.mean()))
+    return gains
+
+
+def unilateral(s: Setup, agent: str, settings: BRSettings, seed: int = 0,
+               train_gain: float = math.nan) -> list[BRResult]:
+    """The unilateral ε of each tested member of ``agent`` (see the module docstring); one result per member."""
+    _check(s, agent, settings)
+    torch.manual_seed(seed)
+    policies = s.frozen()
+    params = member_params(s.env, agent)
+    members = settings.member_list.get(agent) or sample_members(
+        s, agent, settings.members, np.stack(list(params.values()), 1) if params else None)
+    n_agents = s.env.n_agents[agent]
+    bad = [m for m in members if not 0 <= m < n_agents]
+    if bad:
+        raise ValueError(f"`{agent}` has members 0..{n_agents - 1}, not {bad[0]}")
+    horizon = s.env.horizon
+    nvec = list(s.policies[agent].nvec)
+
+    # 1. trained deviators: the learned weights, and a fresh exploring head, each member on its own replicas
+    trained: list[dv.Block] = []
+    for m in members:
+        trained.append(dv.Block((m,), kind="policy", policy=_trainable(s.policies[agent]),
+                                label="trained (learned start)"))
+        if settings.fresh:
+            trained.append(dv.Block((m,), kind="policy", policy=fresh_head(s.policies[agent]),
+                                    label="trained (fresh head)", extra={"fresh": True}))
+    reps = settings.replicas or max(8, s.n_envs // len(trained))
+    env = s.env_of(dv.layout(trained, reps))
+    curves = dv.train(env, s.actors(policies, agent, trained), agent, _spec(s, agent, settings), seed) \
+        if settings.iterations > 0 else {}
+
+    # 2. candidates per member: stay, the trained deviators (sampled, greedy), fixed actions
+    gen = torch.Generator().manual_seed(seed)
+    cands: dict[int, list[dv.Block]] = {m: [] for m in members}
+    for blk in trained:
+        blk.policy.eval()
+        m = blk.members[0]
+        cands[m].append(dv.Block((m,), kind="policy", policy=blk.policy, label=blk.label + ", sampled",
+                                 extra={"curve": curves.get(id(blk), [])}))
+        cands[m].append(dv.Block((m,), kind="greedy", policy=blk.policy, label=blk.label + ", greedy",
+                                 extra={"curve": curves.get(id(blk), [])}))
+    if settings.exact:
+        fixed = fixed_candidates(nvec, horizon, settings.candidates, gen)
+        for m in members:
+            cands[m] += [dv.Block((m,), kind="fixed", action=a, at=t) for a, t in fixed]
+    everything = [b for m in members for b in cands[m]]
+    screen_reps = max(2, min(64, settings.screen_replicas // max(len(everything), 1) // 2))
+    gains = _screen(s, policies, agent, everything, screen_reps, 20_000 + seed) if everything else []
+    best: dict[int, tuple[float, dv.Block | None]] = {m: (0.0, None) for m in members}  # staying gains 0
+    for blk, g in zip(everything, gains, strict=True):
+        m = blk.members[0]
+        if g > best[m][0]:
+            best[m] = (g, blk)
+
+    # 3. the chosen deviation of each member, measured on fresh episodes against the profile (paired)
+    final = [dv.Block((m,), kind=b.kind, policy=b.policy, action=b.action, at=b.at, label=_describe(b, nvec),
+                      extra=b.extra) if b is not None else dv.Block((m,), kind="stay", label="none (staying is best)")
+             for m, (_, b) in best.items()]
+    eval_reps = settings.replicas or s.n_envs
+    env = s.env_of(dv.layout(final, eval_reps))
+    eval_seed = 10_000 + seed
+    before = dv.play(env, s.actors(policies), settings.eval_iterations, eval_seed, period=eval_reps)
+    after = dv.play(env, s.actors(policies, agent, final), settings.eval_iterations, eval_seed, period=eval_reps)
+    scale = relative_scale(float(before.abs[agent].mean()), train_gain)
+    out = []
+    for blk in final:
+        m = blk.members[0]
+        rb = before.mean[agent][:, blk.start:blk.stop, m]
+        ra = after.mean[agent][:, blk.start:blk.stop, m]
+        b, a, se = _paired(rb, ra)
+        out.append(BRResult(agent, seed, b, a, "unilateral", (m,), se, scale, train_gain, blk.label,
+                            {k: float(v[m]) for k, v in params.items()},
+                            curve=list(blk.extra.get("curve", []))))
+    return out
 
 
 # ---------------------------------------------------------------- from a run directory
@@ -186,16 +431,26 @@ def load_trainer(run_dir: str | Path):
     return load_run(run_dir)
 
 
-def setup_from_trainer(trainer, n_envs: int, seed: int) -> Setup:
-    """The game of the run's last trained iteration (its annealed constants and masks), in fresh replicas."""
+def setup_from_trainer(trainer, n_envs: int, seed: int, game: str = "played") -> Setup:
+    """The game of the run's last trained iteration (its annealed constants and masks: ``game="played"``), or
+    the model's game (no masks, constants at their model values: ``game="model"``), in fresh replicas."""
+    if game not in ("played", "model"):
+        raise ValueError(f"unknown game `{game}` (played or model)")
     cfg = trainer.cfg
-    env = trainer.model.env(n_envs, backend=cfg.backend, device=cfg.device, seed=seed)
     e = max(trainer.iteration - 1, 0)
-    trainer.apply_curriculum(env, e)
+
+    def make_env(n: int):
+        env = trainer.model.env(n, backend=cfg.backend, device=cfg.device, seed=seed)
+        if game == "played":
+            trainer.apply_curriculum(env, e)
+        return env
+
     cur = trainer.curriculum
     start = {a: cur.entropy_coef(a, cur.start[a], cfg.get("entropy", a)) for a in trainer.types}
     end = {a: cur.entropy_coef(a, e, cfg.get("entropy", a)) for a in trainer.types}
-    return Setup(env, n_envs, trainer.policies, cfg, trainer.steps, end, start, trainer.masks(e), trainer.bounds(e))
+    masks = trainer.masks(e) if game == "played" else {}
+    bounds = trainer.bounds(e) if game == "played" else {}
+    return Setup(make_env(n_envs), n_envs, trainer.policies, cfg, trainer.steps, end, start, masks, make_env, bounds)
 
 
 def training_gain(run_dir: str | Path, agent: str) -> float:
@@ -217,67 +472,145 @@ def training_gain(run_dir: str | Path, agent: str) -> float:
     return float(y[-n:].mean() - y[:n].mean())
 
 
-def summarize(results: list[BRResult]) -> dict[str, dict[str, float]]:
-    """Mean and standard deviation over seeds of ε (absolute and relative) per type."""
-    out: dict[str, dict[str, float]] = {}
+# ---------------------------------------------------------------- summaries and files
+
+
+def _entry(rs: list[BRResult]) -> dict:
+    """One kind of ε of one type over seeds: mean over seeds of ε (the worst member's, for unilateral)."""
+    eps = np.array([r.eps_abs for r in rs])
+    se = math.sqrt(sum(r.se ** 2 for r in rs)) / len(rs)
+    e = float(eps.mean())
+    scale = rs[0].scale
+    return {
+        "epsilon": e, "epsilon_relative": e / scale if scale and scale == scale else math.nan,
+        "ci95": [e - Z95 * se, e + Z95 * se], "before": float(np.mean([r.before for r in rs])),
+        "after": float(np.mean([r.after for r in rs])), "scale": scale, "train_gain": rs[0].train_gain,
+        "seeds": [r.seed for r in rs], "epsilon_per_seed": eps.tolist(),
+    }
+
+
+def summarize(results: list[BRResult]) -> dict[str, dict]:
+    """Per type: ``unilateral`` (the worst tested member per seed, averaged over seeds; every member tested,
+    its ε, interval and winning deviation) and ``type`` (the meta-game ε), each with ε, relative ε, 95%
+    interval, before and after."""
+    out: dict[str, dict] = {}
     for a in dict.fromkeys(r.agent for r in results):
-        rs = [r for r in results if r.agent == a]
-        ab = np.array([r.eps_abs for r in rs])
-        rel = np.array([r.eps_rel for r in rs])
-        out[a] = {
-            "n": len(rs), "before_mean": float(np.mean([r.before for r in rs])),
-            "after_mean": float(np.mean([r.after for r in rs])),
-            "abs_mean": float(ab.mean()), "abs_std": float(ab.std(ddof=1)) if len(rs) > 1 else 0.0,
-            "rel_mean": float(np.mean(rel)), "rel_std": float(np.std(rel, ddof=1)) if len(rs) > 1 else 0.0,
-            "rel_max": float(np.max(np.abs(rel))), "train_gain": rs[0].train_gain,
-        }
+        entry: dict = {}
+        uni = [r for r in results if r.agent == a and r.kind == "unilateral"]
+        if uni:
+            worst = [max((r for r in uni if r.seed == k), key=lambda r: r.eps_abs)
+                     for k in dict.fromkeys(r.seed for r in uni)]
+            e = _entry(worst)
+            eps = np.array([r.eps_abs for r in uni])
+            e.update(worst_member=worst[int(np.argmax([r.eps_abs for r in worst]))].members[0],
+                     members=[{"member": r.members[0], "seed": r.seed, "params": r.params, "epsilon": r.eps_abs,
+                               "epsilon_relative": r.eps_rel, "ci95": list(r.ci95), "before": r.before,
+                               "after": r.after, "deviation": r.deviation} for r in uni],
+                     distribution={"min": float(eps.min()), "median": float(np.median(eps)),
+                                   "max": float(eps.max()), "n": int(eps.size)})
+            entry["unilateral"] = e
+        typ = [r for r in results if r.agent == a and r.kind == "type"]
+        if typ:
+            entry["type"] = _entry(typ)
+            entry["type"]["members"] = "all"
+        out[a] = entry
     return out
 
 
+PAPER_NOTE = ("The paper's table 3 (Curry et al. 2022) is the type-level (meta-game) ε: each type's shared policy "
+              "retrained, all its members deviating together; the unilateral ε is one member deviating alone.")
+
+
+def _finite(x):
+    """JSON without NaN (not valid JSON): NaN and infinities become null."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_finite(v) for v in x]
+    return x
+
+
+def to_json(results: list[BRResult], settings: BRSettings, run_dir: str | Path) -> dict:
+    """The results as plain JSON data (NaN as null)."""
+    return _finite({"run": str(run_dir), "settings": asdict(settings), "types": summarize(results), "note": PAPER_NOTE,
+            "relative_scale": "max(type's mean |reward| per agent and step under the profile, |training gain|)",
+            "results": [r.to_dict() for r in results]})
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None or x != x else f"{100 * x:.2f}%"
+
+
+def markdown(data: dict, settings: BRSettings) -> str:
+    from .report import fmt
+
+    lines = [f"Best responses of `{data['run']}` ({settings.algo}, {settings.iterations} iterations, game as "
+             f"{settings.game}; U on {settings.eval_iterations} evaluation episodes per replica; ε ± 95% interval "
+             f"from common random numbers)", "", PAPER_NOTE, "",
+             "| type | kind | U before | U after | ε | 95% interval | ε / scale | scale | deviation / members |",
+             "|---|---|---:|---:|---:|---|---:|---:|---|"]
+    for a, entry in data["types"].items():
+        for kind in ("unilateral", "type"):
+            e = entry.get(kind)
+            if e is None:
+                continue
+            if kind == "unilateral":
+                w = next(m for m in e["members"] if m["member"] == e["worst_member"])
+                who = (f"worst of {e['distribution']['n']} (member {e['worst_member']}: {w['deviation']}); "
+                       f"ε from {fmt(e['distribution']['min'])} to {fmt(e['distribution']['max'])}")
+                label = "unilateral"
+            else:
+                who, label = "all members (shared policy retrained)", "type (paper's table 3)"
+            lines.append(f"| {a} | {label} | {fmt(e['before'])} | {fmt(e['after'])} | {fmt(e['epsilon'])} | "
+                         f"[{fmt(e['ci95'][0])}, {fmt(e['ci95'][1])}] | {_pct(e['epsilon_relative'])} | "
+                         f"{fmt(e['scale'])} | {who} |")
+    return "\n".join(lines) + "\n"
+
+
 def write_results(out: Path, results: list[BRResult], settings: BRSettings, run_dir: str | Path) -> dict[str, Path]:
-    """epsilon.json (summary), epsilon.csv (one row per type and seed), epsilon.md and curves.png."""
+    """epsilon.json, epsilon.csv (one row per type, kind, member and seed), epsilon.md and curves.png."""
     import csv
 
     out.mkdir(parents=True, exist_ok=True)
-    summ = summarize(results)
-    (out / "epsilon.json").write_text(json.dumps(
-        {"run": str(run_dir), "settings": asdict(settings), "types": summ,
-         "results": [r.to_dict() for r in results]}, indent=1, default=float), encoding="utf-8")
+    data = to_json(results, settings, run_dir)
+    (out / "epsilon.json").write_text(json.dumps(data, indent=1, default=float, ensure_ascii=False), encoding="utf-8")
     with open(out / "epsilon.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["type", "seed", "before", "after", "eps_abs", "train_gain", "eps_rel"])
+        w.writerow(["type", "kind", "member", "seed", "before", "after", "epsilon", "ci95_low", "ci95_high", "scale",
+                    "epsilon_relative", "deviation"])
         for r in results:
-            w.writerow([r.agent, r.seed, r.before, r.after, r.eps_abs, r.train_gain, r.eps_rel])
-    lines = [f"Best responses of `{run_dir}` ({settings.algo}, {settings.iterations} iterations, "
-             f"U measured on {settings.eval_iterations} evaluation batches; mean ± sd over seeds)", "",
-             "| type | seeds | U before | U after | ε (abs) | training gain | ε / training gain |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
-    from .report import fmt
+            w.writerow([r.agent, r.kind, "all" if r.kind == "type" else r.members[0], r.seed, r.before, r.after,
+                        r.eps_abs, *r.ci95, r.scale, r.eps_rel, r.deviation])
+    (out / "epsilon.md").write_text(markdown(data, settings), encoding="utf-8")
+    _plot_curves(out / "curves.png", results)
+    return {"json": out / "epsilon.json", "csv": out / "epsilon.csv", "markdown": out / "epsilon.md",
+            "plot": out / "curves.png"}
 
-    for a, s in summ.items():
-        lines.append(f"| {a} | {s['n']} | {fmt(s['before_mean'])} | {fmt(s['after_mean'])} | "
-                     f"{fmt(s['abs_mean'])} ± {fmt(s['abs_std'])} | {fmt(s['train_gain'])} | "
-                     f"{100 * s['rel_mean']:.2f}% ± {100 * s['rel_std']:.2f}% |")
-    (out / "epsilon.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
+def _plot_curves(path: Path, results: list[BRResult]) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    types = list(summ)
+    from .report import fmt
+
+    types = list(dict.fromkeys(r.agent for r in results))
     fig, axes = plt.subplots(1, len(types), figsize=(4 * len(types), 3.2), squeeze=False)
     for ax, a in zip(axes[0], types, strict=True):
-        for r in (r for r in results if r.agent == a):
-            line, = ax.plot(r.curve, lw=1, label=f"seed {r.seed}")
+        for r in (r for r in results if r.agent == a and r.curve):
+            who = "type" if r.kind == "type" else f"member {r.members[0]}"
+            line, = ax.plot(r.curve, lw=1, label=f"{who}, seed {r.seed}")
             ax.axhline(r.before, color=line.get_color(), ls=":", lw=1)
             ax.axhline(r.after, color=line.get_color(), ls="--", lw=1)
-        ax.set_title(f"{a}: ε = {fmt(summ[a]['abs_mean'])}", fontsize=9)
+        eps = max(r.eps_abs for r in results if r.agent == a)
+        ax.set_title(f"{a}: largest ε = {fmt(eps)}", fontsize=9)
         ax.set_xlabel("best-response iteration")
-        ax.set_ylabel(f"{a} mean reward")
-        ax.legend(fontsize=7)
+        ax.set_ylabel(f"{a}: deviators' mean reward")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=6)
     fig.tight_layout()
-    fig.savefig(out / "curves.png", dpi=90)
+    fig.savefig(path, dpi=90)
     plt.close(fig)
-    return {"json": out / "epsilon.json", "csv": out / "epsilon.csv", "markdown": out / "epsilon.md",
-            "plot": out / "curves.png"}

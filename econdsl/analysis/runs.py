@@ -99,10 +99,10 @@ class Run:
                     out[k[len(ECON_PREFIX):]] = self.tail_mean(k)
         for name, v in self.actions.items():
             out.setdefault(name, v)
-        for a, eps in read_epsilon(self.path).items():
-            out[f"ε {a} (abs)"] = eps["abs"]
+        for (a, kind), eps in read_epsilon(self.path).items():
+            out[f"ε {a} {kind} (abs)"] = eps["abs"]
             if not math.isnan(eps.get("rel", math.nan)):
-                out[f"ε {a} (rel)"] = eps["rel"]
+                out[f"ε {a} {kind} (rel)"] = eps["rel"]
         return out
 
     def curves(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -149,14 +149,22 @@ def _mean(values) -> float:
     return float(np.nanmean(a)) if a.size else math.nan
 
 
-def read_epsilon(run_dir: Path) -> dict[str, dict[str, float]]:
-    """ε per type from ``best_response/epsilon.json`` (written by ``econdsl best-response``), if any."""
+def read_epsilon(run_dir: Path) -> dict[tuple[str, str], dict[str, float]]:
+    """ε per (type, kind) from ``best_response/epsilon.json`` (written by ``econdsl best-response``), if any;
+    kind is "unilateral" or "type" (the meta-game ε). Files of the older, type-only format read as "type"."""
     p = Path(run_dir) / "best_response" / "epsilon.json"
     if not p.exists():
         return {}
     data = json.loads(p.read_text(encoding="utf-8"))
-    return {a: {"abs": float(v["abs_mean"]), "rel": float(v.get("rel_mean", math.nan))}
-            for a, v in data.get("types", {}).items()}
+    out: dict[tuple[str, str], dict[str, float]] = {}
+    for a, v in data.get("types", {}).items():
+        if "abs_mean" in v:
+            out[(a, "type")] = {"abs": float(v["abs_mean"]), "rel": float(v.get("rel_mean", math.nan))}
+        for kind in ("unilateral", "type"):
+            if kind in v:
+                rel = v[kind].get("epsilon_relative")
+                out[(a, kind)] = {"abs": float(v[kind]["epsilon"]), "rel": math.nan if rel is None else float(rel)}
+    return out
 
 
 def _drop_post_step_reset(run_dir: Path, ev: dict) -> None:

@@ -229,12 +229,17 @@ class TypePolicy(nn.Module):
         return out
 
     @staticmethod
-    def sample(logp: torch.Tensor, generator: torch.Generator | None = None, greedy: bool = False) -> torch.Tensor:
-        """One action per head, all heads at once (inverse CDF, one uniform per head): [B, n_heads] int64."""
+    def sample(logp: torch.Tensor, generator: torch.Generator | None = None, greedy: bool = False,
+               u: torch.Tensor | None = None) -> torch.Tensor:
+        """One action per head, all heads at once (inverse CDF, one uniform per head): [B, n_heads] int64.
+        ``u`` [B, n_heads, 1]: the uniforms to use (common random numbers), instead of fresh draws."""
         if greedy:
             return logp.argmax(-1)
         cdf = logp.exp().cumsum(-1)
-        u = torch.rand(logp.shape[:-1] + (1,), generator=generator, device=logp.device, dtype=logp.dtype)
+        if u is None:
+            u = torch.rand(logp.shape[:-1] + (1,), generator=generator, device=logp.device, dtype=logp.dtype)
+        else:
+            u = u.to(logp.dtype).clone()
         # u ≥ 1e-7 so that a zero-probability (masked) first entry can never be chosen
         below = cdf < u.clamp_(min=1e-7) * cdf[..., -1:]
         return below.sum(-1).clamp_(max=logp.shape[-1] - 1)

@@ -81,15 +81,19 @@ def test_cli_on_a_run_directory(tmp_path: Path) -> None:
     session = prepare(str(HERE / "models" / "labour_leisure.econ"), str(run), flags={"iterations": 150})
     train(session)
     r = CliRunner().invoke(main, ["best-response", str(run), "--iterations", "20", "--seeds", "2",
-                                  "--eval-iterations", "2"])
+                                  "--eval-iterations", "2", "--members", "2", "--replicas", "16"])
     assert r.exit_code == 0, r.output
     data = json.loads((run / "best_response" / "epsilon.json").read_text(encoding="utf-8"))
-    eps = data["types"]["Consumer"]
-    assert eps["n"] == 2
-    assert eps["train_gain"] > 100  # consumers learn from ≈ random hours to ≈ the optimum
-    assert eps["rel_mean"] == pytest.approx(eps["abs_mean"] / abs(eps["train_gain"]), rel=1e-6, abs=1e-9)
+    typ = data["types"]["Consumer"]["type"]
+    uni = data["types"]["Consumer"]["unilateral"]
+    assert typ["seeds"] == [0, 1] and uni["distribution"]["n"] == 4  # 2 members × 2 seeds
+    assert typ["train_gain"] > 100  # consumers learn from ≈ random hours to ≈ the optimum
+    assert typ["scale"] == pytest.approx(max(abs(typ["train_gain"]), typ["before"]), rel=0.05)
+    assert typ["epsilon_relative"] == pytest.approx(typ["epsilon"] / typ["scale"], rel=1e-6, abs=1e-9)
+    # each consumer is alone in its problem: the unilateral gain is what is left to its own optimum
+    assert all(m["epsilon"] < 0.05 * U_STAR for m in uni["members"])
     assert (run / "best_response" / "curves.png").stat().st_size > 1000
     csv_rows = (run / "best_response" / "epsilon.csv").read_text(encoding="utf-8").splitlines()
-    assert len(csv_rows) == 3
+    assert len(csv_rows) == 1 + 2 + 4
     r = CliRunner().invoke(main, ["best-response", str(run), "--type", "Firm"])
     assert r.exit_code != 0 and "not an agent type" in r.output

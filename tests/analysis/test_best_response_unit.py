@@ -19,6 +19,8 @@ class GuessEnv:
     n_agents = {"A": 4, "B": 4}
     action_nvec = {"A": [5], "B": [5]}
     obs_dim = {"A": 1, "B": 1}
+    horizon = 1
+    device = torch.device("cpu")
 
     def __init__(self, n_envs: int):
         self.n_envs = n_envs
@@ -52,7 +54,7 @@ def _setup(fav_a: int, fav_b: int) -> Setup:
     cfg = TrainConfig(lr=0.02, epochs=4, returns="monte_carlo", gamma=1.0, entropy=0.0)
     env = GuessEnv(64)
     return Setup(env, 64, {"A": _policy(fav_a), "B": _policy(fav_b)}, cfg, horizon=1,
-                 entropy_end={"A": 0.0, "B": 0.0}, entropy_start={"A": 0.0, "B": 0.0})
+                 entropy_end={"A": 0.0, "B": 0.0}, entropy_start={"A": 0.0, "B": 0.0}, make_env=GuessEnv)
 
 
 def test_equilibrium_profile_has_small_epsilon() -> None:
@@ -73,7 +75,7 @@ def test_perturbed_policy_recovers_the_analytic_gain() -> None:
     assert abs(r.eps_abs - analytic) < 0.3, (r.before, r.after, analytic)
     # The frozen type B is not retrained: evaluated with the same seed before and after, it samples the
     # very same actions (its payoff still moves with A's).
-    before, after = s.env.b_actions[:4], s.env.b_actions[-4:]
+    before, after = s.env.b_actions[-8:-4], s.env.b_actions[-4:]  # the two evaluations
     assert all(torch.equal(x, y) for x, y in zip(before, after, strict=True))
     assert r.after_all["B"] != r.before_all["B"]
 
