@@ -54,6 +54,10 @@ class TrainConfig:
     """Value loss: "huber" (SmoothL1, β = 1, the paper's) or "mse"."""
     entropy: float = 0.01
     """Entropy bonus weight (per type); a curriculum ``entropy`` schedule overrides it."""
+    entropy_per_head: bool = False
+    """The entropy bonus of a type is the mean entropy of its action heads (those with a choice) instead of
+    their sum (the paper's): with the sum, a type with twelve heads is pushed towards randomness twelve
+    times as hard as a type with one."""
     epochs: int = 4
     """PPO epochs over each iteration's batch."""
     minibatches: int = 1
@@ -172,7 +176,7 @@ CHOICES = {
 }
 _INT = {"iterations", "envs", "steps", "epochs", "minibatches", "seed", "threads", "checkpoint_every",
         "log_every", "eval_envs"}
-_BOOL = {"norm_adv", "eval_greedy", "curriculum", "shared_value"}
+_BOOL = {"norm_adv", "eval_greedy", "curriculum", "shared_value", "entropy_per_head"}
 _STR = set(CHOICES)
 
 

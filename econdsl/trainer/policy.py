@@ -225,8 +225,13 @@ class TypePolicy(nn.Module):
         """Entropy of the discrete heads plus the continuous heads' Gaussians (before the squash): [B]."""
         out = TypePolicy.entropy(d.logp)
         if d.mean.shape[1]:
-            out = out + (d.log_std + _HALF_LOG_2PI_E).sum()
+            out = out + TypePolicy.real_entropy(d).sum()
         return out
+
+    @staticmethod
+    def real_entropy(d: Dist) -> torch.Tensor:
+        """Entropy of each continuous head's Gaussian (before the squash): [n_real]."""
+        return d.log_std + _HALF_LOG_2PI_E
 
     @staticmethod
     def sample(logp: torch.Tensor, generator: torch.Generator | None = None, greedy: bool = False,
@@ -253,3 +258,8 @@ class TypePolicy(nn.Module):
     def entropy(logp: torch.Tensor) -> torch.Tensor:
         """Entropy summed over heads (the paper sums the consumer's 12 heads): [B]."""
         return -(logp.exp() * logp).sum((-1, -2))
+
+    @staticmethod
+    def head_entropy(logp: torch.Tensor) -> torch.Tensor:
+        """Entropy of each head: [B, n_heads]."""
+        return -(logp.exp() * logp).sum(-1)

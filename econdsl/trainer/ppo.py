@@ -88,6 +88,9 @@ class PPOSettings:
     minibatches: int
     max_grad_norm: float
     norm_adv: bool
+    entropy_per_head: bool = False
+    """The entropy bonus is the mean over the heads that have a choice, instead of their sum (the paper's):
+    a type with twelve heads then gets the push of a type with one."""
 
 
 class NonFiniteUpdate(ArithmeticError):
@@ -110,8 +113,9 @@ def _first_nonfinite(named: list[tuple[str, torch.Tensor | None]]) -> str | None
 
 
 def update(policy: TypePolicy, optimizer: torch.optim.Optimizer, batch: Batch, mask: torch.Tensor | None,
-           s: PPOSettings, generator: torch.Generator | None = None) -> dict[str, float]:
-    """K epochs of clipped PPO on ``batch``; returns the last epoch's losses and diagnostics.
+           s: PPOSettings, generator: torch.Generator | None = None) -> dict[str, float | list[float]]:
+    """K epochs of clipped PPO on ``batch``; returns the last epoch's losses and diagnostics (floats; and
+    ``entropy_columns``: the mean entropy of each action column, a list).
 
     Raises :class:`NonFiniteUpdate` before a step that would write a NaN/inf into the weights (non-finite
     returns, loss or gradient norm), or when a step left a weight non-finite, so that no caller ever
@@ -125,6 +129,8 @@ def update(policy: TypePolicy, optimizer: torch.optim.Optimizer, batch: Batch, m
     if s.norm_adv and n > 1:
         adv = (adv - adv.mean()) / (adv.std() + 1e-8)
     mb = max(n // s.minibatches, 1)
+    live = policy.valid.sum(-1) > 1  # heads with a choice: the per-head bonus averages over these
+    per_head = s.entropy_per_head and (bool(live.any()) or policy.n_real > 0)
     stats: dict[str, torch.Tensor] = {}
     for _ in range(s.epochs):
         order = torch.randperm(n, generator=generator, device=generator.device if generator else "cpu")
@@ -134,11 +140,14 @@ def update(policy: TypePolicy, optimizer: torch.optim.Optimizer, batch: Batch, m
             if batch.reals is None:
                 logp_all, value = policy(batch.obs[idx], mask)
                 logp = policy.log_prob(logp_all, batch.actions[idx])
-                entropy = policy.entropy(logp_all).mean()
+                gauss = None
             else:  # continuous heads too: the joint log-probability and entropy of every head
                 dist, value = policy.dist(batch.obs[idx], mask)
+                logp_all = dist.logp
                 logp = policy.action_log_prob(dist, Action(batch.actions[idx], batch.reals[idx]))
-                entropy = policy.action_entropy(dist).mean()
+                gauss = policy.real_entropy(dist)  # [n_real]
+            heads = policy.head_entropy(logp_all)  # [B, n_heads] of the discrete heads
+            entropy = heads.sum(-1).mean() + (gauss.sum() if gauss is not None else 0.0)
             log_ratio = logp - batch.logp[idx]
             ratio = log_ratio.exp()
             a = adv[idx]
@@ -150,7 +159,12 @@ def update(policy: TypePolicy, optimizer: torch.optim.Optimizer, batch: Batch, m
                 v_clipped = old_v + (value - old_v).clamp(-s.value_clip, s.value_clip)
                 v_loss = torch.max(v_loss, loss_fn(v_clipped, ret, reduction="none"))
             v_loss = v_loss.mean()
-            loss = pg_loss - s.entropy * entropy + s.value_coef * v_loss
+            if per_head:  # the mean over the discrete heads with a choice and the continuous columns
+                cols = [heads[:, live]] + ([gauss.expand(heads.shape[0], -1)] if gauss is not None else [])
+                bonus = torch.cat(cols, 1).mean()
+            else:
+                bonus = entropy
+            loss = pg_loss - s.entropy * bonus + s.value_coef * v_loss
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(),
@@ -168,6 +182,7 @@ def update(policy: TypePolicy, optimizer: torch.optim.Optimizer, batch: Batch, m
                     "policy_loss": pg_loss.detach(), "value_loss": v_loss.detach(), "entropy": entropy.detach(),
                     "approx_kl": ((ratio - 1) - log_ratio).mean(),
                     "clipfrac": ((ratio - 1).abs() > s.clip).float().mean(), "grad_norm": grad_norm,
+                    "entropy_columns": heads.detach().mean(0),
                 }
     layer = _first_nonfinite([(k, p.detach()) for k, p in policy.named_parameters()])
     if layer is not None:
@@ -175,4 +190,4 @@ def update(policy: TypePolicy, optimizer: torch.optim.Optimizer, batch: Batch, m
     with torch.no_grad():
         var = batch.returns.var()
         stats["explained_variance"] = 1 - (batch.returns - batch.values).var() / var if var > 0 else var * 0
-    return {k: float(v) for k, v in stats.items()}
+    return {k: (v.tolist() if v.dim() else float(v)) for k, v in stats.items()}

@@ -358,6 +358,31 @@ class Report:
     findings: list[Finding]
 
 
+def _entropy_table(rows: list[dict[str, str]], info: dict[str, Any], types: list[str]) -> list[str]:
+    """Policy entropy at the end of training (mean of the last 10 logged iterations), per head (mean over
+    the head's action columns) and in total (summed over columns), next to its maximum (uniform policy)."""
+    cols = rows[0].keys()
+    nvec = {a: t.get("action_nvec", []) for a, t in (info.get("architecture") or {}).get("types", {}).items()}
+    out = ["", "Policy entropy over the last 10 logged iterations (nats; a uniform policy has the maximum):", "",
+           "| agent type | head | entropy | maximum | fraction of maximum |", "|---|---|---:|---:|---:|"]
+    found = False
+    for a in types:
+        for c in cols:
+            if c.startswith(f"{a}/entropy[") and c.endswith("]"):
+                head = c[len(f"{a}/entropy["):-1]
+                h = np.nanmean(_column(rows, c)[-10:])
+                frac = np.nanmean(_column(rows, f"{a}/entropy_fraction[{head}]")[-10:])
+                out.append(f"| {a} | {head} (per column) | {h:.3g} | {h / frac if frac else math.nan:.3g} | "
+                           f"{100 * frac:.1f}% |")
+                found = True
+        total = np.nanmean(_column(rows, f"{a}/entropy")[-10:]) if f"{a}/entropy" in cols else math.nan
+        top = sum(math.log(n) for n in nvec.get(a, []) if n > 1)
+        if not math.isnan(total):
+            out.append(f"| {a} | all (sum over {len(nvec.get(a, []))} columns) | {total:.3g} | {top:.3g} | "
+                       f"{100 * total / top if top else math.nan:.1f}% |")
+    return out + [""] if found else []
+
+
 def build_report(path: str | Path, out: str | Path | None = None) -> Report:
     """Write the figures, ``report.md`` and ``report.html`` of the run at ``path`` into ``out`` (default: the
     run directory)."""
@@ -398,6 +423,7 @@ def build_report(path: str | Path, out: str | Path | None = None) -> Report:
         for a in types:
             r = _column(rows, f"{a}/reward")
             lines.append(f"| {a} | {np.nanmean(r[:10]):.4g} | {np.nanmean(r[-10:]):.4g} |")
+        lines += _entropy_table(rows, info, types)
         sps = _column(rows, "time/env_steps_per_s")
         lines += ["", f"Median throughput: {np.nanmedian(sps):,.0f} env-steps/s, "
                       f"{np.nanmedian(_column(rows, 'time/agent_steps_per_s')):,.0f} agent-steps/s.", ""]

@@ -40,9 +40,11 @@ MAX_CONFIG_BYTES = 16 << 20
 MAX_METRICS_BYTES = 1 << 30
 
 
-def metric_columns(types: list[str], consts: list[str], series: list[str]) -> list[str]:
+def metric_columns(types: list[str], consts: list[str], series: list[str], per_head: tuple[str, ...] = ()) -> list[str]:
+    """The columns of metrics.csv; ``per_head``: the per-head metrics (``Consumer/entropy[hours]`` …)."""
     cols = ["iteration", "env_steps"]
     cols += [f"{a}/{m}" for a in types for m in PER_TYPE_METRICS]
+    cols += list(per_head)
     cols += [f"curriculum/{c}" for c in consts]
     cols += [f"econ/{s}" for s in series]
     return cols + list(TIME_METRICS)

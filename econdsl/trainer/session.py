@@ -81,7 +81,7 @@ def prepare(model_path: str, out: str | None, preset: str | None = None, sets: d
     model = _model_as_trained(run, info) if resume else _load(model_path, layers.model_overrides)
     trainer = Trainer(model, cfg, layers.curriculum_consts)
     columns = metric_columns(trainer.types, [a.name for a in trainer.curriculum.anneals] if cfg.curriculum else [],
-                             trainer.series_names)
+                             trainer.series_names, trainer.head_metric_names())
     resumed_from = 0
     if resume:
         check_architecture(info.get("architecture"), trainer, run.path)

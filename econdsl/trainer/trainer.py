@@ -7,6 +7,7 @@ looped over), then merge the iteration's observations into the normalisers. Noth
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -171,7 +172,8 @@ class Trainer:
             settings = ppo.PPOSettings(
                 clip=cfg.clip, value_clip=cfg.value_clip_range(),
                 value_coef=cfg.value_coef, value_loss=cfg.value_loss, entropy=coef, epochs=cfg.epochs,
-                minibatches=cfg.minibatches, max_grad_norm=cfg.max_grad_norm, norm_adv=cfg.norm_adv)
+                minibatches=cfg.minibatches, max_grad_norm=cfg.max_grad_norm, norm_adv=cfg.norm_adv,
+                entropy_per_head=cfg.entropy_per_head)
             try:
                 stats = ppo.update(self.policies[a], self.optimizers[a], batch, masks[a], settings, self.generator)
             except ppo.NonFiniteUpdate as err:
@@ -179,6 +181,7 @@ class Trainer:
                     f"the PPO update of agent type `{a}` at iteration {e} produced a non-finite {err.quantity}; "
                     f"the run stops and its last checkpoint (from before this update) is kept. Hint: {err.hint}"
                 ) from None
+            metrics.update(self._head_entropies(a, stats.pop("entropy_columns")))
             for k, val in stats.items():
                 metrics[f"{a}/{k}"] = val
         for a in self.types:
@@ -199,6 +202,31 @@ class Trainer:
             means = buf.series.mean(0).tolist()
             metrics.update({f"econ/{n}": v for n, v in zip(self.series_names, means, strict=True)})
         return metrics
+
+    def _heads_with_choice(self, a: str) -> list[tuple[str, list[int], int]]:
+        """(name, action columns, choices) of each action head of ``a`` that has more than one choice."""
+        layout = self.curriculum.layouts[a]
+        out = []
+        for k, head in enumerate(self.resolved.heads[a]):
+            cols = [c for c, h in enumerate(layout.columns) if h == k]
+            if cols and layout.nvec[cols[0]] > 1:
+                out.append((head.decl.name, cols, layout.nvec[cols[0]]))
+        return out
+
+    def head_metric_names(self) -> tuple[str, ...]:
+        """The per-head metric columns (see :meth:`_head_entropies`)."""
+        return tuple(f"{a}/{m}[{name}]" for a in self.types for name, _, _ in self._heads_with_choice(a)
+                     for m in ("entropy", "entropy_fraction"))
+
+    def _head_entropies(self, a: str, columns: list[float]) -> dict[str, float]:
+        """Per action head of ``a``: its entropy (mean over the head's columns, nats) and that entropy as a
+        fraction of its maximum ln(choices): ``a/entropy[head]``, ``a/entropy_fraction[head]``."""
+        out: dict[str, float] = {}
+        for name, cols, n in self._heads_with_choice(a):
+            h = sum(columns[c] for c in cols) / len(cols)
+            out[f"{a}/entropy[{name}]"] = h
+            out[f"{a}/entropy_fraction[{name}]"] = h / math.log(n)
+        return out
 
     # ---------------------------------------------------------------- errors
 
