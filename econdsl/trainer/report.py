@@ -372,8 +372,8 @@ def _entropy_table(rows: list[dict[str, str]], info: dict[str, Any], types: list
                 head = c[len(f"{a}/entropy["):-1]
                 h = np.nanmean(_column(rows, c)[-10:])
                 frac = np.nanmean(_column(rows, f"{a}/entropy_fraction[{head}]")[-10:])
-                out.append(f"| {a} | {head} (per column) | {h:.3g} | {h / frac if frac else math.nan:.3g} | "
-                           f"{100 * frac:.1f}% |")
+                top = f"{h / frac:.3g}" if frac > 0 else "–"  # the maximum ln(choices), from the fraction
+                out.append(f"| {a} | {head} (per column) | {h:.3g} | {top} | {100 * frac:.1f}% |")
                 found = True
         total = np.nanmean(_column(rows, f"{a}/entropy")[-10:]) if f"{a}/entropy" in cols else math.nan
         top = sum(math.log(n) for n in nvec.get(a, []) if n > 1)

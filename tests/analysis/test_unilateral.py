@@ -145,6 +145,14 @@ def test_cli_json(tmp_path: Path) -> None:
 
     run = tmp_path / "run"
     train(prepare(str(HERE / "models" / "cournot3.econ"), str(run)))
+    # the run reports its policy entropy per head (the mask holds one of 13 choices: entropy 0 of ln 13)
+    from econdsl.trainer.report import make_report
+
+    header = (run / "metrics.csv").read_text(encoding="utf-8").splitlines()[0].split(",")
+    assert "Firm/entropy[q]" in header and "Firm/entropy_fraction[q]" in header
+    report = make_report(run).read_text(encoding="utf-8")
+    assert "| Firm | q (per column) | 0 | – | 0.0% |" in report
+    assert "| Firm | all (sum over 1 columns) | 0 | 2.56 |" in report
     r = CliRunner().invoke(main, ["best-response", str(run), "--json", "--iterations", "5", "--eval-iterations",
                                   "2", "--members", "1", "--replicas", "8"])
     assert r.exit_code == 0, r.output

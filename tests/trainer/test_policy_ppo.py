@@ -87,3 +87,39 @@ def test_ppo_update_raises_the_probability_of_good_actions(minibatches):
         p2 = pol(obs)[0][:, 0, 2].exp().mean()
     assert p2 > 0.6  # from 0.25 at initialisation
     assert set(stats) >= {"policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac", "explained_variance"}
+
+
+@pytest.mark.parametrize("per_head", [False, True])
+def test_entropy_bonus_per_head_or_summed(per_head):
+    """With no reward signal, the entropy bonus alone moves the logits. Summed over heads (the paper's), each
+    head's logits get the full weight; averaged over the heads that have a choice (``entropy_per_head``),
+    each of the 3 live heads gets a third of it (the single-choice head counts for neither)."""
+    torch.manual_seed(0)
+    pol = TypePolicy(2, [4, 4, 4, 1], (8,), obs_norm="none")
+    with torch.no_grad():
+        pol.logits.bias.copy_(torch.linspace(-1.0, 1.0, pol.logits.bias.numel()))
+    obs = torch.randn(64, 2)
+    with torch.no_grad():
+        logp_all, v = pol(obs)
+    a = TypePolicy.sample(logp_all)
+    batch = ppo.Batch(obs, a, TypePolicy.log_prob(logp_all, a), v, torch.zeros(64), v)
+    s = ppo.PPOSettings(clip=0.2, value_clip=0.0, value_coef=0.0, value_loss="mse", entropy=1.0, epochs=1,
+                        minibatches=1, max_grad_norm=0.0, norm_adv=False, entropy_per_head=per_head)
+    opt = torch.optim.SGD(pol.parameters(), lr=1.0)
+    before = pol.logits.bias.detach().clone()
+    grad = torch.autograd.functional.jacobian(  # d(summed entropy)/d(bias) at the parameters before the step
+        lambda b: TypePolicy.head_entropy(_logp_with_bias(pol, obs, b)).sum(-1).mean(), before)
+    stats = ppo.update(pol, opt, batch, None, s)
+    step = (pol.logits.bias.detach() - before).abs().sum()
+    heads = TypePolicy.head_entropy(logp_all)
+    expected = grad.abs().sum() / (3 if per_head else 1)
+    assert float(step) == pytest.approx(float(expected), rel=1e-4)
+    assert len(stats["entropy_columns"]) == 4 and stats["entropy_columns"][3] == pytest.approx(0.0, abs=1e-6)
+    assert stats["entropy"] == pytest.approx(float(heads.sum(-1).mean()), rel=1e-5)
+
+
+def _logp_with_bias(pol: TypePolicy, obs: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    z = pol.trunk(pol.norm(obs))
+    logits = (z @ pol.logits.weight.T + bias).view(-1, pol.n_heads, pol.max_n)
+    logits = logits + torch.where(pol.valid, 0.0, -1e9)
+    return logits - logits.logsumexp(-1, keepdim=True)
