@@ -63,6 +63,8 @@ JOINT_LIMIT = 512
 MAX_REPLICAS = 1024
 """Replicas of one environment when candidate deviations are screened (larger sets are played in chunks)."""
 Z95 = 1.959964
+SHOW_SCREENED = 8
+"""Screened candidates kept per member in the results (the best ones)."""
 
 
 @dataclass
@@ -124,6 +126,8 @@ class BRResult:
     after_all: dict[str, float] = field(default_factory=dict)
     curve: list[float] = field(default_factory=list)
     """The deviators' mean reward in each best-response training iteration."""
+    screened: list[tuple[str, float]] = field(default_factory=list)
+    """Unilateral: the best candidate deviations on the screening episodes, with their estimated gains."""
 
     @property
     def eps_abs(self) -> float:
@@ -294,7 +298,7 @@ def member_params(env, agent: str) -> dict[str, np.ndarray]:
     if program is None:
         return out
     for b in program.params():
-        if b.owner == agent and tuple(b.dims) == (agent,) and b.name in params:
+        if getattr(b, "owner", None) == agent and tuple(getattr(b, "dims", ())) == (agent,) and b.name in params:
             out[b.name] = params[b.name][0].detach().double().cpu().numpy()
     return out
 
@@ -394,8 +398,10 @@ def unilateral(s: Setup, agent: str, settings: BRSettings, seed: int = 0,
     screen_reps = max(2, min(64, settings.screen_replicas // max(len(everything), 1) // 2))
     gains = _screen(s, policies, agent, everything, screen_reps, 20_000 + seed) if everything else []
     best: dict[int, tuple[float, dv.Block | None]] = {m: (0.0, None) for m in members}  # staying gains 0
+    ranked: dict[int, list[tuple[str, float]]] = {m: [] for m in members}
     for blk, g in zip(everything, gains, strict=True):
         m = blk.members[0]
+        ranked[m].append((_describe(blk, nvec), g))
         if g > best[m][0]:
             best[m] = (g, blk)
 
@@ -417,7 +423,8 @@ def unilateral(s: Setup, agent: str, settings: BRSettings, seed: int = 0,
         b, a, se = _paired(rb, ra)
         out.append(BRResult(agent, seed, b, a, "unilateral", (m,), se, scale, train_gain, blk.label,
                             {k: float(v[m]) for k, v in params.items()},
-                            curve=list(blk.extra.get("curve", []))))
+                            curve=list(blk.extra.get("curve", [])),
+                            screened=sorted(ranked[m], key=lambda x: -x[1])[:SHOW_SCREENED]))
     return out
 
 
@@ -505,7 +512,8 @@ def summarize(results: list[BRResult]) -> dict[str, dict]:
             e.update(worst_member=worst[int(np.argmax([r.eps_abs for r in worst]))].members[0],
                      members=[{"member": r.members[0], "seed": r.seed, "params": r.params, "epsilon": r.eps_abs,
                                "epsilon_relative": r.eps_rel, "ci95": list(r.ci95), "before": r.before,
-                               "after": r.after, "deviation": r.deviation} for r in uni],
+                               "after": r.after, "deviation": r.deviation,
+                               "screened": [{"deviation": d, "gain": g} for d, g in r.screened]} for r in uni],
                      distribution={"min": float(eps.min()), "median": float(np.median(eps)),
                                    "max": float(eps.max()), "n": int(eps.size)})
             entry["unilateral"] = e
