@@ -226,10 +226,15 @@ def _spec(s: Setup, agent: str, settings: BRSettings) -> dv.TrainSpec:
 
 
 def fresh_head(policy: TypePolicy) -> TypePolicy:
-    """A trainable copy of ``policy`` whose action head is re-initialised (near-uniform: entropy restored);
-    the trunk, the value head and the observation normaliser are kept."""
+    """A trainable copy of ``policy`` whose action heads are re-initialised (near-uniform choices; continuous
+    heads centred with σ = 1: entropy restored); the trunk, the value head and the normaliser are kept."""
     p = copy.deepcopy(policy)
-    layer_init(p.logits, std=0.01)
+    if p.logits is not None:
+        layer_init(p.logits, std=0.01)
+    if p.n_real:
+        layer_init(p.mean, std=0.01)
+        with torch.no_grad():
+            p.log_std.zero_()
     return p.train().requires_grad_(True)
 
 
@@ -390,7 +395,7 @@ def unilateral(s: Setup, agent: str, settings: BRSettings, seed: int = 0,
                                  extra={"curve": curves.get(id(blk), [])}))
         cands[m].append(dv.Block((m,), kind="greedy", policy=blk.policy, label=blk.label + ", greedy",
                                  extra={"curve": curves.get(id(blk), [])}))
-    if settings.exact:
+    if settings.exact and nvec:  # fixed actions of the discrete heads (continuous heads: trained deviators)
         fixed = fixed_candidates(nvec, horizon, settings.candidates, gen)
         for m in members:
             cands[m] += [dv.Block((m,), kind="fixed", action=a, at=t) for a, t in fixed]

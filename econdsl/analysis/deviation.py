@@ -25,8 +25,11 @@ import torch
 from torch import nn
 
 from ..trainer import ppo
-from ..trainer.policy import MASKED, TypePolicy
-from ..trainer.rollout import TypeBuffer, collect, new_buffer
+from ..trainer.policy import MASKED, Dist, TypePolicy, real_values
+from ..trainer.rollout import TypeBuffer, collect, declared_bounds, new_buffer
+
+GREEDY_LOG_STD = -30.0
+"""log σ of a continuous head played greedily: its draws are μ (the median) to float precision."""
 
 
 @dataclass
@@ -64,28 +67,41 @@ def one_hot_logp(index: torch.Tensor, max_n: int) -> torch.Tensor:
 class Actor(nn.Module):
     """One agent type as played: the shared policy under the profile's mask, with deviating blocks.
 
-    Called like a :class:`TypePolicy` (``actor(flat_obs, mask) -> (logp, value)``; the ``mask`` argument
-    is ignored: the actor holds the profile's mask), so that :func:`~econdsl.trainer.rollout.collect` can
-    train deviators. ``t`` (the step within the episode) is set by :func:`play` for one-step deviations.
+    Called like a :class:`TypePolicy` (``actor(flat_obs, mask) -> (logp, value)`` and ``actor.dist(…)``; the
+    ``mask`` argument is ignored: the actor holds the profile's mask and continuous bounds), so that
+    :func:`~econdsl.trainer.rollout.collect` can train deviators. ``t`` (the step within the episode) is set
+    by :func:`play` for one-step deviations. Fixed-action deviations fix discrete columns only; continuous
+    heads are played as the deviator's policy says (as learned, for fixed-action blocks).
     """
 
-    def __init__(self, policy: TypePolicy, mask: torch.Tensor | None, n: int, blocks: list[Block] | None = None):
+    def __init__(self, policy: TypePolicy, mask: torch.Tensor | None, bounds: torch.Tensor | None, n: int,
+                 blocks: list[Block] | None = None):
         super().__init__()
-        self.policy, self.mask, self.n = policy, mask, n
+        self.policy, self.mask, self.bounds, self.n = policy, mask, bounds, n
         self.blocks = list(blocks or [])
         self.t = 0
 
     def forward(self, flat: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        logp, value = self.policy(flat, self.mask)
+        d, value = self.dist(flat)
+        return d.logp, value
+
+    def dist(self, flat: torch.Tensor, mask: torch.Tensor | None = None) -> tuple[Dist, torch.Tensor]:
+        d, value = self.policy.dist(flat, self.mask)
+        logp, mean = d.logp, d.mean
+        log_std = d.log_std.expand(flat.shape[0], -1)  # per row: deviators have their own σ
         for blk in self.blocks:
             if blk.kind == "stay" or (blk.kind == "fixed" and blk.at is not None and blk.at != self.t):
                 continue
             rows = blk.rows(self.n, flat.device)
             if blk.kind in ("policy", "greedy"):
-                lp, v = blk.policy(flat[rows], None)  # the deviator is free of curriculum masks
+                dd, v = blk.policy.dist(flat[rows], None)  # the deviator is free of curriculum masks
+                lp, ls = dd.logp, dd.log_std.expand(len(rows), -1)
                 if blk.kind == "greedy":
                     lp = one_hot_logp(lp.argmax(-1), lp.shape[-1])
+                    ls = torch.full_like(ls, GREEDY_LOG_STD)
                 value = value.index_copy(0, rows, v.to(value.dtype))
+                mean = mean.index_copy(0, rows, dd.mean.to(mean.dtype))
+                log_std = log_std.index_copy(0, rows, ls.to(log_std.dtype))
             else:
                 lp = logp[rows]
                 act = torch.tensor(blk.action, device=flat.device)
@@ -93,13 +109,15 @@ class Actor(nn.Module):
                 forced = one_hot_logp(act.clamp(min=0), lp.shape[-1]).expand_as(lp)
                 lp = torch.where(fixed[None, :, None], forced, lp)
             logp = logp.index_copy(0, rows, lp.to(logp.dtype))
-        return logp, value
+        return Dist(logp, mean, log_std), value
 
 
-def actors_for(policies: dict[str, TypePolicy], masks: dict[str, torch.Tensor | None], n_agents: dict[str, int],
-               agent: str | None = None, blocks: list[Block] | None = None) -> dict[str, Actor]:
+def actors_for(policies: dict[str, TypePolicy], masks: dict[str, torch.Tensor | None],
+               bounds: dict[str, torch.Tensor | None], n_agents: dict[str, int], agent: str | None = None,
+               blocks: list[Block] | None = None) -> dict[str, Actor]:
     """Every type as played; ``agent``'s actor carries the deviating ``blocks``."""
-    return {a: Actor(p, masks.get(a), n_agents[a], blocks if a == agent else None) for a, p in policies.items()}
+    return {a: Actor(p, masks.get(a), bounds.get(a), n_agents[a], blocks if a == agent else None)
+            for a, p in policies.items()}
 
 
 @dataclass
@@ -137,10 +155,15 @@ def play(env, actors: dict[str, Actor], episodes: int, seed: int, period: int | 
                 x = obs[a]
                 n, d = x.shape[1], x.shape[2]
                 actor.t = t
-                logp, _ = actor(x.reshape(E * n, d).float())
-                u = torch.rand((period, n) + logp.shape[1:-1] + (1,), generator=gen, device=device)
-                u = u.repeat(E // period, *([1] * (u.dim() - 1))).reshape((E * n,) + logp.shape[1:-1] + (1,))
+                dist, _ = actor.dist(x.reshape(E * n, d).float())
+                logp = dist.logp
+                u = _common(gen, (period, n) + logp.shape[1:-1] + (1,), E, device, torch.rand)
                 acts[a] = TypePolicy.sample(logp.float(), u=u).view(E, n, -1)
+                if dist.mean.shape[1]:  # continuous heads: Gaussian draws, squashed into the bounds
+                    noise = _common(gen, (period, n, dist.mean.shape[1]), E, device, torch.randn)
+                    z = (dist.mean + noise * dist.log_std.exp()).view(E, n, -1)
+                    lo_hi = actor.bounds if actor.bounds is not None else declared_bounds(env, a, device)
+                    acts[env.real_key[a]] = real_values(z, lo_hi)
             obs, rewards, _, _ = env.step(acts)
             for a in actors:
                 total[a] += rewards[a].float()
@@ -149,6 +172,13 @@ def play(env, actors: dict[str, Actor], episodes: int, seed: int, period: int | 
             out[a].append(total[a] / T)
             out_abs[a].append(total_abs[a] / T)
     return Played({a: torch.stack(v) for a, v in out.items()}, {a: torch.stack(v) for a, v in out_abs.items()})
+
+
+def _common(gen: torch.Generator, shape: tuple[int, ...], E: int, device, draw) -> torch.Tensor:
+    """Draws for ``period`` = shape[0] replicas, repeated to ``E`` replicas and flattened to [E × n, …]."""
+    x = draw(shape, generator=gen, device=device)
+    x = x.repeat(E // shape[0], *([1] * (x.dim() - 1)))
+    return x.reshape((E * shape[1],) + shape[2:])
 
 
 # ---------------------------------------------------------------- training deviators
@@ -178,7 +208,7 @@ def sub_buffer(b: TypeBuffer, blk: Block) -> TypeBuffer:
         return x.index_select(lead + 1, m)
 
     return TypeBuffer(cut(b.obs, 1), cut(b.actions, 1), cut(b.logp, 1), cut(b.values, 1), cut(b.rewards, 1),
-                      cut(b.last_value, 0))
+                      cut(b.last_value, 0), None if b.reals is None else cut(b.reals, 1))
 
 
 def train(env, actors: dict[str, Actor], agent: str, spec: TrainSpec, seed: int) -> dict[int, list[float]]:
@@ -193,11 +223,12 @@ def train(env, actors: dict[str, Actor], agent: str, spec: TrainSpec, seed: int)
     buf = new_buffer(env, env.horizon, [], device, torch.float32)
     curves: dict[int, list[float]] = {id(b): [] for b in blocks}
     masks = {a: act.mask for a, act in actors.items()}
+    bounds = {a: act.bounds for a, act in actors.items()}
     for k in range(spec.iterations):
         obs = env.reset()
         for b in blocks:
             b.policy.eval()
-        collect(env, actors, masks, obs, buf, gen)
+        collect(env, actors, masks, obs, buf, gen, bounds)
         for blk, opt in zip(blocks, opts, strict=True):
             settings = ppo.PPOSettings(**{**spec.ppo.__dict__, "entropy": spec.entropy(k, blk)})
             sub = sub_buffer(buf.types[agent], blk)
