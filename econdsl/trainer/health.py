@@ -155,7 +155,8 @@ def _collapse(arrays: dict[str, np.ndarray], resolved: Any, skip: set[str]) -> l
                 and _activity(units.get(name)):
             out.append(Finding("problem", "collapse", f"`{name}` is 0 throughout the evaluation episode"))
     if not any(f.check == "collapse" for f in out):
-        out.append(Finding("ok", "collapse", "no action of every agent at 0, no quantity of goods or hours at 0"))
+        out.append(Finding("ok", "collapse",
+                           "no action is 0 for every agent, no quantity of goods or hours is 0 throughout"))
     return out
 
 
