@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import checkpoint, evaluate
+from . import checkpoint, evaluate, files
 from .config import ConfigError, Layers, TrainConfig, build_layers
 from .curriculum import CurriculumError
 from .run import RunDir, RunError, check_writable, metric_columns
@@ -175,10 +175,10 @@ def check_architecture(recorded: dict[str, Any] | None, trainer: Trainer, where:
 def _load_state(trainer: Trainer, state: dict[str, Any], where: Path) -> None:
     try:
         trainer.load_state_dict(state)
-    except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as e:
+    except (RuntimeError, KeyError, ValueError, TypeError, IndexError, AttributeError) as e:
         # torch's size mismatch, an agent type the checkpoint lacks, an optimiser state of another shape
-        raise RunError(f"`{where}`: the checkpoint does not fit the networks built from its model and config "
-                       f"({str(e).splitlines()[0]})") from None
+        raise RunError(f"`{where / files.CHECKPOINT}` does not fit the networks built from the run's model and "
+                       f"config, or is damaged ({(str(e).splitlines() or [type(e).__name__])[0]})") from None
 
 
 def code_version() -> dict[str, Any]:

@@ -111,6 +111,7 @@ DAMAGE = {
     "foreign format": None,
     "nan weights": None,
     "wrong iteration type": None,
+    "optimiser state of the wrong type": None,  # found by bench/fuzz_reliability.py
 }
 
 
@@ -128,8 +129,10 @@ def test_damaged_checkpoint_is_one_clear_error(run, case):
         elif case == "nan weights":
             w = [t for k, t in data["state"]["policies"]["Firm"].items() if k.endswith("weight")][0]
             w.fill_(float("nan"))
-        else:
+        elif case == "wrong iteration type":
             data["state"]["iteration"] = "2"
+        else:
+            data["state"]["optimizers"]["Firm"]["state"] = 7
         torch.save(data, ckpt)
     out = clean_exit(invoke("train", COURNOT, "--out", str(run), "--resume", "--quiet"), 1)
     assert "checkpoint" in out and str(ckpt) in out
