@@ -354,8 +354,12 @@ class Equation(Node):
 
 @dataclass(frozen=True)
 class Step(Node):
+    """The step section. In a variant, ``place`` = ("before" | "after", equation name) puts its equations
+    next to an equation of the base model (a transition is named ``next x``); None appends them."""
+
     equations: tuple[Equation, ...]
     span: Span = _span()
+    place: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)

@@ -318,7 +318,12 @@ class _ToAST(Transformer):
 
     @v_args(meta=True)
     def step(self, meta, c):
-        return ast.Step(tuple(c), span=self._span(meta))
+        place = c[0] if c and isinstance(c[0], tuple) else None
+        return ast.Step(tuple(x for x in c if isinstance(x, ast.Equation)), span=self._span(meta), place=place)
+
+    def step_place(self, c):
+        words = [str(x) for x in c]
+        return (words[0], " ".join(words[1:]))
 
     def _equation(self, meta, c, is_next):
         target, value = c

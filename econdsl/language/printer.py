@@ -192,6 +192,8 @@ def block_header(it: ast.Node) -> str | None:
         return head
     if isinstance(it, ast.Preset):
         return f"preset {it.name}"
+    if isinstance(it, ast.Step) and it.place is not None:
+        return f"step {it.place[0]} {it.place[1]}"
     return _BLOCK_WORDS.get(type(it))
 
 

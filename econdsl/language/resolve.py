@@ -254,10 +254,14 @@ def apply_variant(base: ast.Model, variant: ast.Model, diags: Diagnostics) -> as
             merged = False
             for k, old in enumerate(items):
                 if isinstance(old, ast.Step):
-                    items[k] = replace(old, equations=old.equations + it.equations)
+                    items[k] = replace(old, equations=_placed(old.equations, it, diags, base.name))
                     merged = True
             if not merged:
-                items.append(it)
+                items.append(replace(it, place=None))
+        elif isinstance(it, ast.Agent) and any(isinstance(x, ast.Agent) and x.name == it.name for x in items):
+            # `agent Household ... end` naming a base agent adds its declarations to that agent
+            items = [replace(x, decls=x.decls + it.decls) if isinstance(x, ast.Agent) and x.name == it.name else x
+                     for x in items]
         elif isinstance(it, ast.Accounting):
             for k, old in enumerate(items):
                 if isinstance(old, ast.Accounting):
@@ -270,6 +274,21 @@ def apply_variant(base: ast.Model, variant: ast.Model, diags: Diagnostics) -> as
         else:
             items.append(it)
     return ast.Model(variant.name, None, (), tuple(items), span=variant.span, source=variant.source)
+
+
+def _placed(base: tuple[ast.Equation, ...], step: ast.Step, diags: Diagnostics,
+            model: str) -> tuple[ast.Equation, ...]:
+    """The base's equations with the variant's inserted at ``step.place`` (appended when it has none)."""
+    if step.place is None:
+        return base + step.equations
+    where, name = step.place
+    names = [_item_name(e) for e in base]
+    if name not in names:
+        diags.add("E205", f"`step {where} {name}`: the base model `{model}` has no equation `{name}`", step.span,
+                  did_you_mean(name, names) or "name a step equation of the base model (`next x` for a transition)")
+        return base + step.equations
+    k = names.index(name) + (1 if where == "after" else 0)
+    return base[:k] + step.equations + base[k:]
 
 
 def _names_in(item: ast.Node) -> list[str]:
