@@ -6,7 +6,15 @@ A checked model (:class:`econdsl.language.resolve.Resolved`) is lowered (``lower
 - ``init``    (uniform draws, runtime constants) → every parameter and every initial state;
 - ``step``    (states, params, actions, ``t``, runtime constants, random words) → next states, rewards,
   named step quantities and accounting externals;
-- ``observe`` (states, params, ``t``, runtime constants) → one observation block per agent type.
+- ``observe`` (states, params, ``t``, runtime constants; with stages, the actions of the period so far)
+  → one observation block per agent type.
+
+**Stages.** ``Program.stages`` (empty, or ``(name, agent types)`` in order) splits a period: the agent
+types of stage k act after observing the actions (and step quantities, recomputed in ``observe``) of
+stages < k. Only then may ``observe`` contain ``action`` ops, and the observation of an agent type of
+stage k depends only on actions of agent types of earlier stages (``verify.py`` checks it). A caller
+observes stage k's agent types with the actions of stages < k (other actions may be anything, e.g.
+zeros: no row of stage k reads them); ``step`` then runs once with every stage's actions.
 
 The contract (what every backend must implement; ``verify.py`` checks the structural part)
 ---------------------------------------------------------------------------------------------------
@@ -266,6 +274,7 @@ class Program:
     step: Function
     observe: Function
     consts: dict[str, float] = field(default_factory=dict)  # folded compile-time constants (for dumps)
+    stages: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (stage name, agent types) in order; () = one stage
     source_files: tuple[str, ...] = ()
 
     def functions(self) -> list[Function]:
@@ -300,6 +309,15 @@ class Program:
     def n_real_columns(self, agent: str) -> int:
         """Columns of the agent type's real action tensor (its continuous heads)."""
         return sum(h.n_columns for h in self.heads if h.agent == agent and h.continuous)
+
+    def stage_agents(self) -> list[list[str]]:
+        """The agent types of each stage, in order (one stage of every agent type without stages)."""
+        if not self.stages:
+            return [list(self.agents)]
+        out = [list(agents) for _, agents in self.stages]
+        listed = {a for agents in out for a in agents}
+        out[0] = [a for a in self.agents if a not in listed] + out[0]  # types without actions: first stage
+        return out
 
     def real_agents(self) -> list[str]:
         """Agent types with continuous heads (those whose step reads a real action tensor), in order."""

@@ -49,6 +49,7 @@ class Lowering:
         self.head_of: dict[str, tuple[ActionHead, int, int]] = {}  # component -> (head, component, column)
         self._layout_heads()
         self.quantities: dict[str, str] = {}
+        self.obs_quantities: dict[str, str] = {}  # step quantities of earlier stages, lowered into observe
         self.init_vals: dict[str, str] = {}
         self.uniforms: dict[str, tuple[str, ...]] = {}
         self.sites: list[str] = []  # draw sites of the step, by site id (the name each draw defines)
@@ -171,10 +172,14 @@ class Lowering:
             # a state declared `in lo:hi` or `in Pop` holds whole numbers (the checker proves it, E311)
             return b.elementwise("int", (v,), s) if sym.levels is not None else v
         if sym.kind == "action":
-            if sc.where != "step":
+            # with stages, an observation may read the actions of earlier stages (the timing check
+            # decides which; the verifier checks the program)
+            if sc.where != "step" and not (sc.where == "observe" and self.r.stages):
                 raise self.error("E403", f"`{nm}` is an action; it is not known here", e.span)
             return self.action(b, nm, s)
         if sym.kind == "quantity":
+            if sc.where == "observe" and self.r.stages:
+                return self.observed_quantity(b, nm, e)
             if sc.where == "observe" or sc.where == "init":
                 raise self.error("E403", f"`{nm}` is a step quantity; it is not known here", e.span,
                                  "observe states, parameters and constants")
@@ -182,6 +187,26 @@ class Lowering:
                 raise self.error("E402", f"`{nm}` is used before it is defined", e.span)
             return self.quantities[nm]
         raise self.error("E206", f"`{nm}` is a {sym.kind}, not a value", e.span)
+
+    def observed_quantity(self, b: Builder, nm: str, e: ast.Node) -> str:
+        """A step quantity of an earlier stage, observed: its equation lowered again into ``observe``."""
+        if nm not in self.obs_quantities:
+            eq = next(q for q in self.r.equations if q.name == nm and not q.is_next)
+            if isinstance(eq.value, ast.Draw):
+                raise self.error("E403", f"`{nm}` is a random draw of the step; it cannot be observed", e.span,
+                                 "observe a quantity computed from it in a state instead")
+            self.obs_quantities[nm] = self.expr(b, eq.value, Scope(self.equation_axes(eq), {}, "observe"))
+        return self.obs_quantities[nm]
+
+    def equation_axes(self, eq: ast.Equation) -> dict[str, str]:
+        """Index variable of the equation's target -> its axis."""
+        pops = []
+        for ix in eq.indices:
+            pop = self.r.population_of_index(ix)
+            if pop is None:
+                raise self.error("E204", f"`{ix}` is not the index of any population", eq.target_span)
+            pops.append(pop)
+        return dict(zip(eq.indices, storage_axes(tuple(pops)), strict=True))
 
     def action(self, b: Builder, comp: str, s: str) -> str:
         head, k, col = self.head_of[comp]
@@ -396,13 +421,7 @@ class Lowering:
         b = Builder("step", self.pops)
         for eq in self.r.equations:
             try:
-                pops = []
-                for ix in eq.indices:
-                    pop = self.r.population_of_index(ix)
-                    if pop is None:
-                        raise self.error("E204", f"`{ix}` is not the index of any population", eq.target_span)
-                    pops.append(pop)
-                axes = dict(zip(eq.indices, storage_axes(tuple(pops)), strict=True))
+                axes = self.equation_axes(eq)
                 sc = Scope(axes, {}, "step")
                 target = tuple(axes[ix] for ix in eq.indices)
                 if isinstance(eq.value, ast.Draw):
@@ -548,6 +567,7 @@ class Lowering:
             runtime_consts=dict(self.runtime), uniforms=dict(self.uniforms), init=init.fn, step=step.fn,
             observe=observe.fn, consts={k: v for k, v in self.r.consts.items() if k not in self.runtime},
             source_files=tuple(sorted(self.r.sources)),
+            stages=tuple((st.name, st.agents) for st in self.r.stages),
         )
 
 

@@ -35,8 +35,27 @@ def verify(program: Program) -> None:
     problems: list[str] = []
     for fn in program.functions():
         problems += _verify_function(program, fn)
+    problems += _verify_stage_order(program)
     if problems:
         raise VerifyError(problems)
+
+
+def _verify_stage_order(prog: Program) -> list[str]:
+    """An agent type's observation reads only the actions of agent types of earlier stages."""
+    stage = {a: k for k, agents in enumerate(prog.stage_agents()) for a in agents}
+    needs: dict[str, set[str]] = {}  # SSA value -> agent types whose actions it depends on
+    for op in prog.observe.ops:
+        deps = {str(op.attr("agent"))} if op.kind == "action" else set()
+        for a in op.args:
+            deps |= needs.get(a, set())
+        needs[op.out] = deps
+    out = []
+    for o in prog.observe.outputs:
+        late = sorted(a for a in needs.get(o.value, ()) if stage.get(a, 0) >= stage.get(o.name, 0))
+        if late:
+            out.append(f"observe: {o.name}'s observation {o.labels[:1]} reads the actions of {late}, which do "
+                       f"not act in an earlier stage")
+    return out
 
 
 def _is_axis(d: str) -> bool:
@@ -98,8 +117,8 @@ def _verify_function(prog: Program, fn: Function) -> list[str]:
             elif src == "time" and op.dims != ():
                 bad(op, "time has dims")
         elif k == "action":
-            if fn.name != "step":
-                bad(op, "actions are only known in step")
+            if fn.name != "step" and not (fn.name == "observe" and prog.stages):
+                bad(op, "actions are only known in step (and, with stages, in observe)")
             agent, per = op.attr("agent"), op.attr("per")
             want = prog.action_dims(agent, per)
             if op.dims != want:

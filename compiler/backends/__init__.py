@@ -32,9 +32,12 @@ Results:
   the unchanged ones), ``rewards`` (``{agent: [E, n_agents]}``; singletons ``[E, 1]``), ``quantities``
   (``{name: [E, *sizes]}`` for every named step quantity; dtype per the IR: float / bool / int64) and
   ``externals`` (``{name: [E]}``);
-- ``observe(bufs, t, consts)`` → ``{agent: [E, n_agents, obs_dim]}`` in the float dtype;
+- ``observe(bufs, t, consts, actions=None)`` → ``{agent: [E, n_agents, obs_dim]}`` in the float dtype;
+  ``actions`` (the period's actions so far, as for ``step``; missing types read as zeros) matter only for a
+  program with stages, whose later-stage agent types observe earlier stages' actions;
 - ``step_observe(bufs, actions, t, consts, rng=None)`` → ``(StepResult, obs)`` where ``obs`` observes the *next*
-  states at ``t + 1``. The default composes ``step`` and ``observe``; backends may fuse.
+  states at ``t + 1``. The default composes ``step`` and ``observe``; backends may fuse. With stages the
+  next period's later stages are not known yet: their rows are computed from zero actions.
 
 Functions never modify their input tensors. Device and dtype are fixed at compile time.
 """
@@ -47,7 +50,7 @@ from typing import Any, NamedTuple
 
 import torch
 
-from ..ir import Program
+from ..ir import Program, real_key
 
 Tensor = torch.Tensor
 
@@ -76,7 +79,8 @@ class CompiledProgram:
              consts: Mapping[str, Tensor], rng: Tensor | None = None) -> StepResult:
         raise NotImplementedError
 
-    def observe(self, bufs: Mapping[str, Tensor], t: Tensor, consts: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    def observe(self, bufs: Mapping[str, Tensor], t: Tensor, consts: Mapping[str, Tensor],
+                actions: Mapping[str, Tensor] | None = None) -> dict[str, Tensor]:
         raise NotImplementedError
 
     def step_observe(self, bufs: Mapping[str, Tensor], actions: Mapping[str, Tensor], t: Tensor,
@@ -85,6 +89,18 @@ class CompiledProgram:
         nxt = dict(bufs)
         nxt.update(res.states)
         return res, self.observe(nxt, t + 1, consts)
+
+    def period_actions(self, actions: Mapping[str, Tensor] | None, n_envs: int) -> dict[str, Tensor]:
+        """``actions`` of a staged program's period so far, with zeros for every agent type not given (the
+        observation rows that would read them belong to agent types that have not acted yet)."""
+        p, out = self.program, dict(actions or {})
+        for a in p.agents:
+            out.setdefault(a, torch.zeros(n_envs, p.n_agents(a), p.n_columns(a), dtype=torch.long,
+                                          device=self.device))
+        for a in p.real_agents():
+            out.setdefault(real_key(a), torch.zeros(n_envs, p.n_agents(a), p.n_real_columns(a), dtype=self.dtype,
+                                                    device=self.device))
+        return out
 
     def sources(self) -> dict[str, str]:
         """Generated source files (file name -> text), for ``econdsl compile -o DIR``; {} if none."""

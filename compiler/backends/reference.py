@@ -354,9 +354,7 @@ class ReferenceProgram(CompiledProgram):
         """The step, and the magnitude of the terms of every output (float64; states without a transition
         keep their value, magnitude |value|)."""
         E = int(t.shape[0])
-        acts = {a: actions[a].detach().cpu().long().numpy() for a in self.program.agents if a in actions}
-        acts |= {real_key(a): actions[real_key(a)].detach().cpu().double().numpy()
-                 for a in self.program.real_agents()}
+        acts = self._actions(actions)
         inputs = self._inputs(bufs, t, consts)
         inputs[("rng", "words")] = (rng if rng is not None else rng_words(0, 0, E)).detach().cpu().numpy()
         mags: dict = {}
@@ -376,15 +374,22 @@ class ReferenceProgram(CompiledProgram):
                     r.externals[o.name] = v
         return res, mag
 
-    def observe(self, bufs, t, consts) -> dict[str, Tensor]:
-        return self.observe_with_magnitudes(bufs, t, consts)[0]
+    def _actions(self, actions) -> dict[str, np.ndarray]:
+        acts = {a: actions[a].detach().cpu().long().numpy() for a in self.program.agents if a in actions}
+        acts |= {real_key(a): actions[real_key(a)].detach().cpu().double().numpy()
+                 for a in self.program.real_agents()}
+        return acts
 
-    def observe_with_magnitudes(self, bufs, t, consts) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    def observe(self, bufs, t, consts, actions=None) -> dict[str, Tensor]:
+        return self.observe_with_magnitudes(bufs, t, consts, actions)[0]
+
+    def observe_with_magnitudes(self, bufs, t, consts, actions=None) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
         """Observation rows and the magnitude of each entry's terms (float64; one-hot columns: 0, exact)."""
         E = int(t.shape[0])
         prog = self.program
         mags: dict = {}
-        env = Interpreter(prog, E).run(prog.observe, self._inputs(bufs, t, consts), {}, mags)
+        acts = self._actions(self.period_actions(actions, E)) if prog.stages else {}
+        env = Interpreter(prog, E).run(prog.observe, self._inputs(bufs, t, consts), acts, mags)
         obs, obs_mag = {}, {}
         for agent in prog.agents:
             obs[agent] = self._out(self._rows(agent, env, env, E))

@@ -561,7 +561,7 @@ class Printer:
         body += self.lines + [""]
         # observe
         self.lines, self.kinds, self.ops = [], {}, {}
-        self.function(p.observe, "observe(S, T, K)", inputs_for("observe"), "T.shape[0]")
+        self.function(p.observe, "observe(S, T, K, A=())", inputs_for("observe"), "T.shape[0]")
         blocks = []
         self.rows: dict[tuple, str] = {}
         for agent in p.agents:
@@ -756,7 +756,7 @@ class TorchProgram(CompiledProgram):
         return self._result(bufs, out, t)
 
     def step_observe(self, bufs, actions, t, consts, rng=None) -> tuple[StepResult, dict[str, Tensor]]:
-        if self._fuse_observe(t.shape[0]):
+        if self._fuse_observe(t.shape[0]) and not self.program.stages:  # staged: the next period's stages
             res, obs = self._step_observe(self._S(bufs), self._A(actions), t, self._K(consts),
                                           self._W(rng, t.shape[0]))
             return self._result(bufs, res, t), dict(zip(self.program.agents, obs, strict=True))
@@ -778,8 +778,12 @@ class TorchProgram(CompiledProgram):
         return StepResult(states, rewards, dict(zip(self._quant_out, qu, strict=True)),
                           dict(zip(self._ext_out, ex, strict=True)))
 
-    def observe(self, bufs, t, consts) -> dict[str, Tensor]:
-        obs = self._observe(self._S(bufs), t, self._K(consts))
+    def observe(self, bufs, t, consts, actions=None) -> dict[str, Tensor]:
+        if self.program.stages:  # later stages observe the period's earlier actions
+            A = self._A(self.period_actions(actions, t.shape[0]))
+            obs = self._observe(self._S(bufs), t, self._K(consts), A)
+        else:
+            obs = self._observe(self._S(bufs), t, self._K(consts))
         return dict(zip(self.program.agents, obs, strict=True))
 
 

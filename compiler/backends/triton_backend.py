@@ -207,10 +207,13 @@ class TritonProgram(CompiledProgram):
         self._launch("k_step", n_envs, [*args, *fargs], WRITE_Q=self.write_q)
         return self._step_result(self._views(plan, flats, n_envs, self.write_q), bufs)
 
-    def observe(self, bufs: Mapping[str, Tensor], t: Tensor, consts: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    def observe(self, bufs: Mapping[str, Tensor], t: Tensor, consts: Mapping[str, Tensor],
+                actions: Mapping[str, Tensor] | None = None) -> dict[str, Tensor]:
         plan = self.printed.kernels["k_observe"]
         n_envs = t.shape[0]
         args = self._inputs(plan, bufs, t, consts)
+        if plan.actions:  # a staged program: later stages observe the period's earlier actions
+            args += self._actions(plan, self.period_actions(actions, n_envs))
         obs, oargs = self._obs(plan, n_envs)
         flats, fargs = self._flat(plan, n_envs, True)
         self._launch("k_observe", n_envs, [*args, *self._tables(), *fargs, *oargs])
@@ -218,6 +221,8 @@ class TritonProgram(CompiledProgram):
 
     def step_observe(self, bufs: Mapping[str, Tensor], actions: Mapping[str, Tensor], t: Tensor,
                      consts: Mapping[str, Tensor], rng: Tensor | None = None) -> tuple[StepResult, dict[str, Tensor]]:
+        if self.program.stages:  # the next period's stages: observe from zero actions (backends/__init__.py)
+            return super().step_observe(bufs, actions, t, consts, rng)
         plan = self.printed.kernels["k_step_observe"]
         n_envs = t.shape[0]
         args = self._step_args(plan, bufs, actions, t, consts, rng)

@@ -350,16 +350,29 @@ class Equation(Node):
     is_next: bool = False
     span: Span = _span()
     target_span: Span = _span()
+    stage: str = ""  # the stage the equation runs in ("" without stages)
+
+
+@dataclass(frozen=True)
+class Stage(Node):
+    """``stage name: A, B`` in the step section: the agent types that act in this stage of the period."""
+
+    name: str
+    agents: tuple[str, ...]
+    span: Span = _span()
 
 
 @dataclass(frozen=True)
 class Step(Node):
     """The step section. In a variant, ``place`` = ("before" | "after", equation name) puts its equations
-    next to an equation of the base model (a transition is named ``next x``); None appends them."""
+    next to an equation of the base model (a transition is named ``next x``); None appends them. With
+    ``stages``, each equation belongs to one (``Equation.stage``); equations written before the first
+    ``stage`` line belong to the first stage."""
 
     equations: tuple[Equation, ...]
     span: Span = _span()
     place: tuple[str, str] | None = None
+    stages: tuple[Stage, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -141,8 +141,20 @@ CATALOGUE: dict[str, Entry] = _entries(
           "Equations run in the order written: move the definition above its first use."),
     Entry("E403", "observation of a value not yet known",
           "An observation uses an action or a step quantity, which are only known after all agents "
-          "have acted. Agents observe the state at the start of the step.",
-          "Observe states, parameters and constants, or make the quantity a state."),
+          "have acted. Agents observe the state at the start of the step; with stages, an agent type "
+          "also observes the actions and step quantities of the stages before its own.",
+          "Observe states, parameters and constants, make the quantity a state, or let the observer act in a "
+          "later stage (the message names it)."),
+    Entry("E405", "action used before its stage",
+          "A step equation of one stage reads an action chosen in a later stage of the period.",
+          "Move the equation below the `stage` line of the action's agent type."),
+    Entry("E406", "empty stage",
+          "A `stage name:` line lists no agent type, so nothing happens in it.",
+          "List the agent types that act in the stage (`stage lead: Leader`), or remove the line."),
+    Entry("E407", "invalid stage list",
+          "A stage lists a name that is not an agent type, an agent type is listed in two stages, an agent "
+          "type with actions is in no stage, or two stages have one name.",
+          "Each agent type that acts is listed in exactly one stage; stage names are distinct."),
     # ---------------------------------------------------------------- structure
     Entry("E501", "state without exactly one transition",
           "Every state needs exactly one `next x = ...` equation in the step section.",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+from dataclasses import replace
 from importlib import resources
 
 from lark import Lark, Token, Transformer, Tree, v_args
@@ -319,11 +320,22 @@ class _ToAST(Transformer):
     @v_args(meta=True)
     def step(self, meta, c):
         place = c[0] if c and isinstance(c[0], tuple) else None
-        return ast.Step(tuple(x for x in c if isinstance(x, ast.Equation)), span=self._span(meta), place=place)
+        stages = tuple(x for x in c if isinstance(x, ast.Stage))
+        eqs, current = [], stages[0].name if stages else ""
+        for x in c:
+            if isinstance(x, ast.Stage):
+                current = x.name
+            elif isinstance(x, ast.Equation):
+                eqs.append(replace(x, stage=current))
+        return ast.Step(tuple(eqs), span=self._span(meta), place=place, stages=stages)
 
     def step_place(self, c):
         words = [str(x) for x in c]
         return (words[0], " ".join(words[1:]))
+
+    @v_args(meta=True)
+    def stage_decl(self, meta, c):
+        return ast.Stage(str(c[0]), tuple(str(x) for x in c[1:] if x is not None), span=self._span(meta))
 
     def _equation(self, meta, c, is_next):
         target, value = c

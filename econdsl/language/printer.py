@@ -129,6 +129,8 @@ def print_decl(d: ast.Node) -> str:
     """One declaration (or equation) on one line, without indentation."""
     if isinstance(d, ast.Horizon):
         return f"horizon {print_expr(d.value)}"
+    if isinstance(d, ast.Stage):
+        return f"stage {d.name}:" + (" " + ", ".join(d.agents) if d.agents else "")
     if isinstance(d, ast.Const):
         return f"const {d.name}{print_unit(d.unit)} = {print_expr(d.value)}"
     if isinstance(d, ast.Param):
@@ -206,7 +208,7 @@ def block_body(it: ast.Node) -> tuple[ast.Node, ...]:
     if isinstance(it, ast.Agent):
         return it.decls
     if isinstance(it, ast.Step):
-        return it.equations
+        return tuple(sorted(it.equations + it.stages, key=lambda n: (n.span.line, n.span.col)))
     if isinstance(it, ast.Accounting):
         return it.externals
     if isinstance(it, ast.Curriculum):

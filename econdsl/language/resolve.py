@@ -110,6 +110,16 @@ class Resolved:
     train: ast.Train | None
     sources: dict[str, str] = field(default_factory=dict)
     tables: dict[str, Table] = field(default_factory=dict)  # vector and matrix constants
+    stages: list[ast.Stage] = field(default_factory=list)  # the step's stages (empty: one stage, everyone)
+
+    def stage_index(self, name: str) -> int:
+        """Position of a stage by name (0 without stages; an unknown name counts as the last stage)."""
+        names = [s.name for s in self.stages]
+        return names.index(name) if name in names else max(len(names) - 1, 0)
+
+    def agent_stage(self, agent: str) -> int:
+        """The stage an agent type acts in (0 without stages or when no stage lists it)."""
+        return next((k for k, s in enumerate(self.stages) if agent in s.agents), 0)
 
     def population_of_index(self, index: str) -> str | None:
         for p in self.populations.values():
@@ -247,14 +257,17 @@ def apply_variant(base: ast.Model, variant: ast.Model, diags: Diagnostics) -> as
             edit(it.name, set_value, it.span, "set")
         elif isinstance(it, ast.Replace):
             name = _item_name(it.item)
-            edit(name, lambda d, it=it: it.item, it.span, "replace")
+            # a replaced equation keeps the stage it ran in
+            edit(name, lambda d, it=it: replace(it.item, stage=d.stage) if isinstance(it.item, ast.Equation)
+                 and isinstance(d, ast.Equation) and not it.item.stage else it.item, it.span, "replace")
         elif isinstance(it, ast.Remove):
             edit(it.name, lambda d: None, it.span, "remove")
         elif isinstance(it, ast.Step):
             merged = False
             for k, old in enumerate(items):
                 if isinstance(old, ast.Step):
-                    items[k] = replace(old, equations=_placed(old.equations, it, diags, base.name))
+                    items[k] = replace(old, equations=_staged(_placed(old.equations, it, diags, base.name)),
+                                       stages=old.stages + it.stages)
                     merged = True
             if not merged:
                 items.append(replace(it, place=None))
@@ -274,6 +287,16 @@ def apply_variant(base: ast.Model, variant: ast.Model, diags: Diagnostics) -> as
         else:
             items.append(it)
     return ast.Model(variant.name, None, (), tuple(items), span=variant.span, source=variant.source)
+
+
+def _staged(eqs: tuple[ast.Equation, ...]) -> tuple[ast.Equation, ...]:
+    """A variant's equations without a stage run in the stage of the equation before them (the first
+    equation's stage when they come first)."""
+    out: list[ast.Equation] = []
+    for e in eqs:
+        prev = out[-1].stage if out else next((x.stage for x in eqs if x.stage), "")
+        out.append(e if e.stage else replace(e, stage=prev))
+    return tuple(out)
 
 
 def _placed(base: tuple[ast.Equation, ...], step: ast.Step, diags: Diagnostics,
@@ -383,6 +406,7 @@ def resolve(model: ast.Model, diags: Diagnostics, file: str | None = None) -> Re
     agents: dict[str, ast.Agent] = {}
     populations: dict[str, Population] = {}
     equations: list[ast.Equation] = []
+    stages: list[ast.Stage] = []
     externals: list[ast.External] = []
     horizon: int | None = None
     curriculum = train = None
@@ -494,6 +518,7 @@ def resolve(model: ast.Model, diags: Diagnostics, file: str | None = None) -> Re
                               d.span)
         elif isinstance(it, ast.Step):
             equations.extend(it.equations)
+            stages.extend(it.stages)
         elif isinstance(it, ast.Accounting):
             externals.extend(it.externals)
         elif isinstance(it, ast.Curriculum):
@@ -533,7 +558,7 @@ def resolve(model: ast.Model, diags: Diagnostics, file: str | None = None) -> Re
         diags.add("E505", f"model `{model.name}` has no horizon", model.span, "add `horizon 10` (for example)")
 
     return Resolved(model.name, file, model, horizon, populations, symbols, consts, functions, agents,
-                    equations, externals, heads, curriculum, train, dict(diags.sources), tables)
+                    equations, externals, heads, curriculum, train, dict(diags.sources), tables, stages)
 
 
 # What to say when a step equation assigns a name that is not a step quantity.

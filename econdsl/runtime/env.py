@@ -40,7 +40,9 @@ class Env:
     ``action_nvec[type]`` (choices of each action column of the discrete heads: heads in declaration
     order, a per-member head expands to one column per member), ``action_bounds[type]`` ((lo, hi) of
     each real action column of the continuous heads, the same order; empty without continuous heads),
-    ``real_key[type]`` (the actions key of a type's real tensor), ``obs_dim[type]``, ``obs_labels[type]`` (one label per
+    ``real_key[type]`` (the actions key of a type's real tensor), ``stages`` (the agent types of each
+    stage of a period; one stage without stages: a type of a later stage observes with
+    :meth:`observe_stage`), ``obs_dim[type]``, ``obs_labels[type]`` (one label per
     observation column), ``runtime_consts`` (names of the constants :meth:`set_const` may change),
     ``n_envs``, ``horizon``, ``device``, ``dtype``, ``program`` (the IR), ``compiled`` (the backend).
     """
@@ -80,6 +82,7 @@ class Env:
             self.action_nvec[a] = cols
         self.action_bounds: dict[str, list[tuple[float, float]]] = {a: p.real_bounds(a) for a in p.agents}
         self.real_key: dict[str, str] = {a: real_key(a) for a in p.agents}
+        self.stages: list[list[str]] = p.stage_agents()  # agent types of each stage of a period, in order
         self._lo_hi = {a: torch.tensor(self.action_bounds[a], dtype=dtype, device=self.device).T
                        for a in p.real_agents()}
         self.obs_dim: dict[str, int] = {a: p.obs_dim(a) for a in p.agents}
@@ -119,7 +122,7 @@ class Env:
         self._pending = None
         if self._first_obs is None:
             self._first_obs = self.compiled.observe(self._bufs, self._ts[0], self._consts)
-        return {a: o.clone() for a, o in self._first_obs.items()}
+        return self._unknown_later_stages({a: o.clone() for a, o in self._first_obs.items()})
 
     # ------------------------------------------------------------ stepping
     def _check_actions(self, actions: Mapping[str, Tensor]) -> dict[str, Tensor]:
@@ -186,7 +189,22 @@ class Env:
         if res.externals:
             info["externals"] = res.externals
         done = torch.full((self.n_envs,), ending, dtype=torch.bool, device=self.device)
-        return obs, res.rewards, done, info
+        return self._unknown_later_stages(obs), res.rewards, done, info
+
+    def _unknown_later_stages(self, obs: dict[str, Tensor]) -> dict[str, Tensor]:
+        """With stages, the observations of agent types after the first stage depend on this period's earlier
+        actions, which nobody has chosen yet: NaN until :meth:`observe_stage` computes them."""
+        for agents in self.stages[1:]:
+            for a in agents:
+                obs[a] = torch.full_like(obs[a], float("nan"))
+        return obs
+
+    def observe_stage(self, actions: Mapping[str, Tensor], stage: int) -> dict[str, Tensor]:
+        """The observations of the agent types acting in ``stage`` (an index into ``stages``) at the current
+        step, given ``actions`` of the earlier stages' agent types (as for :meth:`step`)."""
+        acts = {k: torch.as_tensor(v).to(self.device) for k, v in actions.items()}
+        obs = self.compiled.observe(self._bufs, self._ts[self._t], self._consts, acts)
+        return {a: obs[a] for a in self.stages[stage]}
 
     # ------------------------------------------------------------ reading and steering
     @property

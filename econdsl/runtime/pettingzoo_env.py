@@ -29,6 +29,9 @@ class EconParallelEnv(ParallelEnv):
     metadata = {"name": "econdsl", "render_modes": [], "is_parallelizable": True}
 
     def __init__(self, model: Model, backend: str = "torch", seed: int = 0, **env_opts: Any):
+        if model.program.stages:  # a parallel API would hand later stages NaN observations (Env.observe_stage)
+            raise ValueError(f"model `{model.name}` has stages; the PettingZoo adapter runs models without stages "
+                             "only (use econdsl.runtime.env.Env and its observe_stage)")
         self.model = model
         self.backend = backend
         self.env_opts = env_opts

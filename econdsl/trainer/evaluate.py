@@ -57,21 +57,24 @@ def evaluate(trainer, n_envs: int, greedy: bool = False, seed_offset: int = 1000
         before = env.state
         for name in states:
             series[name].append(before[name].float().cpu().numpy())
-        act = {}
-        for a in trainer.types:
-            x = obs[a]
-            E, n, d = x.shape
-            if a in bounds:
-                dist, _ = trainer.policies[a].dist(x.reshape(E * n, d).float(), masks[a])
-                both = TypePolicy.sample_action(dist, gen, greedy)
-                act[a] = both.index.view(E, n, -1)
-                act[env.real_key[a]] = real_values(both.z.view(E, n, -1), bounds[a])
-                real_taken[a].append(act[env.real_key[a]].cpu().numpy())
-                real_central[a].append(real_values(dist.mean.view(E, n, -1), bounds[a]).cpu().numpy())
-            else:
-                logp, _ = trainer.policies[a](x.reshape(E * n, d).float(), masks[a])
-                act[a] = TypePolicy.sample(logp, gen, greedy).view(E, n, -1)
-            actions[a].append(act[a].cpu().numpy())
+        act: dict[str, torch.Tensor] = {}
+        for k, stage in enumerate(env.stages):
+            if k:  # a later stage observes the actions of the earlier ones
+                obs = {**obs, **env.observe_stage(act, k)}
+            for a in stage:
+                x = obs[a]
+                E, n, d = x.shape
+                if a in bounds:
+                    dist, _ = trainer.policies[a].dist(x.reshape(E * n, d).float(), masks[a])
+                    both = TypePolicy.sample_action(dist, gen, greedy)
+                    act[a] = both.index.view(E, n, -1)
+                    act[env.real_key[a]] = real_values(both.z.view(E, n, -1), bounds[a])
+                    real_taken[a].append(act[env.real_key[a]].cpu().numpy())
+                    real_central[a].append(real_values(dist.mean.view(E, n, -1), bounds[a]).cpu().numpy())
+                else:
+                    logp, _ = trainer.policies[a](x.reshape(E * n, d).float(), masks[a])
+                    act[a] = TypePolicy.sample(logp, gen, greedy).view(E, n, -1)
+                actions[a].append(act[a].cpu().numpy())
         obs, r, _, _ = env.step(act)
         for a in trainer.types:
             rewards[a].append(r[a].float().cpu().numpy())

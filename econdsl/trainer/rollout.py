@@ -81,27 +81,31 @@ def collect(env, policies: dict[str, TypePolicy], masks: dict[str, torch.Tensor 
     for a in types:
         if buf.types[a].reals is not None and bounds.get(a) is None:
             bounds[a] = declared_bounds(env, a, buf.dones.device)
+    stages = getattr(env, "stages", [types])
     for t in range(steps):
-        actions = {}
-        for a in types:
-            b, x = buf.types[a], obs[a]
-            E, n, d = x.shape
-            flat = x.reshape(E * n, d).to(b.obs.dtype)
-            b.obs[t] = x
-            if b.reals is None:
-                logp_all, value = policies[a](flat, masks[a])
-                act = TypePolicy.sample(logp_all, generator)
-                b.actions[t] = act.view(E, n, -1)
-                b.logp[t] = TypePolicy.log_prob(logp_all, act).view(E, n)
-            else:
-                dist, value = policies[a].dist(flat, masks[a])
-                both = TypePolicy.sample_action(dist, generator)
-                b.actions[t] = both.index.view(E, n, -1)
-                b.reals[t] = both.z.view(E, n, -1)
-                b.logp[t] = TypePolicy.action_log_prob(dist, both).view(E, n)
-                actions[env.real_key[a]] = real_values(b.reals[t], bounds[a])
-            b.values[t] = value.view(E, n)
-            actions[a] = b.actions[t]
+        actions: dict[str, torch.Tensor] = {}
+        for k, stage in enumerate(stages):
+            if k:  # a later stage observes the actions of the earlier ones
+                obs = {**obs, **env.observe_stage(actions, k)}
+            for a in stage:
+                b, x = buf.types[a], obs[a]
+                E, n, d = x.shape
+                flat = x.reshape(E * n, d).to(b.obs.dtype)
+                b.obs[t] = x
+                if b.reals is None:
+                    logp_all, value = policies[a](flat, masks[a])
+                    act = TypePolicy.sample(logp_all, generator)
+                    b.actions[t] = act.view(E, n, -1)
+                    b.logp[t] = TypePolicy.log_prob(logp_all, act).view(E, n)
+                else:
+                    dist, value = policies[a].dist(flat, masks[a])
+                    both = TypePolicy.sample_action(dist, generator)
+                    b.actions[t] = both.index.view(E, n, -1)
+                    b.reals[t] = both.z.view(E, n, -1)
+                    b.logp[t] = TypePolicy.action_log_prob(dist, both).view(E, n)
+                    actions[env.real_key[a]] = real_values(b.reals[t], bounds[a])
+                b.values[t] = value.view(E, n)
+                actions[a] = b.actions[t]
         obs, rewards, done, _ = env.step(actions)
         for a in types:
             buf.types[a].rewards[t] = rewards[a]
@@ -109,8 +113,21 @@ def collect(env, policies: dict[str, TypePolicy], masks: dict[str, torch.Tensor 
         if buf.series_names:
             state = env.state  # the quantities come with the step when the env was made with quantities=True
             buf.series[t] = torch.stack([state[s].to(buf.series.dtype).mean() for s in buf.series_names])
+    last = dict(obs)
+    if len(stages) > 1:  # the next period's later stages: observe them after drawing its earlier stages' actions
+        acts: dict[str, torch.Tensor] = {}
+        for k, stage in enumerate(stages[:-1]):
+            for a in stage:
+                x = last[a]
+                E, n, d = x.shape
+                dist, _ = policies[a].dist(x.reshape(E * n, d).to(buf.types[a].obs.dtype), masks[a])
+                both = TypePolicy.sample_action(dist, generator)
+                acts[a] = both.index.view(E, n, -1)
+                if a in bounds:
+                    acts[env.real_key[a]] = real_values(both.z.view(E, n, -1), bounds[a])
+            last.update(env.observe_stage(acts, k + 1))
     for a in types:
-        x = obs[a]
+        x = last[a]
         E, n, d = x.shape
         buf.types[a].last_value.copy_(policies[a](x.reshape(E * n, d).to(buf.types[a].obs.dtype), masks[a])[1]
                                       .view(E, n))

@@ -68,6 +68,7 @@ class ReferenceRun:
     consts: dict
     init: tuple[dict, dict]  # values, magnitudes
     steps: list = field(default_factory=list)  # (bufs, actions, t, (res, mag), (obs, obs_mag))
+    staged: list = field(default_factory=list)  # with stages: (obs, obs_mag) of each step's period, with its actions
 
 
 _RUNS: dict[tuple, ReferenceRun] = {}
@@ -99,6 +100,8 @@ def reference_run(program: Program, n_envs: int, n_steps: int, seed: int) -> Ref
         res = ref.step_with_magnitudes(bufs, actions, t, consts, rng_words(seed, step, n_envs))
         nxt = {**bufs, **res[0].states}
         run.steps.append((bufs, actions, t, res, ref.observe_with_magnitudes(nxt, t + 1, consts)))
+        if program.stages:  # the period's later stages observe its earlier actions
+            run.staged.append(ref.observe_with_magnitudes(bufs, t, consts, actions))
         bufs = nxt
     _RUNS[key] = run
     return run
@@ -108,7 +111,8 @@ def lockstep(program: Program, backend: str, dtype: torch.dtype, n_envs: int = 3
              seed: int = 7) -> Iterator[tuple[str, torch.Tensor, torch.Tensor, torch.Tensor]]:
     """(label, backend value, reference value, magnitude) for every parameter and initial state, then for
     every step: next states, rewards, quantities, externals (from the backend's fused ``step_observe``)
-    and the observations of the next states; the fused observation is also checked against the
+    and the observations of the next states (with stages, also the observations of each period given its
+    actions, those later stages see); the fused observation is also checked against the
     backend's own ``observe`` of its next states. Actions are uniformly random (seeded); each step starts
     from the reference's states, and ``t`` wraps at the horizon."""
     run = reference_run(program, n_envs, n_steps, seed)
@@ -134,3 +138,8 @@ def lockstep(program: Program, backend: str, dtype: torch.dtype, n_envs: int = 3
         obs_got = got.observe(cast({**bufs, **res.states}), (t + 1).to(dtype), consts)
         for agent in obs:
             yield f"step {step} obs {agent}", obs_got[agent], obs[agent], obs_mag[agent]
+        if program.stages:
+            staged, staged_mag = run.staged[step]
+            obs_got = got.observe(cast(bufs), t.to(dtype), consts, actions)
+            for agent in staged:
+                yield f"step {step} staged obs {agent}", obs_got[agent], staged[agent], staged_mag[agent]

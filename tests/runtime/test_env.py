@@ -179,3 +179,22 @@ def test_accounting_identity_every_step(path, overrides):
         scale = float(after.abs().max())
         assert torch.allclose(after - before, ext, atol=1e-9 * scale), (t, after - before, ext)
         before = after
+
+
+def test_stages_observe_the_earlier_stages_actions():
+    """Stackelberg: the follower's observation is the leader's quantity of the same period, known only
+    through observe_stage; the step then pays both with the period's price."""
+    from econdsl.compiler.ir import real_key
+
+    env = econdsl.load(MODELS / "stackelberg.econ").env(2, backend="torch", dtype=torch.float64)
+    assert env.stages == [["Leader"], ["Follower"]]
+    obs = env.reset()
+    assert torch.isnan(obs["Follower"]).all() and not torch.isnan(obs["Leader"]).any()
+    none = torch.zeros(2, 1, 0, dtype=torch.long)
+    leader = {"Leader": none, real_key("Leader"): torch.tensor([[[45.0]], [[30.0]]])}
+    assert env.observe_stage(leader, 1)["Follower"].flatten().tolist() == [45.0, 30.0]
+    acts = {**leader, "Follower": none, real_key("Follower"): torch.tensor([[[22.5]], [[30.0]]])}
+    obs, rew, _, _ = env.step(acts)
+    assert rew["Leader"].flatten().tolist() == [(100 - 67.5 - 10) * 45, (100 - 60 - 10) * 30]
+    assert rew["Follower"].flatten().tolist() == [(100 - 67.5 - 10) * 22.5, (100 - 60 - 10) * 30]
+    assert torch.isnan(obs["Follower"]).all()

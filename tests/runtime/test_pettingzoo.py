@@ -54,3 +54,8 @@ def test_continuous_heads_are_box_spaces():
     env.step({"Government": np.array([0.25], np.float32)})
     # missing actions: hours and savings at their lower bound 0, no bonus, so consume = (1 - 0.25) · wealth
     assert env._env.state["consume"].tolist() == [[7.5, 7.5, 7.5]]
+
+
+def test_a_staged_model_is_refused_with_a_clear_error():
+    with pytest.raises(ValueError, match="has stages"):
+        parallel_env(str(MODELS / "stackelberg.econ"))
