@@ -169,7 +169,8 @@ class _Walker:
         if chooser is not None:
             name, pop = chooser
             if pop != dim:
-                self.diags.add("E304", f"`{name}` chooses a member of {pop}, so it cannot index `{e.base}`, a "
+                verb = "holds" if self.r.symbols[name].kind == "state" else "chooses"
+                self.diags.add("E304", f"`{name}` {verb} a member of {pop}, so it cannot index `{e.base}`, a "
                                f"quantity of {dim}", ix.span,
                                f"`{name}` may index quantities of {pop} only")
             return
