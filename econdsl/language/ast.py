@@ -287,7 +287,12 @@ class Action(Decl):
     per: str | None
     grids: tuple[Grid, ...]
     unit: Unit | None = None  # optional, e.g. `action hours::hours in {0, 260}`; shared by joint components
+    units: tuple[Unit | None, ...] = ()  # per component of a joint head, `(price::money/goods, wage)`; () if none
     span: Span = _span()
+
+    def unit_of(self, k: int) -> Unit | None:
+        """The unit of component ``k``: its own, else the one shared by the head."""
+        return self.units[k] if k < len(self.units) and self.units[k] is not None else self.unit
 
     @property
     def name(self) -> str:  # type: ignore[override]

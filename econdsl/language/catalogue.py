@@ -195,8 +195,10 @@ CATALOGUE: dict[str, Entry] = _entries(
     # ---------------------------------------------------------------- units
     Entry("E601", "unit mismatch",
           "Both sides of `+`, `-`, a comparison, `min`/`max`/`ifelse` branches or an equation must have "
-          "the same unit.",
-          "Convert one side (multiply by a price, a wage ...), or fix the unit annotation."),
+          "the same unit. A name declared without a unit is a pure number (so `price * sold - cost` with "
+          "`cost::money/goods` is an error, and so is `stock - buy` with an unannotated action `buy`).",
+          "Convert one side (multiply by a price, a wage ...), or declare the unit the name has "
+          "(`action buy::goods in 0:2`)."),
     Entry("E602", "unit where a pure number is needed",
           "Exponents, and the arguments of log, exp and friends, must be dimensionless.",
           "Divide by a reference quantity of the same unit first."),

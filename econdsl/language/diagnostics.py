@@ -38,6 +38,13 @@ class Diagnostics:
 
     items: list[Diagnostic] = field(default_factory=list)
     sources: dict[str, str] = field(default_factory=dict)
+    # What a check could not decide, as (check, span, what): not a problem of the model, but not proven
+    # either; `econdsl check` lists it under "not checked".
+    unchecked: list[tuple[str, Span, str]] = field(default_factory=list)
+
+    def not_checked(self, check: str, span: Span, what: str) -> None:
+        if (check, span, what) not in self.unchecked:
+            self.unchecked.append((check, span, what))
 
     def add(self, code: str, message: str, span: Span, hint: str | None = None, *notes: str) -> None:
         assert code in CATALOGUE, f"unknown diagnostic code {code}"

@@ -241,15 +241,19 @@ class _ToAST(Transformer):
 
     @v_args(meta=True)
     def action_decl(self, meta, c):
-        names, per = c[0]
+        names, per, units = c[0]
         unit = c[1] if isinstance(c[1], ast.Unit) else None
-        return ast.Action(names, per, c[-1], unit=unit, span=self._span(meta))
+        return ast.Action(names, per, c[-1], unit=unit, units=units, span=self._span(meta))
 
     def action_single(self, c):
-        return ((str(c[0]),), str(c[1]) if len(c) > 1 else None)
+        return ((str(c[0]),), str(c[1]) if len(c) > 1 else None, ())
 
     def action_joint(self, c):
-        return (tuple(str(x) for x in c), None)
+        units = tuple(u for _, u in c)
+        return (tuple(n for n, _ in c), None, units if any(u is not None for u in units) else ())
+
+    def joint_name(self, c):
+        return (str(c[0]), c[1] if len(c) > 1 else None)
 
     def domain(self, c):
         return tuple(c)

@@ -145,7 +145,8 @@ def print_decl(d: ast.Node) -> str:
         if len(d.names) == 1:
             target = d.names[0] + (f"[{d.per}]" if d.per else "")
         else:
-            target = "(" + ", ".join(d.names) + ")"
+            target = "(" + ", ".join(n + (print_unit(d.units[k]) if k < len(d.units) else "")
+                                     for k, n in enumerate(d.names)) + ")"
         several = len(d.grids) > 1
         return f"action {target}{print_unit(d.unit)} in " + " × ".join(_grid(g, several) for g in d.grids)
     if isinstance(d, ast.Observe):

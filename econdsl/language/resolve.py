@@ -512,7 +512,7 @@ def resolve(model: ast.Model, diags: Diagnostics, file: str | None = None) -> Re
                     for k, comp in enumerate(d.names):
                         g = d.grids[k] if k < len(d.grids) else None
                         chooses = g.population if isinstance(g, ast.GridPopulation) else None
-                        declare(Symbol(comp, "action", it.name, own + per, d.unit, d, chooses), d.span)
+                        declare(Symbol(comp, "action", it.name, own + per, d.unit_of(k), d, chooses), d.span)
                 elif isinstance(d, (ast.Const, ast.Horizon, ast.Function)):
                     diags.add("E506", f"`{d.name}` belongs at the model level, not inside agent `{it.name}`",
                               d.span)

@@ -77,6 +77,11 @@ def summarize(result: CheckResult) -> str:
         lines.append("  external flows: " + ", ".join(x.name for x in r.externals))
     warnings = result.diagnostics.warnings
     lines.append(f"  warnings: {len(warnings)}")
+    unchecked = result.diagnostics.unchecked
+    if unchecked:
+        lines.append(f"  not checked ({len(unchecked)}): what the checks could not decide, so did not prove")
+        for check, span, what in sorted(unchecked, key=lambda u: (u[1].line, u[1].col, u[0])):
+            lines.append(f"    {check}, line {span.line}: {what}")
     return "\n".join(lines)
 
 

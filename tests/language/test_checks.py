@@ -84,7 +84,7 @@ utility u(c) = (c + 1)^beta / E
 agent N[2] index n
     state S::money = 10 in [0, Inf]
     state Q::money = 0
-    action a in 1:3
+    action a::money in 1:3
     observe S[n]
     reward u(a[n]) + I / a[n]
 end

@@ -37,7 +37,7 @@ agent R[3] index i
     state B::money = 0 in [0, Inf]
     action give in {0, 1}
     observe B[i]
-    reward B[i] + give[i]
+    reward B[i] * (1 + give[i])
 end
 agent Fund
     state pool::money = 100 in [0, Inf]

@@ -86,7 +86,8 @@ def test_variant_definition_in_the_base_file() -> None:
 def test_completions(rbc: Navigator) -> None:
     in_train = {label for label, kind, _ in rbc.completions(_line(rbc, "    lr = 0.001"), 5)}
     assert {"lr", "iterations", "B", "Firm", "log"} <= in_train
-    after_tilde = Navigator(rbc.result, rbc.text.replace("param θ in [0, 1] = ", "param θ in [0, 1] ~ "))
+    declared = "param θ::utils/hours in [0, 1] "
+    after_tilde = Navigator(rbc.result, rbc.text.replace(declared + "= ", declared + "~ "))
     line = next(k for k, x in enumerate(after_tilde.text.split("\n"), start=1) if "param θ" in x)
     col = after_tilde.text.split("\n")[line - 1].index("~") + 3
     assert {label for label, _, _ in after_tilde.completions(line, col)} == {"Uniform", "Normal", "LogNormal",

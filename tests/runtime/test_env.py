@@ -165,7 +165,7 @@ def test_accounting_identity_every_step(path, overrides):
     """Σ changes of all money budgets = Σ declared externals, every step of random trajectories."""
     m = econdsl.load(path, overrides)
     budgets = [b.name for b in m.program.buffers if b.kind == "state" and b.unit == "money"]
-    assert sorted(budgets) == ["B", "B_f"]
+    assert sorted(budgets) == ["B", "B_f", "K"]  # capital is valued in money
     env = m.env(4, dtype=torch.float64, accounting=True, seed=5)
     gen = torch.Generator().manual_seed(5)
     before = _budget_sum(env.state, budgets)

@@ -1,9 +1,17 @@
-"""Units: optional annotations (``::money``, ``::money/goods``, ``::hours``) checked by gradual inference.
+"""Units: optional annotations (``::money``, ``::money/goods``, ``::hours``), checked soundly.
 
-An unannotated name has an unknown unit, which agrees with anything; number literals agree with any unit
-in sums and comparisons (``max(x, 0)``) and are pure numbers in products. Step quantities take the unit
-of their right-hand side. Codes: E601 mismatch, E602 a unit where a pure number is needed (exponents,
-``log``/``exp`` arguments), E603 a unit outside the vocabulary.
+The rule: a name declared without a unit (a constant, parameter, state or action) is a pure number, as
+number literals are; so a quantity whose unit matters must say it. Step quantities take the unit of
+their right-hand side. Number literals, the member index (``j`` in ``param w = 1 + j / 10``), ``t`` and
+the curriculum's ``e``/``age`` are numbers written in the model: in sums, comparisons and declared
+values they take the unit their context needs (``max(x, 0)``, ``param wtp::money/goods = 1 + 9 * c / 49``);
+in products they are pure numbers. A function argument without a unit takes the unit of what each call
+passes, and the body is checked per call.
+
+A dimensioned value raised to a fractional or symbolic power (Cobb–Douglas ``K^(1-α) * L^α``) has no
+unit in the vocabulary: its unit is unknown and agrees with anything, and the place is listed under
+"not checked". Codes: E601 mismatch, E602 a unit where a pure number is needed (exponents, ``log``/
+``exp`` arguments), E603 a unit outside the vocabulary.
 """
 
 from __future__ import annotations
@@ -13,8 +21,9 @@ from dataclasses import dataclass
 
 from .. import ast
 from ..diagnostics import Diagnostics, did_you_mean
+from ..printer import print_expr
 from ..resolve import NotConstant, Resolved, eval_const
-from ._sites import Site, sites
+from ._sites import CURRICULUM_NAMES, Site, sites
 
 VOCABULARY = ("money", "goods", "hours", "capital", "utils", "period")
 
@@ -45,10 +54,17 @@ def show(u: U | None) -> str:
 
 
 def of(unit: ast.Unit | None) -> U | None:
+    """The unit of an annotation; None for no annotation or one outside the vocabulary (E603)."""
     if unit is None:
         return None
     return tuple(sorted((n, p) for n, p in unit.factors if n in VOCABULARY and p != 0)) if all(
         n in VOCABULARY for n, _ in unit.factors) else None
+
+
+def declared(unit: ast.Unit | None) -> U | None:
+    """The unit a declaration gives its name: no annotation is a pure number; None only for a unit
+    outside the vocabulary (already E603)."""
+    return ONE if unit is None else of(unit)
 
 
 def _mul(a: U, b: U, sign: int = 1) -> U:
@@ -73,13 +89,14 @@ def check_units(r: Resolved, diags: Diagnostics) -> None:
             continue
         t = inf.infer(s.expr, s)
         node = s.node
-        declared = None
+        want = None
         if (s.ctx in ("param", "init", "bounds") and isinstance(node, ast.Param | ast.State)
-                or s.ctx == "function" and isinstance(node, ast.Function)
                 or s.ctx == "const" and isinstance(node, ast.Const)):
-            declared = of(node.unit)
-        if _disagrees(t, declared):
-            diags.add("E601", f"`{node.name}` is declared in {show(declared)}, but its value is in "  # type: ignore[union-attr]
+            want = declared(node.unit)
+        elif s.ctx == "function" and isinstance(node, ast.Function):
+            want = of(node.unit)  # a function without a result unit returns what its body computes
+        if _disagrees(t, want):
+            diags.add("E601", f"`{node.name}` is declared in {show(want)}, but its value is in "  # type: ignore[union-attr]
                       f"{show(t.unit)}", s.expr.span, "convert the value, or fix the unit annotation")
 
 
@@ -93,7 +110,7 @@ def _infer_steps(r: Resolved, diags: Diagnostics) -> _Infer:
         t = inf.infer(s.expr, s)
         if eq.is_next:
             sym = r.symbols.get(eq.name)
-            want = of(sym.unit) if sym is not None else None
+            want = declared(sym.unit) if sym is not None and sym.kind == "state" else None
             if _disagrees(t, want):
                 diags.add("E601", f"`{eq.name}` is in {show(want)}, but its transition gives {show(t.unit)}",
                           eq.value.span, "convert the right-hand side, or fix the unit annotation")
@@ -119,7 +136,15 @@ class _Infer:
     def __init__(self, r: Resolved, diags: Diagnostics):
         self.r, self.diags = r, diags
         self.quantities: dict[str, Typed] = {}
-        self.returns: dict[str, U | None] = {}
+        self.arguments: dict[str, Typed] = {}  # inside a function body inferred for one call
+        self.depth = 0
+
+    def _unknown(self, node: ast.Expr, why: str) -> Typed:
+        """An unknown unit that arises from known ones: the place is listed as not checked."""
+        text = print_expr(node)
+        text = text if len(text) <= 40 else text[:37] + "..."
+        self.diags.not_checked("units", node.span, f"`{text}` has no unit: {why}")
+        return UNKNOWN
 
     def _same(self, node: ast.Node, what: str, parts: list[Typed]) -> Typed:
         """All parts must agree; the result is the first known unit."""
@@ -142,19 +167,25 @@ class _Infer:
 
     def _symbol_unit(self, name: str, site: Site, bound: set[str]) -> Typed:
         if name in bound:
-            return Typed(ONE)
+            return Typed(ONE, True)  # a member number, written in the model like a literal
         fn = site.node if isinstance(site.node, ast.Function) else None
         if fn is not None:
             for p in fn.inputs + fn.params:
                 if p.name == name:
-                    return Typed(of(p.unit))
+                    if p.unit is not None:
+                        return Typed(of(p.unit))
+                    # unannotated: the unit of the argument of the call being checked; unknown (checked at
+                    # each call) when the body is checked on its own
+                    return self.arguments.get(name, UNKNOWN)
+        if site.ctx in ("curriculum", "anneal", "allow") and name in CURRICULUM_NAMES or name == "t":
+            return Typed(ONE, True)  # iteration and step counters
         sym = self.r.symbols.get(name)
         if sym is None:
             return UNKNOWN
         if sym.kind == "quantity":
             return self.quantities.get(name, UNKNOWN)
         if sym.kind in ("const", "param", "state", "action"):
-            return Typed(of(sym.unit))
+            return Typed(declared(sym.unit))
         return UNKNOWN
 
     def infer(self, e: ast.Expr, site: Site, bound: frozenset[str] = frozenset()) -> Typed:
@@ -186,7 +217,9 @@ class _Infer:
             if e.cond is not None:
                 self.infer(e.cond, site, inner)
             if e.op == "prod":
-                return Typed(ONE) if t.unit == ONE else UNKNOWN
+                if t.unit is None or t.unit == ONE:
+                    return Typed(t.unit)
+                return self._unknown(e, f"a product of values in {show(t.unit)}")
             return Typed(t.unit)
         if isinstance(e, ast.Array):
             return self._same(e, "the list", [self.infer(x, site, bound) for x in e.items])
@@ -222,9 +255,9 @@ class _Infer:
             try:
                 k = eval_const(e.right, self.r.consts)
             except NotConstant:
-                return UNKNOWN
-            if not math.isfinite(k) or k != int(k):
-                return UNKNOWN  # a dimensioned base to a fractional power has no unit in the vocabulary
+                return self._unknown(e, f"{show(lt.unit)} to a power that is not a constant")
+            if not math.isfinite(k) or k != int(k):  # a dimensioned base to a fractional power has no unit
+                return self._unknown(e, f"{show(lt.unit)} to the power {k:g}")
             return Typed(tuple((n, p * int(k)) for n, p in lt.unit if p * int(k) != 0))
         return UNKNOWN
 
@@ -242,7 +275,7 @@ class _Infer:
                 return UNKNOWN
             if all(p % 2 == 0 for _, p in u):
                 return Typed(tuple((n, p // 2) for n, p in u), args[0].literal)
-            return UNKNOWN
+            return self._unknown(e, f"the square root of {show(u)}")
         if f in ("abs", "floor", "ceil", "next") and len(args) == 1:
             return args[0]
         if f in ("min", "max"):
@@ -256,24 +289,38 @@ class _Infer:
         fn = self.r.functions.get(f)
         if fn is None:
             return UNKNOWN
+        passed: dict[str, Typed] = {}
         for a, t, p in zip(e.args + e.params, args + params, fn.inputs + fn.params, strict=False):
             want = of(p.unit)
             if _disagrees(t, want):
                 self.diags.add("E601", f"`{fn.name}` takes `{p.name}` in {show(want)}, but this is in {show(t.unit)}",
                                a.span, "convert the argument, or fix the unit annotation")
-        return Typed(self._return_unit(fn))
+            if p.unit is None:
+                passed[p.name] = t
+        result = self._body(fn, passed, e)
+        return Typed(of(fn.unit)) if fn.unit is not None else result
 
-    def _return_unit(self, fn: ast.Function) -> U | None:
-        if fn.unit is not None:
-            return of(fn.unit)
-        if fn.name not in self.returns:
-            self.returns[fn.name] = None  # guards recursion
-            quiet = Diagnostics()
-            self.returns[fn.name] = _Infer.__new__(_Infer)._reuse(self, quiet).infer(
-                fn.body, Site(fn.body, "function", node=fn)).unit
-        return self.returns[fn.name]
-
-    def _reuse(self, parent: _Infer, diags: Diagnostics) -> _Infer:
-        """A copy that shares the tables but reports nowhere (function bodies are checked once, on their own)."""
-        self.r, self.diags, self.quantities, self.returns = parent.r, diags, parent.quantities, parent.returns
-        return self
+    def _body(self, fn: ast.Function, passed: dict[str, Typed], call: ast.Call) -> Typed:
+        """The unit of ``fn``'s body with the units this call passes to its unannotated arguments. Problems
+        that only these units cause are reported at the call (the body's own are reported at the body)."""
+        if self.depth > 20:
+            return UNKNOWN
+        site = Site(fn.body, "function", node=fn)
+        outer = self.diags, self.arguments
+        own, here = Diagnostics(), Diagnostics()
+        self.depth += 1
+        try:
+            self.diags, self.arguments = own, {}
+            self.infer(fn.body, site)
+            self.diags, self.arguments = here, passed
+            t = self.infer(fn.body, site)
+        finally:
+            self.depth -= 1
+            self.diags, self.arguments = outer
+        for d in here.items:
+            if d not in own.items and d.is_error:
+                self.diags.add(d.code, f"with the units of these arguments, the body of `{fn.name}`: {d.message}",
+                               call.span, d.hint)
+        for u in here.unchecked:
+            self.diags.not_checked(*u)
+        return t
