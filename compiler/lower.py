@@ -53,6 +53,7 @@ class Lowering:
         self.init_vals: dict[str, str] = {}
         self.uniforms: dict[str, tuple[str, ...]] = {}
         self.sites: list[str] = []  # draw sites of the step, by site id (the name each draw defines)
+        self.failed: set[str] = set()  # declarations whose lowering failed (already diagnosed)
 
     # ------------------------------------------------------------ setup
     def _runtime_consts(self) -> dict[str, float]:
@@ -162,6 +163,8 @@ class Lowering:
             if pop is not None:  # an index used outside the declaration that binds it
                 return b.iota(pop, s)
             raise self.error("E201", f"`{nm}` is not declared", e.span)
+        if nm in self.failed:  # its own diagnostic is reported; a use of it is not a second problem
+            raise LowerError(f"`{nm}` could not be compiled")
         if sym.kind in ("state", "param"):
             if sc.where == "init":
                 if nm not in self.init_vals:
@@ -375,6 +378,7 @@ class Lowering:
                     else:
                         continue
                 except LowerError:
+                    self.failed.add(d.name)
                     continue
                 self.init_vals[d.name] = v
                 buffers.append(Buffer(d.name, kind, own, "f", agent, _unit_text(d.unit)))
@@ -443,6 +447,8 @@ class Lowering:
                     self.quantities[eq.name] = v  # unbroadcast, so that folding sees constants
                     b.output("quantity", eq.name, b.broadcast(v, b.canonical(target)))
             except LowerError:
+                if not eq.is_next:
+                    self.failed.add(eq.name)
                 continue
         for agent, ag in self.r.agents.items():
             for d in ag.decls:

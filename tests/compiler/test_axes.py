@@ -126,3 +126,37 @@ def test_axes_helpers_and_the_verifier_on_relabel():
                 Op("v1", "relabel", ("v0",), ("W",), "i", (("axes", (("W", "W~1"),)),))):  # wrong dims
         with pytest.raises(VerifyError):
             verify(program([x, bad]))
+
+
+def test_a_failed_quantity_is_reported_once_not_again_where_it_is_used(tmp_path):
+    """Issue 9 item 4: lowering reported E304 for `wage[partner[j]]` with a real-valued state, then a
+    spurious E402 ("used before it is defined") wherever `pay` was used. (The checker now rejects this
+    model itself; the lowering is run here on the unchecked model.)"""
+    from econdsl.compiler.lower import lower
+
+    from econdsl.language import flatten, resolve
+    from econdsl.language.diagnostics import Diagnostics, EconError
+    from econdsl.language.parser import parse
+
+    text = """model partners
+horizon 3
+agent W[3] index j
+    param wage = 1 + j
+    state partner = 0 in [0, 2]
+    action a in 0:1
+    observe partner[j]
+    reward pay[j]
+end
+step
+    pay[j] = wage[partner[j]] * a[j]
+    next partner[j] = partner[j]
+end
+end
+"""
+    path = str(tmp_path / "partners.econ")
+    diags = Diagnostics()
+    resolved = resolve(flatten(parse(text, path, diags), path, diags), diags, path)
+    with pytest.raises(EconError) as err:
+        lower(resolved)
+    codes = [d.code for d in err.value.diagnostics.items]
+    assert codes == ["E304"], err.value.diagnostics.render()
