@@ -21,20 +21,26 @@ def _tokens(text: str) -> list[str]:
     return TOKEN.findall(text)
 
 
-@st.composite
-def mutated(draw) -> str:
-    toks = _tokens(draw(st.sampled_from(SOURCES)))
-    for _ in range(draw(st.integers(1, 4))):
-        k = draw(st.integers(0, len(toks) - 1))
-        op = draw(st.sampled_from(["delete", "duplicate", "swap"]))
+def mutate(text: str, pick) -> str:
+    """``text`` with 1-4 tokens deleted, duplicated or swapped; ``pick(lo, hi)`` chooses an integer in
+    [lo, hi] (a hypothesis draw here, a seeded ``random.Random.randint`` in bench/fuzz_models.py)."""
+    toks = _tokens(text)
+    for _ in range(pick(1, 4)):
+        k = pick(0, len(toks) - 1)
+        op = ("delete", "duplicate", "swap")[pick(0, 2)]
         if op == "delete":
             del toks[k]
         elif op == "duplicate":
             toks.insert(k, toks[k])
         else:
-            m = draw(st.integers(0, len(toks) - 1))
+            m = pick(0, len(toks) - 1)
             toks[k], toks[m] = toks[m], toks[k]
     return "".join(toks)
+
+
+@st.composite
+def mutated(draw) -> str:
+    return mutate(draw(st.sampled_from(SOURCES)), lambda lo, hi: draw(st.integers(lo, hi)))
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
