@@ -121,8 +121,7 @@ class Interpreter:
         """The magnitude of the terms that make ``op``'s value (module docstring), point by point."""
         val = env[op.out]
         if op.kind in ("const", "input", "action", "iota", "lookup", "random"):
-            return np.abs(np.where(np.isfinite(val), val, 0.0)).astype(np.float64) if op.dtype != "b" else \
-                np.zeros(val.shape)
+            return np.abs(np.where(np.isfinite(val), val, 0.0)).astype(np.float64)  # booleans: 0 or 1
         out = np.zeros(val.shape)
         args = [ops[a] for a in op.args]
         ms = [mags[a] for a in op.args]
@@ -275,8 +274,10 @@ def _mag_elementwise(k: str, xs: list, ms: list, r: float) -> float:
     if k == "div":
         b = abs(xs[1])
         return (ms[0] + abs(xs[0] / xs[1]) * ms[1]) / b if b > 0 else 0.0
-    if k in ("neg", "abs", "float"):
+    if k in ("neg", "abs"):
         return ms[0]
+    if k == "float":  # a boolean or an integer is exact: its value (1 for True) is its magnitude
+        return max(ms[0], ar)
     if k in ("min", "max"):
         return max(ms[0], ms[1])
     if k == "where":
@@ -295,7 +296,7 @@ def _mag_elementwise(k: str, xs: list, ms: list, r: float) -> float:
             return ar
         la = abs(math.log(a))
         return ar * (1.0 + abs(b) * ms[0] / a + la * (ms[1] + abs(b)))
-    if k in ("floor", "ceil"):
+    if k in ("floor", "ceil", "int"):
         return ar + ms[0]
     if k == "ndtri":
         return ar + ms[0] * math.sqrt(2 * math.pi) * math.exp(min(r * r / 2, 700.0)) if math.isfinite(r) else 0.0
