@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import random
 import sys
@@ -51,7 +52,13 @@ from econdsl.language import check_text  # noqa: E402
 from econdsl.language.diagnostics import EconError  # noqa: E402
 
 KEEP = 5  # failures kept per kind in the summary
+MAX_WORK = 200_000  # elements the reference interpreter computes per replica-step (rbc_open: ~30,000)
 SAVE_EVERY = 100
+
+
+def work(program) -> int:
+    """Elements computed per replica by one step and one observation (the reference's cost)."""
+    return sum(math.prod(program.size(op.dims)) for fn in (program.step, program.observe) for op in fn.ops)
 
 
 class Campaign:
@@ -65,7 +72,7 @@ class Campaign:
     def count(self, source: str, what: str) -> None:
         c = self.counts.setdefault(source, {k: 0 for k in ("tried", "accepted", "rejected", "crashes",
                                                              "compile_failures", "disagreements",
-                                                             "triton_checked")})
+                                                             "triton_checked", "too_large_to_run")})
         c[what] += 1
 
     def fail(self, source: str, kind: str, text: str, detail: str) -> None:
@@ -101,6 +108,9 @@ class Campaign:
             return
         except Exception:  # noqa: BLE001
             self.fail(source, "crashes", text, traceback.format_exc())
+            return
+        if work(program) > MAX_WORK:  # a mutated size (Consumer[100100]): too slow for the reference interpreter
+            self.count(source, "too_large_to_run")
             return
         backends = [("torch", torch.float64), ("torch", torch.float32)]
         accepted = self.counts[source]["accepted"]

@@ -107,11 +107,10 @@ def _mul(a, b):
 
 
 @triton.jit
-def _ndtri(p_in):
-    # Inverse standard normal CDF, Acklam's rational approximation (relative error < 1.2e-9), evaluated in
-    # float64 whatever the program's dtype: in float32 its polynomials lose ~100 ulp to cancellation (found
-    # by the generated-model property test). It only runs in init (parameter draws), once per reset.
-    p = p_in.to(tl.float64)
+def _ndtri(p):
+    # Inverse standard normal CDF, Acklam's rational approximation (relative error < 1.2e-9). Called on
+    # float64 values whatever the program's dtype: in float32 its polynomials lose ~100 ulp to cancellation
+    # (found by the generated-model property test). It only runs in init (parameter draws).
     q = p - 0.5
     r = q * q
     num_c = (((((-3.969683028665376e+01 * r + 2.209460984245205e+02) * r - 2.759285104469687e+02) * r
@@ -126,7 +125,7 @@ def _ndtri(p_in):
              + 3.754408661907416e+00) * s + 1.0
     tail = num_t / den_t
     tail = tl.where(p > 0.5, -tail, tail)
-    return tl.where(tl.abs(q) <= 0.47575, num_c / den_c, tail).to(p_in.dtype)
+    return tl.where(tl.abs(q) <= 0.47575, num_c / den_c, tail)
 '''
 
 
@@ -355,6 +354,8 @@ class _KernelWriter:
             expr = f"{fn}({f[0]}, {f[1]}, propagate_nan=tl.PropagateNan.ALL)"
         elif k == "pow":
             expr = self.pow_expr(op, f)
+        elif k == "ndtri":  # in float64 (see _ndtri), rounded once to the program's dtype
+            expr = f"_ndtri({f[0]}.to(tl.float64)).to(DT)"
         elif k in unary:
             fn = unary[k] if unary[k] != "SQRT" else self.p.sqrt
             expr = f"{fn}({f[0]})"

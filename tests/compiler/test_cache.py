@@ -31,6 +31,7 @@ def test_cache_location_and_keys(tmp_path, monkeypatch):
 def test_keys_follow_the_compiler_source(tmp_path, monkeypatch):
     """econdsl's version number stays 0.1.0 across edits of a printer: the key must change with the code."""
     prog = econdsl.load(OPEN).lean_program()
+    cache._fingerprint.cache_clear()  # (computed once per process: read the files as they are now)
     before = cache.key(prog, backend="torch")
     copies = []
     for f in cache.code_files():
