@@ -186,7 +186,7 @@ class _Walker:
         own = f" (`{want.index}`)" if want is not None and want.index else ""
         self.diags.add("E304", f"`{print_expr(ix)}` is not a member of {dim}, so it cannot index `{e.base}`",
                        ix.span, f"an index must be a member of {dim}: an index variable of {dim}{own}, an "
-                       f"action declared `in {dim}`, or an integer")
+                       f"action or a state declared `in {dim}`, or an integer")
 
     def _reported_elsewhere(self, ix: ast.Expr) -> bool:
         """Unbound index names (E305) and undeclared names (E201) are reported by their own checks."""
