@@ -50,10 +50,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-# The interpreter mode is fixed when Triton code is first imported: the benchmark measures compiled kernels.
-os.environ.pop("TRITON_INTERPRET", None)
-
-import torch  # noqa: E402
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL = ROOT / "models" / "rbc_open.econ"
@@ -76,19 +73,29 @@ def machine() -> dict:
             "cuda": torch.version.cuda, "python": platform.python_version(), "host": platform.node()}
 
 
-def random_actions(prog, n_envs: int, gen: torch.Generator, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+def random_actions(prog, n_envs: int, gen: torch.Generator, dtype: torch.dtype,
+                   device: str = "cuda") -> dict[str, torch.Tensor]:
     out = {}
     for a in prog.agents:
-        cols = [torch.randint(0, h.n, (n_envs, prog.n_agents(a), h.n_columns), generator=gen, device="cuda")
+        cols = [torch.randint(0, h.n, (n_envs, prog.n_agents(a), h.n_columns), generator=gen, device=device)
                 for h in prog.heads if h.agent == a]
-        out[a] = (torch.cat(cols, -1) if cols else torch.zeros(n_envs, prog.n_agents(a), 0, device="cuda")).to(dtype)
+        out[a] = (torch.cat(cols, -1) if cols else torch.zeros(n_envs, prog.n_agents(a), 0, device=device)).to(dtype)
     return out
 
 
-def timed(fn: Callable[[], None], steps: int, warmup: int, repeats: int) -> list[float]:
-    """Seconds per ``steps`` calls of ``fn``, measured with CUDA events, one value per repeat."""
+def timed(fn: Callable[[], None], steps: int, warmup: int, repeats: int, device: str = "cuda") -> list[float]:
+    """Seconds per ``steps`` calls of ``fn``, measured with CUDA events (wall clock on the CPU, for the
+    dry run of bench/gpu_check.py), one value per repeat."""
     for _ in range(warmup):
         fn()
+    if not device.startswith("cuda"):
+        out = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                fn()
+            out.append(time.perf_counter() - t0)
+        return out
     torch.cuda.synchronize()
     out = []
     for _ in range(repeats):
@@ -102,21 +109,24 @@ def timed(fn: Callable[[], None], steps: int, warmup: int, repeats: int) -> list
     return out
 
 
-def bench_size(model, n_envs: int, args, dtype: torch.dtype, act_dtype: torch.dtype, num_warps: int) -> list[dict]:
+def bench_size(model, n_envs: int, args, dtype: torch.dtype, act_dtype: torch.dtype, num_warps: int,
+               device: str = "cuda") -> list[dict]:
+    """One row per mode at ``n_envs`` replicas. On a CPU (``device="cpu"``, Triton through its interpreter)
+    the same code paths run without the CUDA graph: bench/gpu_check.py --dry-run."""
     from econdsl.compiler.backends import compile_program
 
     prog = model.lean_program()  # next states and rewards only: what Env.step runs
     n_agents = sum(prog.n_agents(a) for a in prog.agents)
-    gen = torch.Generator(device="cuda").manual_seed(0)
-    consts = {n: torch.tensor(v, dtype=dtype, device="cuda") for n, v in prog.runtime_consts.items()}
-    uniforms = {n: torch.rand(n_envs, *prog.size(d), generator=gen, device="cuda", dtype=torch.float64)
+    gen = torch.Generator(device=device).manual_seed(0)
+    consts = {n: torch.tensor(v, dtype=dtype, device=device) for n, v in prog.runtime_consts.items()}
+    uniforms = {n: torch.rand(n_envs, *prog.size(d), generator=gen, device=device, dtype=torch.float64)
                 for n, d in prog.uniforms.items()}
-    acts = random_actions(prog, n_envs, gen, act_dtype)
-    t = torch.zeros(n_envs, dtype=dtype, device="cuda")
+    acts = random_actions(prog, n_envs, gen, act_dtype, device)
+    t = torch.zeros(n_envs, dtype=dtype, device=device)
     opts = {"num_warps": num_warps} if num_warps else {}
-    lean = compile_program(prog, "triton", "cuda", dtype, **opts)
-    full = compile_program(model.program, "triton", "cuda", dtype, quantities=True, **opts)
-    base = compile_program(prog, "torch", "cuda", dtype)
+    lean = compile_program(prog, "triton", device, dtype, **opts)
+    full = compile_program(model.program, "triton", device, dtype, quantities=True, **opts)
+    base = compile_program(prog, "torch", device, dtype)
     init = lean.init(n_envs, uniforms, consts)
     state = {"bufs": dict(init)}
 
@@ -135,22 +145,22 @@ def bench_size(model, n_envs: int, args, dtype: torch.dtype, act_dtype: torch.dt
         "triton_step_quantities": lambda: full.step(state["bufs"], acts, t, consts),
         "torch_step": chained(base),
     }
-    # CUDA graph of one lean step on fixed inputs: the kernel without Python launch overhead
-    lean.step(init, acts, t, consts)
-    torch.cuda.synchronize()
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
+    if device.startswith("cuda"):  # CUDA graph of one lean step on fixed inputs: no Python launch overhead
         lean.step(init, acts, t, consts)
-    modes["triton_graph"] = graph.replay
+        torch.cuda.synchronize()
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            lean.step(init, acts, t, consts)
+        modes["triton_graph"] = graph.replay
     if args.env:
-        env = model.env(n_envs, backend="triton", device="cuda", dtype=dtype, **opts)
+        env = model.env(n_envs, backend="triton", device=device, dtype=dtype, **opts)
         env.reset()
         env_acts = {a: x.long() for a, x in acts.items()}
         modes["env_triton"] = lambda: env.step(env_acts)
 
     rows = []
     for mode, fn in modes.items():
-        secs = timed(fn, args.steps, args.warmup, args.repeats)
+        secs = timed(fn, args.steps, args.warmup, args.repeats, device)
         rates = sorted(n_envs * args.steps / s for s in secs)
         med = statistics.median(rates)
         rows.append({"mode": mode, "n_envs": n_envs, "num_warps": lean.num_warps, "steps": args.steps,
@@ -221,6 +231,8 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--check", action="store_true", help="compare compiled kernels with torch on CUDA and exit")
     args = ap.parse_args()
+    # The interpreter mode is fixed when Triton code is first imported: this benchmark measures compiled kernels.
+    os.environ.pop("TRITON_INTERPRET", None)
 
     if not torch.cuda.is_available():
         print("env_step_gpu: no CUDA device available (torch.cuda.is_available() is False); "

@@ -29,6 +29,38 @@ def machine() -> dict:
     return describe()
 
 
+def measure(model, preset: str, n: int, sets: dict, device: str = "cpu", warmup: int = 1, repeats: int = 5,
+            backend: str | None = None) -> dict:
+    """One row: the median over ``repeats`` iterations (after ``warmup``) of a trainer with ``n`` replicas,
+    every type training and every action allowed. ``preset="none"``: the train section's own settings
+    (the paper's); ``backend``: the environment backend (default: the settings')."""
+    from econdsl.trainer.config import build_layers
+    from econdsl.trainer.trainer import Trainer
+
+    cli = {"envs": n, "device": device} | ({"backend": backend} if backend else {})
+    layers = build_layers(model.resolved, None if preset == "none" else preset, sets, cli)
+    cfg = layers.config
+    cfg.curriculum = False  # every type trains, every action allowed: the costliest iteration
+    trainer = Trainer(model, cfg, layers.curriculum_consts)
+    runs = []
+    for k in range(warmup + repeats):
+        m = trainer.iterate()
+        if k >= warmup:
+            runs.append(m)
+    eps = statistics.median(r["time/env_steps_per_s"] for r in runs)
+    agents = sum(trainer.env.n_agents[a] for a in trainer.types)
+    return {
+        "bench": "train", "model": model.resolved.name, "preset": preset, "envs": n,
+        "steps_per_iteration": trainer.steps, "epochs": cfg.epochs, "minibatches": cfg.minibatches,
+        "hidden": list(cfg.hidden), "threads": torch.get_num_threads(), "device": device,
+        "backend": cfg.backend,
+        "env_steps_per_s": round(eps, 1), "agent_steps_per_s": round(eps * agents, 1),
+        "rollout_s": round(statistics.median(r["time/rollout_s"] for r in runs), 4),
+        "update_s": round(statistics.median(r["time/update_s"] for r in runs), 4),
+        "repeats": repeats, **machine(),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=str(ROOT / "models" / "rbc_open.econ"))
@@ -36,40 +68,19 @@ def main() -> None:
     ap.add_argument("--envs", type=int, nargs="+", default=[64, 256, 1024])
     ap.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--backend", default=None, choices=["torch", "triton"], help="environment backend")
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--out", type=Path, default=None, help="append JSON rows to this file")
     args = ap.parse_args()
 
     import econdsl
-    from econdsl.trainer.config import build_layers
-    from econdsl.trainer.trainer import Trainer
 
     model = econdsl.load(args.model)
     sets = dict(s.split("=", 1) for s in args.sets)
     rows = []
     for n in args.envs:
-        layers = build_layers(model.resolved, None if args.preset == "none" else args.preset, sets,
-                              {"envs": n, "device": args.device})
-        cfg = layers.config
-        cfg.curriculum = False  # every type trains, every action allowed: the costliest iteration
-        trainer = Trainer(model, cfg, layers.curriculum_consts)
-        runs = []
-        for k in range(args.warmup + args.repeats):
-            m = trainer.iterate()
-            if k >= args.warmup:
-                runs.append(m)
-        eps = statistics.median(r["time/env_steps_per_s"] for r in runs)
-        agents = sum(trainer.env.n_agents[a] for a in trainer.types)
-        row = {
-            "bench": "train", "model": model.resolved.name, "preset": args.preset, "envs": n,
-            "steps_per_iteration": trainer.steps, "epochs": cfg.epochs, "minibatches": cfg.minibatches,
-            "hidden": list(cfg.hidden), "threads": torch.get_num_threads(), "device": args.device,
-            "env_steps_per_s": round(eps, 1), "agent_steps_per_s": round(eps * agents, 1),
-            "rollout_s": round(statistics.median(r["time/rollout_s"] for r in runs), 4),
-            "update_s": round(statistics.median(r["time/update_s"] for r in runs), 4),
-            "repeats": args.repeats, **machine(),
-        }
+        row = measure(model, args.preset, n, sets, args.device, args.warmup, args.repeats, args.backend)
         rows.append(row)
         print(json.dumps(row, ensure_ascii=False), flush=True)
     if args.out is not None:

@@ -108,34 +108,40 @@ def reference_run(program: Program, n_envs: int, n_steps: int, seed: int) -> Ref
 
 
 def lockstep(program: Program, backend: str, dtype: torch.dtype, n_envs: int = 3, n_steps: int = 12,
-             seed: int = 7) -> Iterator[tuple[str, torch.Tensor, torch.Tensor, torch.Tensor]]:
+             seed: int = 7, device: str = "cpu") -> Iterator[tuple[str, torch.Tensor, torch.Tensor, torch.Tensor]]:
     """(label, backend value, reference value, magnitude) for every parameter and initial state, then for
     every step: next states, rewards, quantities, externals (from the backend's fused ``step_observe``)
     and the observations of the next states (with stages, also the observations of each period given its
     actions, those later stages see); the fused observation is also checked against the
     backend's own ``observe`` of its next states. Actions are uniformly random (seeded); each step starts
-    from the reference's states, and ``t`` wraps at the horizon."""
+    from the reference's states, and ``t`` wraps at the horizon. ``device``: where the backend runs
+    (bench/gpu_check.py checks the compiled kernels on CUDA); the reference runs on the CPU."""
     run = reference_run(program, n_envs, n_steps, seed)
-    got = compile_program(program, backend, "cpu", dtype)
-    consts = {n: v.to(dtype) for n, v in run.consts.items()}
+    got = compile_program(program, backend, device, dtype)
+    consts = {n: v.to(device, dtype) for n, v in run.consts.items()}
 
     def cast(bufs):
-        return {k: v.to(dtype) for k, v in bufs.items()}
+        return {k: v.to(device, dtype) for k, v in bufs.items()}
 
-    init = got.init(n_envs, run.uniforms, consts)
+    def put(xs):
+        return {k: v.to(device) for k, v in xs.items()}
+
+    init = got.init(n_envs, put(run.uniforms), consts)
     for name, ref in run.init[0].items():
         yield f"init {name}", init[name], ref, run.init[1][name]
     for step, (bufs, actions, t, (res, mag), (obs, obs_mag)) in enumerate(run.steps):
         # draws inside the step: the random words of (seed, step), as the environment makes them
-        out, fused_obs = got.step_observe(cast(bufs), actions, t.to(dtype), consts, rng_words(seed, step, n_envs))
+        t_dev = t.to(device, dtype)
+        out, fused_obs = got.step_observe(cast(bufs), put(actions), t_dev, consts,
+                                          rng_words(seed, step, n_envs).to(device))
         for group in ("states", "rewards", "quantities", "externals"):
             for name, r in getattr(res, group).items():
                 yield f"step {step} {group} {name}", getattr(out, group)[name], r, getattr(mag, group)[name]
         # the fused observation (of the backend's own next states) is the backend's observe of them
-        own = got.observe({**cast(bufs), **out.states}, (t + 1).to(dtype), consts)
+        own = got.observe({**cast(bufs), **out.states}, t_dev + 1, consts)
         for agent in own:
             yield f"step {step} fused obs {agent}", fused_obs[agent], own[agent], own[agent].abs()
-        obs_got = got.observe(cast({**bufs, **res.states}), (t + 1).to(dtype), consts)
+        obs_got = got.observe(cast({**bufs, **res.states}), t_dev + 1, consts)
         for agent in obs:
             yield f"step {step} obs {agent}", obs_got[agent], obs[agent], obs_mag[agent]
         if program.stages:
