@@ -147,11 +147,16 @@ def _items(model: ast.Model) -> dict[str, dict[str, _Item]]:
             out["populations"][it.name] = _Item((it.size, it.index), f"{it.name}[{size}]{idx}")
             _agent_items(it, out)
         elif isinstance(it, ast.Step):
+            if it.stages:  # the stages of a period, as one item (their order matters)
+                out["equations"]["(stages)"] = _Item(tuple((st.name, st.agents) for st in it.stages), "; ".join(
+                    f"stage {st.name}: {', '.join(st.agents)}" for st in it.stages))
             for eq in it.equations:
                 key = ("next " if eq.is_next else "") + eq.name
                 target = eq.name + (f"[{', '.join(eq.indices)}]" if eq.indices else "")
                 text = ("next " if eq.is_next else "") + f"{target} = {source.expr(eq.value)}"
-                out["equations"][key] = _Item((eq.indices, eq.value, eq.is_next), text)
+                if eq.stage:
+                    text += f"  (stage {eq.stage})"
+                out["equations"][key] = _Item((eq.indices, eq.value, eq.is_next, eq.stage), text)
         elif isinstance(it, ast.Accounting):
             for ex in it.externals:
                 out["accounting"][ex.name] = _Item(ex.value, f"external {ex.name} = {source.expr(ex.value)}")

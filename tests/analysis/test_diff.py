@@ -122,3 +122,14 @@ def test_cli_formats(tmp_path: Path) -> None:
     bad.write_text("model x\n  const = \nend\n", encoding="utf-8")
     r = runner.invoke(main, ["diff", a, str(bad)])
     assert r.exit_code == 2 and "Traceback" not in r.output
+
+
+def test_removing_the_stages_is_a_change(tmp_path: Path) -> None:
+    text = (MODELS / "stackelberg.econ").read_text(encoding="utf-8")
+    p = tmp_path / "simultaneous.econ"
+    p.write_text(text.replace("stage lead: Leader\n", "").replace("stage follow: Follower\n", "")
+                 .replace("    observe q_L ", "    observe c   "), encoding="utf-8")
+    d = diff_files(MODELS / "stackelberg.econ", p)
+    eqs = {c.name: c for c in d.section("equations")}
+    assert eqs["(stages)"].status == "removed" and "stage lead: Leader" in eqs["(stages)"].old
+    assert "(stage follow)" in eqs["Q"].old and "(stage" not in eqs["Q"].new
