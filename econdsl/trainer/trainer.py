@@ -74,8 +74,8 @@ class Trainer:
         try:
             self.env = model.env(cfg.envs, backend=cfg.backend, device=cfg.device, seed=cfg.seed,
                                  quantities=bool(tracked_series(self.resolved)))
-        except (RuntimeError, ValueError, ImportError) as e:
-            raise ConfigError(f"cannot build the {cfg.backend} environment on {cfg.device}: {e}") from None
+        except Exception as e:  # noqa: BLE001 - torch, Triton (InterpreterError) and import failures alike
+            raise ConfigError(f"cannot build the {cfg.backend} environment on {cfg.device}: {e!r}") from None
         self.types: list[str] = list(self.env.agent_types)
         self.curriculum = Curriculum(self.resolved, curriculum_consts, cfg.curriculum)
         for a in self.types:

@@ -306,3 +306,17 @@ def test_metrics_readers_tolerate_rows_longer_than_the_header_and_stray_bytes(tm
     p.write_bytes(b"iteration,a\n0,1,2,3\n1,x\n\xff\x00zz\n")  # found by bench/fuzz_reliability.py
     cols = read_metrics(p)
     assert set(cols) == {"iteration", "a"} and cols["a"][0] == 1.0 and len(cols["a"]) == 3
+
+
+def test_an_environment_that_cannot_be_built_is_a_usage_error(tmp_path, monkeypatch):
+    class InterpreterError(Exception):  # Triton's error type is no RuntimeError (found by the fuzzer)
+        pass
+
+    import econdsl.runtime.model as model
+
+    def env(self, *a, **k):
+        raise InterpreterError("Cannot call @triton.jit'd outside of the scope of a kernel")
+
+    monkeypatch.setattr(model.Model, "env", env)
+    out = clean_exit(invoke("train", COURNOT, "--out", str(tmp_path / "r"), "--iterations", "1", *FAST), 2)
+    assert "cannot build the torch environment on cpu" in out
