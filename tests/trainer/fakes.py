@@ -21,6 +21,7 @@ class FakeCournotEnv:
         self.n_agents = {"Firm": 2}
         self.action_nvec = {"Firm": [31]}
         self.action_bounds: dict[str, list[tuple[float, float]]] = {"Firm": []}  # no continuous heads
+        self.stages = [self.agent_types]  # one stage: every type acts at once
         self.obs_dim = {"Firm": 1}
         self.obs_labels = {"Firm": ["c"]}
         self.runtime_consts = dict(consts)
