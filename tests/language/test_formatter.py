@@ -136,7 +136,7 @@ def test_variant_items_are_indented() -> None:
 
 
 def _generator():
-    path = ROOT / "tests" / "compiler" / "test_generated_models.py"
+    path = ROOT / "tests" / "compiler" / "model_generator.py"
     spec = importlib.util.spec_from_file_location("generated_models_for_fmt", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -149,10 +149,7 @@ COMMENTS = st.sampled_from(["# why", "#x", "# θ ≤ 1: \"quoted\"", "#", "# a #
 
 @st.composite
 def _commented_models(draw) -> str:
-    text = (GEN.TEMPLATE.replace("{E1}", draw(GEN.exprs(GEN.BUYER, GEN.BUYER_SUMS)))
-            .replace("{E2}", draw(GEN.exprs(GEN.SELLER, GEN.SELLER_SUMS)))
-            .replace("{R1}", "e1[j] + a[j] * q[j] - y[pick[j]]")
-            .replace("{NX}", "x[j] + e1[j] / 8").replace("{NY}", "y[i] - e2[i] / 16"))
+    text = draw(GEN.models())
     out = []
     for line in text.strip("\n").split("\n"):
         for _ in range(draw(st.integers(0, 2))):  # comment lines and blank lines before each line
