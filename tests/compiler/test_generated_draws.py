@@ -10,6 +10,7 @@ from __future__ import annotations
 import hypothesis.strategies as st
 import torch
 from hypothesis import HealthCheck, given, settings
+from model_generator import exprs  # the compiler tests' expression strategy
 
 import econdsl
 from econdsl.language import EconError
@@ -58,26 +59,9 @@ BUYER = ["x[j]", "a[j]", "q[j]", "c1", "t", "y[pick[j]]", "2", "d[j]", "zt[m[j]]
 SELLER = ["y[i]", "v[i]", "c1", "1.5", "sep[i]", "u0"]
 
 
-def exprs(leaves, sums):
-    base = st.sampled_from(leaves)
-
-    def extend(inner):
-        return st.one_of(
-            st.tuples(inner, st.sampled_from(["+", "-", "*"]), inner).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
-            st.tuples(st.sampled_from(["min", "max"]), inner, inner).map(lambda t: f"{t[0]}({t[1]}, {t[2]})"),
-            st.tuples(inner, st.sampled_from(["<", ">=", "=="]), inner, inner, inner)
-            .map(lambda t: f"ifelse({t[0]} {t[1]} {t[2]}, {t[3]}, {t[4]})"),
-            inner.map(lambda e: f"abs({e}) / 4"),
-            sums,
-        )
-
-    return st.recursive(base, extend, max_leaves=6)
-
-
-BUYER_SUMS = st.sampled_from(["sum(y[k] * v[k] for k in Seller)", "max(y[k] for k in Seller)",
-                              "mean(v[k] for k in Seller)"])
-SELLER_SUMS = st.sampled_from(["sum(q[b] for b in Buyer if pick[b] == i)", "sum(x[b] * q[b] for b in Buyer)",
-                               "min(x[b] for b in Buyer)", "sum(1 for b in Buyer if pick[b] == i)"])
+BUYER_SUMS = ["sum(y[k] * v[k] for k in Seller)", "max(y[k] for k in Seller)", "mean(v[k] for k in Seller)"]
+SELLER_SUMS = ["sum(q[b] for b in Buyer if pick[b] == i)", "sum(x[b] * q[b] for b in Buyer)",
+               "min(x[b] for b in Buyer)", "sum(1 for b in Buyer if pick[b] == i)"]
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow,
