@@ -81,7 +81,7 @@ def collect(env, policies: dict[str, TypePolicy], masks: dict[str, torch.Tensor 
     for a in types:
         if buf.types[a].reals is not None and bounds.get(a) is None:
             bounds[a] = declared_bounds(env, a, buf.dones.device)
-    stages = getattr(env, "stages", [types])  # test envs of one stage may not declare it
+    stages = env.stages
     for t in range(steps):
         actions: dict[str, torch.Tensor] = {}
         for k, stage in enumerate(stages):

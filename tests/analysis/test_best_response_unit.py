@@ -16,6 +16,7 @@ from econdsl.trainer.policy import TypePolicy
 
 class GuessEnv:
     agent_types = ("A", "B")
+    stages = [["A", "B"]]  # one stage: both types act at once
     n_agents = {"A": 4, "B": 4}
     action_nvec = {"A": [5], "B": [5]}
     obs_dim = {"A": 1, "B": 1}
