@@ -48,7 +48,7 @@ def summarize(result: CheckResult) -> str:
     assert r is not None
     n_err = len(result.diagnostics.errors)
     status = "is clean" if not n_err else f"has {n_err} error(s)"
-    lines = [f"{result.path}: model `{r.name}` {status} (horizon {r.horizon} steps)"]
+    lines = [f"{result.path}: model `{r.name}` {status} (horizon {r.horizon} step{'' if r.horizon == 1 else 's'})"]
     lines.append("  populations: " + ", ".join(f"{p.name}[{p.size}]" for p in r.populations.values()))
     by_kind: dict[str, list[str]] = {}
     for s in r.symbols.values():

@@ -20,6 +20,13 @@ def test_summary_of_a_clean_model() -> None:
     assert "populations: Consumer[100], Firm[10], Government[1]" in res.output
     assert "observation sizes: Consumer 45, Firm 56, Government 43" in res.output
     assert "demand[Firm] 11 × 10 heads" in res.output
+    assert "(horizon 10 steps)" in res.output
+
+
+def test_summary_says_one_step_in_the_singular() -> None:
+    res = CliRunner().invoke(main, ["check", str(ROOT / "models" / "cournot.econ")])
+    assert res.exit_code == 0, res.output
+    assert "(horizon 1 step)" in res.output
 
 
 def test_errors_exit_1_with_every_error() -> None:
