@@ -410,6 +410,9 @@ class _ToAST(Transformer):
         presets = tuple(x for x in c if isinstance(x, ast.Preset))
         return ast.Train(settings, presets, span=self._span(meta))
 
+    def setting_name(self, c):
+        return c[0]
+
     @v_args(meta=True)
     def setting(self, meta, c):
         if len(c) == 3:

@@ -86,3 +86,16 @@ def test_obs_scale_parses():
     from econdsl.trainer.config import parse_scales
 
     assert parse_scales("p: 2500, θ: 0.01,") == {"p": 2500.0, "θ": 0.01}
+
+
+def test_settings_named_like_keywords_are_settings(tmp_path):
+    # `entropy` and `curriculum` are keywords of the curriculum section; a train section still takes them
+    text = (MODELS / "cournot.econ").read_text().replace(
+        "    epochs = 4", "    epochs = 4\n    entropy = 0.02\n    curriculum = 0\n"
+        "    preset wide\n        entropy[Firm] = 0.05\n    end", 1)
+    path = tmp_path / "keywords.econ"
+    path.write_text(text)
+    result = check_model(path)  # raises on any error
+    assert build_layers(result).config.get("entropy", "Firm") == pytest.approx(0.02)
+    assert build_layers(result, "wide").config.get("entropy", "Firm") == pytest.approx(0.05)
+    assert build_layers(result).config.curriculum is False
