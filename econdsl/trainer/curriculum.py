@@ -155,8 +155,9 @@ class Curriculum:
 
     def bounds(self, agent: str, e: int) -> torch.Tensor | None:
         """The continuous action intervals of ``agent`` at iteration ``e``: float [2, n_real_columns] (lower,
-        upper), the declared ones narrowed by the type's ``allow`` bounds; None when no ``allow`` line
-        bounds a continuous action (the declared intervals)."""
+        upper), the declared ones narrowed by the type's ``allow`` bounds (a single point, lower = upper, fixes the action
+        there, as a grid mask allowing one point does); None when no ``allow`` line bounds a continuous action
+        (the declared intervals)."""
         layout = self.layouts[agent]
         if not self.enabled or not layout.real_columns:
             return None
@@ -174,7 +175,7 @@ class Curriculum:
                     v = self._eval(expr, {"e": float(e)})
                     out[0, col] = max(out[0, col], v) if side == "lo" else out[0, col]
                     out[1, col] = min(out[1, col], v) if side == "hi" else out[1, col]
-            if not out[0, col] < out[1, col]:
+            if not out[0, col] <= out[1, col]:  # a single point is allowed: the action is fixed there
                 raise CurriculumError(f"{self.allows[agent][0].span}: at iteration {e} the curriculum allows no "
                                       f"value of `{agent}`'s action `{comp}` (interval [{float(out[0, col]):g}, "
                                       f"{float(out[1, col]):g}])")

@@ -83,8 +83,9 @@ def test_allow_narrows_the_interval(tmp_path):
 def test_an_empty_narrowed_interval_is_an_error(tmp_path):
     cur = Curriculum(check_model(_with_curriculum(tmp_path, "curriculum\n    allow Worker if h <= 2 - e\nend\nend\n")))
     assert cur.bounds("Worker", 1).tolist() == [[0.0], [1.0]]
+    assert cur.bounds("Worker", 2).tolist() == [[0.0], [0.0]]  # one point: the action is fixed at 0
     with pytest.raises(CurriculumError, match="allows no value"):
-        cur.bounds("Worker", 2)
+        cur.bounds("Worker", 3)
 
 
 H_STAR = (-0.5 + math.sqrt(0.5**2 + 4 * 0.5 * 2.0**2)) / (2 * 0.5 * 2.0)  # 1.1861: w = 2, χ = 0.5
