@@ -203,6 +203,9 @@ class Env:
         """The observations of the agent types acting in ``stage`` (an index into ``stages``) at the current
         step, given ``actions`` of the earlier stages' agent types (as for :meth:`step`)."""
         acts = {k: torch.as_tensor(v).to(self.device) for k, v in actions.items()}
+        for a, (lo, hi) in self._lo_hi.items():  # clipped into the bounds, as the step will use them
+            if self.real_key[a] in acts:
+                acts[self.real_key[a]] = torch.minimum(torch.maximum(acts[self.real_key[a]].to(self.dtype), lo), hi)
         obs = self.compiled.observe(self._bufs, self._ts[self._t], self._consts, acts)
         return {a: obs[a] for a in self.stages[stage]}
 

@@ -155,9 +155,9 @@ class Curriculum:
 
     def bounds(self, agent: str, e: int) -> torch.Tensor | None:
         """The continuous action intervals of ``agent`` at iteration ``e``: float [2, n_real_columns] (lower,
-        upper), the declared ones narrowed by the type's ``allow`` bounds (a single point, lower = upper, fixes the action
-        there, as a grid mask allowing one point does); None when no ``allow`` line bounds a continuous action
-        (the declared intervals)."""
+        upper), the declared ones narrowed by the type's ``allow`` bounds (a single point, lower = upper, fixes
+        the action there, as a grid mask allowing one point does); None when no ``allow`` line bounds a
+        continuous action (the declared intervals)."""
         layout = self.layouts[agent]
         if not self.enabled or not layout.real_columns:
             return None
