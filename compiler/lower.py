@@ -141,7 +141,7 @@ class Lowering:
         if isinstance(e, ast.Call):
             return self.call(b, e, sc)
         if isinstance(e, ast.Array):
-            raise self.error("E306", "an array literal is only allowed as the value of a `param`", e.span)
+            raise self.error("E306", "a list is only allowed as the whole value of a `param` or `state`", e.span)
         raise self.error("E206", f"cannot compile a `{type(e).__name__}` here", e.span)
 
     def name(self, b: Builder, nm: str, e: ast.Node, sc: Scope) -> str:
@@ -371,6 +371,9 @@ class Lowering:
                     if isinstance(d, ast.Param):
                         v = self.param(b, agent, d, sc)
                         kind = "param"
+                    elif isinstance(d, ast.State) and isinstance(d.init, ast.Array):
+                        v = self.per_member(b, agent, d.name, d.init, sc)
+                        kind = "state"
                     elif isinstance(d, ast.State):
                         v = self.fit(b, b.cast(self.expr(b, d.init, sc), "f"), own, d.span,
                                      f"the initial value of `{d.name}`")
@@ -409,17 +412,21 @@ class Lowering:
                 v = b.elementwise("mul", (a0, b.elementwise("pow", (one_minus, expo), s)), s)
             return self.fit(b, v, own, d.span, f"the distribution of `{d.name}`")
         if isinstance(d.value, ast.Array):
-            if not own or len(d.value.items) != self.pops[agent]:
-                raise self.error("E306", f"`{d.name}` has {len(d.value.items)} values for "
-                                 f"{self.pops[agent] if own else 1} member(s)", d.value.span)
-            vals = [self.expr(b, x, sc) for x in d.value.items]
-            consts = [b.const_value(v) for v in vals]
-            if any(c is None for c in consts):
-                raise self.error("E206", "array literal entries must be constants", d.value.span)
-            return b.const(tuple(consts), "f", own, s)
+            return self.per_member(b, agent, d.name, d.value, sc)
         if d.value is None:
             raise self.error("E206", f"`{d.name}` has no value", d.span)
         return self.fit(b, b.cast(self.expr(b, d.value, sc), "f"), own, d.span, f"the value of `{d.name}`")
+
+    def per_member(self, b: Builder, agent: str | None, name: str, values: ast.Array, sc: Scope) -> str:
+        """``[a, b, c]``: one constant per member of the agent (a parameter's value or a state's initial one)."""
+        own = self.own_dims(agent) if agent is not None else ()
+        if not own or len(values.items) != self.pops[agent]:
+            raise self.error("E306", f"`{name}` has {len(values.items)} values for "
+                             f"{self.pops[agent] if own else 1} member(s)", values.span)
+        consts = [b.const_value(self.expr(b, x, sc)) for x in values.items]
+        if any(c is None for c in consts):
+            raise self.error("E206", "array literal entries must be constants", values.span)
+        return b.const(tuple(consts), "f", own, self.src(values.span))
 
     def lower_step(self) -> Builder:
         b = Builder("step", self.pops)

@@ -120,6 +120,14 @@ CATALOGUE: dict[str, Entry] = _entries(
     Entry("E306", "array length does not match population size",
           "An array literal gives a per-agent value but has a different length than the population.",
           "Give exactly one value per member."),
+    Entry("E308", "list, matrix or string where a number is expected",
+          "A list `[a, b, c]` gives one value per member only as the whole value of a `param` or of a state's "
+          "initial value in an agent block, and its entries must be compile-time numbers; a list or matrix is a "
+          "table only as the value of a `const`; a string is a value only in the `train` section. Anywhere "
+          "else (inside a formula, a reward, an observation, a draw, a function, the curriculum, an "
+          "economy-wide state) it has no meaning as one number.",
+          "For a table of numbers declare `const v = [a, b, c]` and read one entry `v[k]`; for a per-member "
+          "formula write it with the index (`param w = 1 + 2 * j`)."),
     Entry("E310", "bad vector or matrix constant, or index into one",
           "A vector (`[a, b, c]`) or matrix (`[a b; c d]`) constant has entries that are not compile-time "
           "values or rows of different lengths; or it is indexed with the wrong number of indices, or by "

@@ -344,8 +344,14 @@ _CONST_FUNCS = {
 }
 
 
-def eval_const(e: ast.Expr, env: dict[str, float]) -> float:
-    """Evaluate a compile-time expression of numbers and known names; raises NotConstant otherwise."""
+def eval_const(e: ast.Expr, env: dict[str, float], tables: dict[str, Table] | None = None) -> float:
+    """Evaluate a compile-time expression of numbers and known names; raises NotConstant otherwise.
+
+    Given ``tables``, an entry of a vector or matrix constant at constant indices (``v[2]``) is a number
+    too, as the compiler folds it."""
+    def ev(x: ast.Expr) -> float:
+        return eval_const(x, env, tables)
+
     if isinstance(e, ast.Num):
         return e.value
     if isinstance(e, ast.Inf):
@@ -354,19 +360,29 @@ def eval_const(e: ast.Expr, env: dict[str, float]) -> float:
         if e.id in env:
             return env[e.id]
         raise NotConstant(e, f"`{e.id}` is not a constant")
+    if isinstance(e, ast.Index) and tables is not None and e.base in tables:
+        table = tables[e.base]
+        at = [ev(ix) for ix in e.indices]
+        if len(at) != len(table.shape) or any(not float(k).is_integer() or not 0 <= k < n
+                                               for k, n in zip(at, table.shape, strict=True)):
+            raise NotConstant(e, f"not an entry of `{e.base}`")
+        flat = 0
+        for k, n in zip(at, table.shape, strict=True):
+            flat = flat * n + int(k)
+        return table.values[flat]
     if isinstance(e, ast.UnOp):
-        v = eval_const(e.operand, env)
+        v = ev(e.operand)
         return -v if e.op == "-" else (float(not v) if e.op == "!" else v)
     if isinstance(e, ast.BinOp):
-        a, b = eval_const(e.left, env), eval_const(e.right, env)
+        a, b = ev(e.left), ev(e.right)
         try:
             return _binop(e.op, a, b)
         except (ZeroDivisionError, OverflowError, ValueError) as exc:
             raise NotConstant(e, f"cannot evaluate: {exc}") from None
     if isinstance(e, ast.Ternary):
-        return eval_const(e.then, env) if eval_const(e.cond, env) else eval_const(e.other, env)
+        return ev(e.then) if ev(e.cond) else ev(e.other)
     if isinstance(e, ast.Call) and e.func in _CONST_FUNCS and not e.params:
-        args = [eval_const(a, env) for a in e.args]
+        args = [ev(a) for a in e.args]
         try:
             return float(_CONST_FUNCS[e.func](*args))
         except (TypeError, ValueError, OverflowError) as exc:

@@ -17,6 +17,7 @@ RBC = (ROOT / "models" / "rbc_open.econ").read_text(encoding="utf-8")
 CASES = [
     (checks.check_names, "e201_undeclared_name", "E201"),
     (checks.check_shapes, "e302_index_of_wrong_population", "E302"),
+    (checks.check_literals, "e308_list_in_a_formula", "E308"),
     (checks.check_timing, "e402_used_before_defined", "E402"),
     (checks.check_structure, "e501_missing_transition", "E501"),
     (checks.check_units, "e601_unit_mismatch", "E601"),

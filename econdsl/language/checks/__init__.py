@@ -16,6 +16,7 @@ from .accounting import check_accounting
 from .discrete import check_discrete
 from .domains import check_domains
 from .economics import check_economics
+from .literals import check_literals
 from .names import check_names
 from .settings import check_settings
 from .shapes import check_shapes
@@ -26,8 +27,8 @@ from .units import check_units
 Check = Callable[[Resolved, Diagnostics], None]
 
 # Checks that only read names and shapes.
-STRUCTURAL: list[Check] = [check_names, check_shapes, check_timing, check_structure, check_units, check_settings,
-                           check_discrete]
+STRUCTURAL: list[Check] = [check_names, check_shapes, check_literals, check_timing, check_structure, check_units,
+                           check_settings, check_discrete]
 # Checks that reason about values (SymPy); they assume a model without errors.
 SEMANTIC: list[Check] = [check_domains, check_economics, check_accounting]
 

@@ -59,6 +59,9 @@ def levels(r: Resolved, e: ast.Expr, bound: dict[str, str] | None = None) -> Lev
         return (a[0] + b[0], a[1] + b[1]) if e.op == "+" else (a[0] - b[1], a[1] - b[0])
     if isinstance(e, ast.Ternary):
         return _hull(levels(r, e.then, bound), levels(r, e.other, bound))
+    if isinstance(e, ast.Array) and e.items:  # one value per member (a state's initial values)
+        each = [levels(r, x, bound) for x in e.items]
+        return None if None in each else (min(lv[0] for lv in each), max(lv[1] for lv in each))
     if isinstance(e, ast.Reduce) and e.over in r.populations and e.op in ("sum", "min", "max"):
         body = levels(r, e.body, {**bound, e.var: e.over})
         n = r.populations[e.over].size
