@@ -204,11 +204,13 @@ CATALOGUE: dict[str, Entry] = _entries(
     Entry("E601", "unit mismatch",
           "Both sides of `+`, `-`, a comparison, `min`/`max`/`ifelse` branches or an equation must have "
           "the same unit. A name declared without a unit is a pure number (so `price * sold - cost` with "
-          "`cost::money/goods` is an error, and so is `stock - buy` with an unannotated action `buy`).",
+          "`cost::money/goods` is an error, and so is `stock - buy` with an unannotated action `buy`). "
+          "A `Normal` draw has the unit of its mean and σ must share it; the bounds of `Uniform` share one unit.",
           "Convert one side (multiply by a price, a wage ...), or declare the unit the name has "
           "(`action buy::goods in 0:2`)."),
     Entry("E602", "unit where a pure number is needed",
-          "Exponents, and the arguments of log, exp and friends, must be dimensionless.",
+          "Exponents, and the arguments of log, exp and friends, must be dimensionless; so must the "
+          "parameters of `LogNormal` (log scale) and probabilities (`Bernoulli`, `Categorical`).",
           "Divide by a reference quantity of the same unit first."),
     Entry("E603", "unknown unit",
           "A unit annotation uses a name outside the unit vocabulary.",

@@ -39,6 +39,16 @@ class Typed:
 
 UNKNOWN = Typed(None)
 
+# Draws: the names of the two parameters that share the draw's unit, and why the others are pure numbers.
+_LOCATION_SCALE = {"Normal": ("mean", "standard deviation"), "Uniform": ("lower bound", "upper bound")}
+_PROBABILITY_HINT = "a probability is a pure number: divide by a reference quantity of the same unit first"
+_PURE_DRAW_HINT = {
+    "LogNormal": "`LogNormal(μ, σ)` is `exp(Normal(μ, σ))`: μ and σ are on the log scale, pure numbers, and so "
+                 "is the draw; multiply the draw by a level in the unit you need (`y[j] = ȳ * ε[j]`)",
+    "Bernoulli": _PROBABILITY_HINT,
+    "Categorical": _PROBABILITY_HINT,
+}
+
 
 def show(u: U | None) -> str:
     if u is None:
@@ -160,10 +170,10 @@ class _Infer:
             return Typed(ONE, True)
         return UNKNOWN
 
-    def _pure(self, node: ast.Expr, t: Typed, what: str) -> None:
+    def _pure(self, node: ast.Expr, t: Typed, what: str,
+              hint: str = "divide by a reference quantity of the same unit first") -> None:
         if t.unit is not None and t.unit != ONE and not t.literal:
-            self.diags.add("E602", f"{what} must be a pure number, but this is in {show(t.unit)}", node.span,
-                           "divide by a reference quantity of the same unit first")
+            self.diags.add("E602", f"{what} must be a pure number, but this is in {show(t.unit)}", node.span, hint)
 
     def _symbol_unit(self, name: str, site: Site, bound: set[str]) -> Typed:
         if name in bound:
@@ -224,14 +234,29 @@ class _Infer:
         if isinstance(e, ast.Array):
             return self._same(e, "the list", [self.infer(x, site, bound) for x in e.items])
         if isinstance(e, ast.Draw):
-            args = [self.infer(a, site, bound) for a in e.args]
-            if e.dist in ("Normal", "Uniform"):  # a draw has the unit of its location and scale
-                return self._same(e, f"the parameters of `{e.dist}`", args)
-            for a, t in zip(e.args, args, strict=True):
-                if not isinstance(a, ast.Index | ast.Name) or e.dist != "Categorical":
-                    self._pure(a, t, f"a parameter of `{e.dist}`")
-            return Typed(ONE)
+            return self._draw(e, site, bound)
         return UNKNOWN
+
+    def _draw(self, e: ast.Draw, site: Site, bound: frozenset[str]) -> Typed:
+        """A ``Normal`` or ``Uniform`` draw has the unit of its location (μ; lo and hi), and its scale (σ)
+        must have that unit too; ``LogNormal``'s parameters are on the log scale and the probabilities of
+        ``Bernoulli`` and ``Categorical`` are pure numbers, so those parameters and draws are pure numbers."""
+        args = [self.infer(a, site, bound) for a in e.args]
+        if e.dist in _LOCATION_SCALE and len(args) == 2:
+            first, second = _LOCATION_SCALE[e.dist]
+            a, b = args
+            if a.unit is not None and b.unit is not None and not a.literal and not b.literal and a.unit != b.unit:
+                self.diags.add("E601", f"`{e.dist}` draws in the unit of its {first}, and its {second} must have "
+                               f"it too: here the {first} is in {show(a.unit)} and the {second} in {show(b.unit)}",
+                               e.span, f"give the {first} and the {second} the same unit (annotate the constant or "
+                               f"parameter that lacks it), or convert one of them")
+                return UNKNOWN
+            return Typed(a.unit, a.literal and b.literal) if a.unit is not None and not a.literal else b
+        hint = _PURE_DRAW_HINT.get(e.dist)
+        if hint is not None:
+            for a, t in zip(e.args, args, strict=True):
+                self._pure(a, t, f"a parameter of `{e.dist}`", hint)
+        return Typed(ONE)
 
     def _binop(self, e: ast.BinOp, site: Site, bound: frozenset[str]) -> Typed:
         lt, rt = self.infer(e.left, site, bound), self.infer(e.right, site, bound)
