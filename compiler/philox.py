@@ -77,10 +77,11 @@ def seed_words(seed: int) -> tuple[int, int]:
     return s & MASK, s >> 32
 
 
-def rng_words(seed: int, counter: int, n_envs: int, device: torch.device | str = "cpu") -> torch.Tensor:
-    """The per-replica words ``[n_envs, 4]`` int64 = (k0, k1, step counter, replica) of one step."""
+def rng_words(seed: int, counter: int, n_envs: int, device: torch.device | str = "cpu", first: int = 0) -> torch.Tensor:
+    """The per-replica words ``[n_envs, 4]`` int64 = (k0, k1, step counter, replica) of one step, for replicas
+    ``first..first+n_envs-1`` (a process running a share of a run's replicas passes its first one)."""
     k0, k1 = seed_words(seed)
     out = torch.empty((n_envs, 4), dtype=torch.int64, device=device)
     out[:, 0], out[:, 1], out[:, 2] = k0, k1, int(counter) & MASK
-    out[:, 3] = torch.arange(n_envs, device=device) & MASK
+    out[:, 3] = torch.arange(first, first + n_envs, device=device) & MASK
     return out

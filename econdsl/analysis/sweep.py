@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from ..trainer.progress import clock
 from . import runs
@@ -226,20 +227,113 @@ def status_path(out: Path, p: Point) -> Path:
     return out / "status" / f"{p.id}.json"
 
 
-class Sweep:
-    """Runs a plan in a sweep directory with up to ``jobs`` training processes at once."""
+class Engine(Protocol):
+    """Where a sweep's training runs execute. :class:`Sweep` owns everything else (the plan, which points are
+    finished, resuming, status files, progress, the report), so that every engine behaves the same:
+    :class:`LocalEngine` (processes on this machine) and ``econdsl.scale.ray_engine.RayEngine`` (Ray tasks)."""
 
-    def __init__(self, out: str | Path, plan_: Plan, jobs: int = 1,
-                 echo: Callable[[str], None] | None = None) -> None:
+    slots: int  # runs that can execute at once (the ETA divides by it)
+
+    def has_room(self) -> bool:
+        """Whether :meth:`start` may be called now (an engine that queues runs itself always has room)."""
+
+    def start(self, point: Point, plan_: Plan, run_dir: Path, log: Path, resume: bool) -> None:
+        """Start training ``point`` into ``run_dir`` (continuing its checkpoint when ``resume``), its output
+        appended to ``log``."""
+
+    def finished(self, timeout: float) -> list[tuple[Point, int | None]]:
+        """The runs that ended since the last call, with their exit status (None: it could not run);
+        waits up to ``timeout`` seconds when none has."""
+
+    def running(self) -> int:
+        """Runs executing now."""
+
+    def busy(self) -> bool:
+        """Whether any started run has not been returned by :meth:`finished` yet."""
+
+    def stop(self) -> list[tuple[Point, int | None]]:
+        """Stop every run (they keep their last checkpoint); return them."""
+
+
+class LocalEngine:
+    """``econdsl train`` processes on this machine, ``jobs`` at a time, each with ``cpus / jobs`` threads."""
+
+    def __init__(self, jobs: int = 1) -> None:
         if jobs < 1:
             raise SweepError("--jobs must be ≥ 1")
+        self.slots = jobs
+        self.threads = max(1, (os.cpu_count() or 1) // jobs)
+        self._children: dict[int, tuple[subprocess.Popen, Point, object]] = {}
+
+    def has_room(self) -> bool:
+        return len(self._children) < self.slots
+
+    def start(self, point: Point, plan_: Plan, run_dir: Path, log: Path, resume: bool) -> None:
+        cmd = train_command(point, plan_, run_dir, resume)
+        f = open(log, "a", encoding="utf-8")  # noqa: SIM115 - closed in finished()/stop()
+        f.write(f"$ {' '.join(cmd)}\n")
+        f.flush()
+        env = dict(os.environ, OMP_NUM_THREADS=str(self.threads), MKL_NUM_THREADS=str(self.threads))
+        proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=env)
+        self._children[proc.pid] = (proc, point, f)
+
+    def finished(self, timeout: float) -> list[tuple[Point, int | None]]:
+        deadline = time.time() + timeout
+        while True:
+            out: list[tuple[Point, int | None]] = []
+            for pid, (proc, p, f) in list(self._children.items()):
+                rc = proc.poll()
+                if rc is not None:
+                    del self._children[pid]
+                    f.close()  # type: ignore[attr-defined]
+                    out.append((p, rc))
+            if out or time.time() >= deadline:
+                return out
+            time.sleep(min(0.2, max(deadline - time.time(), 0.0)))
+
+    def running(self) -> int:
+        return len(self._children)
+
+    def busy(self) -> bool:
+        return bool(self._children)
+
+    def stop(self) -> list[tuple[Point, int | None]]:
+        """Ask every child to stop (SIGINT: the trainer checkpoints), then wait for them."""
+        for proc, _p, _f in self._children.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        deadline = time.time() + 30
+        out: list[tuple[Point, int | None]] = []
+        for proc, p, f in self._children.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            f.close()  # type: ignore[attr-defined]
+            out.append((p, proc.returncode))
+        self._children.clear()
+        return out
+
+
+class Sweep:
+    """Runs a plan in a sweep directory on an :class:`Engine` (by default ``jobs`` local processes)."""
+
+    def __init__(self, out: str | Path, plan_: Plan, jobs: int = 1,
+                 echo: Callable[[str], None] | None = None, engine: Engine | None = None) -> None:
+        self.engine: Engine = engine if engine is not None else LocalEngine(jobs)
         self.out = Path(out)
         self.plan = plan_
-        self.jobs = jobs
         self.echo = echo or (lambda s: print(s, flush=True))
-        self._children: dict[int, tuple[subprocess.Popen, Point, float, object]] = {}
+        self._started: dict[str, float] = {}  # point id -> when it was started, while it runs
         self._finished: list[float] = []  # seconds of the runs this invocation finished (the ETA's pace)
         self._done_before = 0  # runs finished by an earlier invocation
+        self._failed = 0
+        self._shown_running = 0  # the running count of the last progress line
+
+    @property
+    def jobs(self) -> int:
+        return self.engine.slots
 
     # ------------------------------------------------------------ state on disk
     def status_path(self, p: Point) -> Path:
@@ -275,31 +369,32 @@ class Sweep:
 
     # ------------------------------------------------------------ running
     def run(self) -> list[Outcome]:
-        """Train every unfinished point; return what happened to each. Ctrl-C stops the children cleanly."""
+        """Train every unfinished point; return what happened to each. Ctrl-C stops the runs cleanly."""
         self.prepare()
         todo = [p for p in self.plan.points if not self.is_done(p)]
         outcomes = [Outcome(p, "skipped") for p in self.plan.points if self.is_done(p)]
         for o in outcomes:
             self.echo(f"skip  {o.point.id} (finished earlier)")
         self._done_before = len(outcomes)
-        threads = max(1, (os.cpu_count() or 1) // self.jobs)
         queue = list(todo)
         old_term = signal.getsignal(signal.SIGTERM)
         signal.signal(signal.SIGTERM, _raise_interrupt)
         try:
-            while queue or self._children:
-                while queue and len(self._children) < self.jobs:
-                    self._start(queue.pop(0), threads)
-                outcomes += self._reap()
-                time.sleep(0.2)
+            while queue or self.engine.busy():
+                while queue and self.engine.has_room():
+                    self._start(queue.pop(0))
+                outcomes += [self._record(p, rc) for p, rc in self.engine.finished(0.5)]
+                if self.engine.running() != self._shown_running:  # a run started where the engine placed it
+                    self.echo(f"      [{self.tally()}]")
         except KeyboardInterrupt:
-            outcomes += self._stop_all()
+            for p, rc in self.engine.stop():
+                outcomes.append(Outcome(p, "interrupted", time.time() - self._started.pop(p.id, time.time()), rc))
             raise
         finally:
             signal.signal(signal.SIGTERM, old_term)
         return outcomes
 
-    def _start(self, p: Point, threads: int) -> None:
+    def _start(self, p: Point) -> None:
         rd = self.run_dir(p)
         resume = runs.has_checkpoint(rd)
         if rd.exists() and not resume:
@@ -310,71 +405,43 @@ class Sweep:
                                  f"another --out")
             shutil.rmtree(rd)
         rd.parent.mkdir(parents=True, exist_ok=True)
-        cmd = train_command(p, self.plan, rd, resume)
-        log = open(self.out / "logs" / f"{p.id}.log", "a", encoding="utf-8")  # noqa: SIM115 - closed in _reap
-        log.write(f"$ {' '.join(cmd)}\n")
-        log.flush()
-        env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
-        self._children[proc.pid] = (proc, p, time.time(), log)
+        self._started[p.id] = time.time()
+        self.engine.start(p, self.plan, rd, self.out / "logs" / f"{p.id}.log", resume)
         self.echo(f"{'resume' if resume else 'start'} {p.id}  [{self.tally()}]")
 
     def tally(self) -> str:
-        """``3/8 done, 2 running, eta 0:04:10``: the ETA assumes the remaining runs take as long as the ones
-        finished so far, ``jobs`` at a time (no ETA before the first run finishes)."""
+        """``3/8 done, 2 running, 1 failed, eta 0:04:10``: the ETA assumes the remaining runs take as long as
+        the ones finished so far, ``jobs`` at a time (no ETA before the first run finishes)."""
         total = len(self.plan.points)
-        done = self._done_before + len(self._finished)
-        running = len(self._children)
-        text = f"{done}/{total} done, {running} running"
+        done = self._done_before + len(self._finished) - self._failed
+        self._shown_running = self.engine.running()
+        text = f"{done}/{total} done, {self._shown_running} running"
+        if self._failed:
+            text += f", {self._failed} failed"
         if self._finished:
             per_run = sum(self._finished) / len(self._finished)
-            started = {p.id for _, p, _, _ in self._children.values()}
-            elapsed = [time.time() - t for _, _, t, _ in self._children.values()]
-            queued = total - done - len(started)
+            now = time.time()
+            elapsed = [now - t for t in self._started.values()]
+            queued = total - self._done_before - len(self._finished) - len(self._started)
             left = sum(max(per_run - e, 0.0) for e in elapsed) + queued * per_run
-            text += f", eta {clock(left / self.jobs)}"
+            text += f", eta {clock(left / max(self.jobs, 1))}"
         return text
 
-    def _reap(self) -> list[Outcome]:
-        out = []
-        for pid, (proc, p, t0, log) in list(self._children.items()):
-            rc = proc.poll()
-            if rc is None:
-                continue
-            del self._children[pid]
-            log.close()  # type: ignore[attr-defined]
-            dt = time.time() - t0
-            if rc == 0 and runs.is_finished(self.run_dir(p)):
-                tmp = self.status_path(p).with_suffix(".tmp")
-                tmp.write_text(json.dumps({"id": p.id, "seconds": round(dt, 2), "finished": time.time()}),
-                               encoding="utf-8")
-                os.replace(tmp, self.status_path(p))
-                self._finished.append(dt)
-                self.echo(f"done  {p.id} ({dt:.0f} s)  [{self.tally()}]")
-                out.append(Outcome(p, "done", dt, rc))
-            else:
-                self._finished.append(dt)
-                self.echo(f"FAIL  {p.id} (exit {rc}; see {self.out / 'logs' / (p.id + '.log')})  [{self.tally()}]")
-                out.append(Outcome(p, "failed", dt, rc))
-        return out
-
-    def _stop_all(self) -> list[Outcome]:
-        """Ask every child to stop (SIGINT: the trainer checkpoints), then wait for them."""
-        out = []
-        for proc, _p, _t, _log in self._children.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
-        deadline = time.time() + 30
-        for proc, p, t0, log in self._children.values():
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.time()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            log.close()  # type: ignore[attr-defined]
-            out.append(Outcome(p, "interrupted", time.time() - t0, proc.returncode))
-        self._children.clear()
-        return out
+    def _record(self, p: Point, rc: int | None) -> Outcome:
+        """Mark an ended run: a status file if it finished its training, else a failure (reported, not raised)."""
+        dt = time.time() - self._started.pop(p.id, time.time())
+        self._finished.append(dt)
+        if rc == 0 and runs.is_finished(self.run_dir(p)):
+            tmp = self.status_path(p).with_suffix(".tmp")
+            tmp.write_text(json.dumps({"id": p.id, "seconds": round(dt, 2), "finished": time.time()}),
+                           encoding="utf-8")
+            os.replace(tmp, self.status_path(p))
+            self.echo(f"done  {p.id} ({dt:.0f} s)  [{self.tally()}]")
+            return Outcome(p, "done", dt, rc)
+        self._failed += 1
+        why = "exit " + str(rc) if rc is not None else "could not run"
+        self.echo(f"FAIL  {p.id} ({why}; see {self.out / 'logs' / (p.id + '.log')})  [{self.tally()}]")
+        return Outcome(p, "failed", dt, rc)
 
 
 def _raise_interrupt(signum, frame) -> None:  # noqa: ARG001 - signal handler signature

@@ -35,6 +35,24 @@ def checked(p: Plan) -> Plan:
     return p
 
 
+def engine_of(engine: str, jobs: int, address: str | None, cpus_per_run: float, gpus_per_run: float):
+    """The sweep engine the options ask for; a usage error (exit 2) for options that do not fit it or a
+    missing Ray, with how to install it."""
+    from ..scale import EngineUnavailable, make_engine
+
+    if engine == "local" and (address is not None or cpus_per_run != 1 or gpus_per_run != 0):
+        raise click.UsageError("--address, --cpus-per-run and --gpus-per-run need --engine ray")
+    if engine == "ray" and jobs != 1:
+        raise click.UsageError("--jobs is for --engine local; on Ray, --cpus-per-run and the cluster's size decide "
+                               "how many runs execute at once")
+    try:
+        return make_engine(engine, jobs, address, cpus_per_run, gpus_per_run)
+    except EngineUnavailable as e:
+        raise click.UsageError(str(e)) from None
+    except (ConnectionError, RuntimeError) as e:  # no Ray cluster at --address, too few GPUs
+        raise click.UsageError(f"--engine ray: {e}") from None
+
+
 def finish(sw: Sweep, report: bool, title: str) -> None:
     """Run the sweep, then write its report; exit 1 if a run failed, 130 on Ctrl-C."""
     try:
@@ -71,6 +89,14 @@ def run_options(fn):
                      help="Override the parallel replicas of every run."),
         click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None, help="torch device of every run."),
         click.option("--report/--no-report", default=True, show_default=True),
+        click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+                     help="local: --jobs processes here; ray: one Ray task per run (docs/scale.md)."),
+        click.option("--address", default=None, metavar="HOST:PORT",
+                     help="Ray cluster to use (default: a local Ray instance sized to this machine)."),
+        click.option("--cpus-per-run", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+                     help="CPUs of each Ray task (also its training threads)."),
+        click.option("--gpus-per-run", default=0.0, show_default=True, type=click.FloatRange(min=0),
+                     help="GPUs of each Ray task (give --device cuda too)."),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -86,7 +112,7 @@ def run_options(fn):
               help="Comparison directory (default sweeps/compare-<models>). Rerunning resumes it.")
 def compare(files: tuple[str, ...], seeds: int, seed_base: int, sets: tuple[str, ...], jobs: int,
             preset: str | None, iterations: int | None, envs: int | None, device: str | None, out: str | None,
-            report: bool) -> None:
+            report: bool, engine: str, address: str | None, cpus_per_run: float, gpus_per_run: float) -> None:
     """Train each model (reusing finished runs), then write report.md and report.html with the
     equilibrium outcomes side by side, the training curves and the model diff."""
     try:
@@ -96,5 +122,6 @@ def compare(files: tuple[str, ...], seeds: int, seed_base: int, sets: tuple[str,
         sys.exit(2)
     p = checked(p)
     out_dir = Path(out or "sweeps/compare-" + "-".join(Path(f).stem for f in files))
-    finish(Sweep(out_dir, p, jobs, click.echo), report,
+    runner = engine_of(engine, jobs, address, cpus_per_run, gpus_per_run)
+    finish(Sweep(out_dir, p, jobs, click.echo, runner), report,
            title="Comparison of " + ", ".join(Path(f).name for f in files))

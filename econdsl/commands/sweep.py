@@ -7,7 +7,7 @@ import sys
 import click
 
 from ..analysis.sweep import Sweep, SweepError, parse_ablations, parse_sets, plan
-from .compare import checked, finish, run_options, train_passthrough
+from .compare import checked, engine_of, finish, run_options, train_passthrough
 
 
 @click.command()
@@ -23,7 +23,7 @@ from .compare import checked, finish, run_options, train_passthrough
               help="Sweep directory (default sweeps/<model>-sweep). Rerunning resumes it.")
 def sweep(file: str, sets: tuple[str, ...], ablations: tuple[str, ...], seeds: int, seed_base: int, jobs: int,
           preset: str | None, iterations: int | None, envs: int | None, device: str | None, out: str | None,
-          report: bool) -> None:
+          report: bool, engine: str, address: str | None, cpus_per_run: float, gpus_per_run: float) -> None:
     """Train every point of a parameter grid (resumable: finished points are skipped, interrupted ones
     resume from their checkpoint) and write report.md and report.html. With --ablate, every point is also
     trained with each ablation's settings changed, one ablation at a time."""
@@ -41,4 +41,5 @@ def sweep(file: str, sets: tuple[str, ...], ablations: tuple[str, ...], seeds: i
         sys.exit(2)
     p = checked(p)
     out_dir = Path(out or f"sweeps/{Path(file).stem}-sweep")
-    finish(Sweep(out_dir, p, jobs, click.echo), report, title=f"Sweep of {Path(file).name}")
+    runner = engine_of(engine, jobs, address, cpus_per_run, gpus_per_run)
+    finish(Sweep(out_dir, p, jobs, click.echo, runner), report, title=f"Sweep of {Path(file).name}")

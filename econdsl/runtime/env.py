@@ -49,9 +49,16 @@ class Env:
 
     def __init__(self, model, n_envs: int, backend: str = "torch", device: str | torch.device = "cpu",
                  dtype: torch.dtype = torch.float32, seed: int = 0, accounting: bool = False,
-                 final_obs: bool = False, quantities: bool = False, **backend_opts: Any):
+                 final_obs: bool = False, quantities: bool = False, replicas: tuple[int, int] | None = None,
+                 **backend_opts: Any):
+        # replicas = (first, total): these n_envs are replicas first..first+n_envs-1 of a run of ``total``
+        # (one process's share, econdsl.scale.distributed); each draws exactly what it draws in the whole run
         if n_envs < 1:
             raise ValueError("n_envs must be at least 1")
+        first, total = replicas if replicas is not None else (0, n_envs)
+        if not 0 <= first <= total - n_envs:
+            raise ValueError(f"replicas {first}..{first + n_envs - 1} are not within a run of {total}")
+        self.first_replica, self.total_replicas = first, total
         self.model = model
         # quantities=True: every step also computes the named quantities, for callers that read
         # Env.state after every step (the trainer's economy series); otherwise Env.state recomputes them
@@ -94,8 +101,8 @@ class Env:
         self._consts = {n: torch.tensor(float(v), dtype=dtype, device=self.device)
                         for n, v in p.runtime_consts.items()}
         gen = torch.Generator(device="cpu").manual_seed(int(seed))
-        self._uniforms = {name: torch.rand((self.n_envs, *p.size(dims)), generator=gen, dtype=torch.float64)
-                          for name, dims in p.uniforms.items()}
+        self._uniforms = {name: torch.rand((total, *p.size(dims)), generator=gen, dtype=torch.float64)
+                          [first:first + n_envs] for name, dims in p.uniforms.items()}
         self._ts = [torch.full((self.n_envs,), float(k), dtype=dtype, device=self.device)
                     for k in range(self.horizon + 1)]
         self.counter = 0  # steps taken since creation: the step counter of the draws inside the step
@@ -166,7 +173,7 @@ class Env:
         """
         acts = self._check_actions(actions)
         t = self._ts[self._t]
-        rng = rng_words(self.seed, self.counter, self.n_envs, self.device)
+        rng = rng_words(self.seed, self.counter, self.n_envs, self.device, self.first_replica)
         self.counter += 1
         before = self._bufs
         ending = self._t + 1 >= self.horizon

@@ -96,13 +96,22 @@ class ObsNormalizer(nn.Module):
         return torch.remainder(v, self.powers).div(self.powers).flatten(1).to(x.dtype)
 
     @torch.no_grad()
-    def update(self, x: torch.Tensor) -> None:
-        """Merge a batch [N, obs_dim] of raw observations into the running statistics (Chan et al.)."""
-        if not self.running or x.shape[0] == 0 or len(self.mean) == 0:
+    def update(self, x: torch.Tensor, shard=None) -> None:
+        """Merge a batch [N, obs_dim] of raw observations into the running statistics (Chan et al.).
+        ``shard`` (``econdsl.scale.distributed.Shard``): ``x`` is this process's part of the batch; the
+        statistics merge the whole batch, the same on every process."""
+        if not self.running or len(self.mean) == 0 or (x.shape[0] == 0 and shard is None):
             return
         v = x[:, self.keep] if len(self.digits) else x
         n = float(v.shape[0])
-        var, mean = torch.var_mean(v.float(), 0, unbiased=False)
+        if shard is None:
+            var, mean = torch.var_mean(v.float(), 0, unbiased=False)
+        else:  # two passes over every process's rows, in float64
+            n = float(shard.sum(torch.tensor(n, dtype=torch.float64, device=v.device)))
+            if n == 0:
+                return
+            mean = shard.sum(v.double().sum(0)) / n
+            var = shard.sum((v.double() - mean).square().sum(0)) / n
         mean, var = mean.double(), var.double()
         delta = mean - self.mean
         tot = self.count + n
@@ -202,13 +211,16 @@ class TypePolicy(nn.Module):
         return Dist(logp, mean, log_std), self.value(zv).squeeze(-1)
 
     @staticmethod
-    def sample_action(d: Dist, generator: torch.Generator | None = None, greedy: bool = False) -> Action:
-        """One action of every head (discrete and continuous); ``greedy``: the most likely choice and μ."""
-        index = TypePolicy.sample(d.logp, generator, greedy) if d.logp.shape[1] else \
+    def sample_action(d: Dist, generator: torch.Generator | None = None, greedy: bool = False,
+                      u: torch.Tensor | None = None, noise: torch.Tensor | None = None) -> Action:
+        """One action of every head (discrete and continuous); ``greedy``: the most likely choice and μ.
+        ``u`` / ``noise``: the uniforms and normals to use instead of fresh draws (see :meth:`sample`)."""
+        index = TypePolicy.sample(d.logp, generator, greedy, u) if d.logp.shape[1] else \
             torch.zeros(d.logp.shape[0], 0, dtype=torch.long, device=d.logp.device)
         z = d.mean
         if d.mean.shape[1] and not greedy:  # no draw without continuous heads: the random stream is unchanged
-            noise = torch.randn(d.mean.shape, generator=generator, device=d.mean.device, dtype=d.mean.dtype)
+            if noise is None:
+                noise = torch.randn(d.mean.shape, generator=generator, device=d.mean.device, dtype=d.mean.dtype)
             z = d.mean + noise * d.log_std.exp()
         return Action(index, z)
 

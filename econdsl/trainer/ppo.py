@@ -58,6 +58,7 @@ class Batch:
     advantages: torch.Tensor  # [N]
     returns: torch.Tensor  # [N]
     reals: torch.Tensor | None = None  # [N, n_real] the continuous heads' draws z (None without)
+    layout: tuple[int, int] = (0, 0)  # (steps, agents): rows are flattened [steps, envs, agents]
 
 
 def batch_from(b, dones: torch.Tensor, scale: float, gamma: float, lam: float, returns: str) -> Batch:
@@ -74,7 +75,7 @@ def batch_from(b, dones: torch.Tensor, scale: float, gamma: float, lam: float, r
     reals = getattr(b, "reals", None)
     return Batch(b.obs.flatten(0, 2), b.actions.reshape(T * E * n, -1), b.logp.reshape(-1),
                  v.reshape(-1), adv.reshape(-1), ret.reshape(-1),
-                 None if reals is None else reals.reshape(T * E * n, -1))
+                 None if reals is None else reals.reshape(T * E * n, -1), (T, n))
 
 
 @dataclass
@@ -113,21 +114,31 @@ def _first_nonfinite(named: list[tuple[str, torch.Tensor | None]]) -> str | None
 
 
 def update(policy: TypePolicy, optimizer: torch.optim.Optimizer, batch: Batch, mask: torch.Tensor | None,
-           s: PPOSettings, generator: torch.Generator | None = None) -> dict[str, float | list[float]]:
+           s: PPOSettings, generator: torch.Generator | None = None, shard=None) -> dict[str, float | list[float]]:
     """K epochs of clipped PPO on ``batch``; returns the last epoch's losses and diagnostics (floats; and
     ``entropy_columns``: the mean entropy of each action column, a list).
+
+    ``shard`` (``econdsl.scale.distributed.Shard``): ``batch`` holds this process's replicas of a run spread
+    over processes; minibatches are drawn from the whole run's samples, every mean is over the whole
+    minibatch and the gradients are summed over the processes, so each step is the single-process step.
 
     Raises :class:`NonFiniteUpdate` before a step that would write a NaN/inf into the weights (non-finite
     returns, loss or gradient norm), or when a step left a weight non-finite, so that no caller ever
     checkpoints such weights."""
-    n = batch.obs.shape[0]
+    n = batch.obs.shape[0] if shard is None else batch.obs.shape[0] // shard.envs * shard.total  # the whole run's
     bad = _first_nonfinite([("returns", batch.returns), ("advantages", batch.advantages)])
+    if shard is not None and shard.any(bad is not None):  # every process stops, not only the one that saw it
+        bad = bad or "returns or advantages (of another process's replicas)"
     if bad is not None:
         raise NonFiniteUpdate(bad, "the rewards are too large for float32 sums; scale them down with "
                                    "reward_scale")
     adv = batch.advantages
     if s.norm_adv and n > 1:
-        adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+        if shard is None:
+            adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+        else:
+            mean, var = shard.mean_var(adv)
+            adv = (adv - mean) / (var.sqrt() + 1e-8)
     mb = max(n // s.minibatches, 1)
     live = policy.valid.sum(-1) > 1  # heads with a choice: the per-head bonus averages over these
     per_head = s.entropy_per_head and (bool(live.any()) or policy.n_real > 0)
@@ -137,6 +148,15 @@ def update(policy: TypePolicy, optimizer: torch.optim.Optimizer, batch: Batch, m
         order = order.to(batch.obs.device)
         for k in range(s.minibatches):
             idx = order[k * mb:(k + 1) * mb] if s.minibatches > 1 else slice(None)
+            count = n if s.minibatches == 1 else len(idx)  # samples of the whole minibatch
+            if shard is not None and s.minibatches > 1:
+                idx = shard.local_rows(idx, *batch.layout)
+
+            def avg(x: torch.Tensor, count: int = count) -> torch.Tensor:
+                """The mean over the whole minibatch of per-sample ``x`` (this process's share of it)."""
+                return x.mean() if shard is None else x.sum() / count
+
+            share = 1.0 if shard is None else batch.obs[idx].shape[0] / count  # of a per-minibatch term
             if batch.reals is None:
                 logp_all, value = policy(batch.obs[idx], mask)
                 logp = policy.log_prob(logp_all, batch.actions[idx])
@@ -147,26 +167,29 @@ def update(policy: TypePolicy, optimizer: torch.optim.Optimizer, batch: Batch, m
                 logp = policy.action_log_prob(dist, Action(batch.actions[idx], batch.reals[idx]))
                 gauss = policy.real_entropy(dist)  # [n_real]
             heads = policy.head_entropy(logp_all)  # [B, n_heads] of the discrete heads
-            entropy = heads.sum(-1).mean() + (gauss.sum() if gauss is not None else 0.0)
+            entropy = avg(heads.sum(-1)) + (gauss.sum() * share if gauss is not None else 0.0)
             log_ratio = logp - batch.logp[idx]
             ratio = log_ratio.exp()
             a = adv[idx]
-            pg_loss = torch.max(-a * ratio, -a * ratio.clamp(1 - s.clip, 1 + s.clip)).mean()
+            pg_loss = avg(torch.max(-a * ratio, -a * ratio.clamp(1 - s.clip, 1 + s.clip)))
             ret, old_v = batch.returns[idx], batch.values[idx]
             loss_fn = F.smooth_l1_loss if s.value_loss == "huber" else F.mse_loss
             v_loss = loss_fn(value, ret, reduction="none")
             if s.value_clip > 0:
                 v_clipped = old_v + (value - old_v).clamp(-s.value_clip, s.value_clip)
                 v_loss = torch.max(v_loss, loss_fn(v_clipped, ret, reduction="none"))
-            v_loss = v_loss.mean()
+            v_loss = avg(v_loss)
             if per_head:  # the mean over the discrete heads with a choice and the continuous columns
                 cols = [heads[:, live]] + ([gauss.expand(heads.shape[0], -1)] if gauss is not None else [])
-                bonus = torch.cat(cols, 1).mean()
+                both = torch.cat(cols, 1)
+                bonus = both.mean() if shard is None else both.sum() / (count * both.shape[1])
             else:
                 bonus = entropy
             loss = pg_loss - s.entropy * bonus + s.value_coef * v_loss
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if shard is not None:
+                shard.sum_grads(policy.parameters())
             grad_norm = torch.nn.utils.clip_grad_norm_(policy.parameters(),
                                                        s.max_grad_norm if s.max_grad_norm > 0 else float("inf"))
             if not bool(torch.isfinite(loss.detach()) & torch.isfinite(grad_norm)):  # one sync per minibatch
@@ -180,14 +203,19 @@ def update(policy: TypePolicy, optimizer: torch.optim.Optimizer, batch: Batch, m
             with torch.no_grad():
                 stats = {
                     "policy_loss": pg_loss.detach(), "value_loss": v_loss.detach(), "entropy": entropy.detach(),
-                    "approx_kl": ((ratio - 1) - log_ratio).mean(),
-                    "clipfrac": ((ratio - 1).abs() > s.clip).float().mean(), "grad_norm": grad_norm,
-                    "entropy_columns": heads.detach().mean(0),
+                    "approx_kl": avg((ratio - 1) - log_ratio),
+                    "clipfrac": avg(((ratio - 1).abs() > s.clip).float()), "grad_norm": grad_norm,
+                    "entropy_columns": heads.detach().mean(0) if shard is None else heads.detach().sum(0) / count,
                 }
     layer = _first_nonfinite([(k, p.detach()) for k, p in policy.named_parameters()])
     if layer is not None:
         raise NonFiniteUpdate(f"weights of layer `{layer}` after the update", _HINT)
+    if shard is not None:  # the whole minibatch's values: every process's share summed
+        stats = {k: v if k == "grad_norm" else shard.sum(v) for k, v in stats.items()}
     with torch.no_grad():
-        var = batch.returns.var()
-        stats["explained_variance"] = 1 - (batch.returns - batch.values).var() / var if var > 0 else var * 0
+        if shard is None:
+            var, var_err = batch.returns.var(), (batch.returns - batch.values).var()
+        else:
+            var, var_err = shard.mean_var(batch.returns)[1], shard.mean_var(batch.returns - batch.values)[1]
+        stats["explained_variance"] = 1 - var_err / var if var > 0 else var * 0
     return {k: (v.tolist() if v.dim() else float(v)) for k, v in stats.items()}

@@ -70,8 +70,11 @@ def declared_bounds(env, agent: str, device: torch.device | str) -> torch.Tensor
 @torch.inference_mode()
 def collect(env, policies: dict[str, TypePolicy], masks: dict[str, torch.Tensor | None],
             obs: dict[str, torch.Tensor], buf: RolloutBuffer, generator: torch.Generator | None,
-            bounds: dict[str, torch.Tensor | None] | None = None) -> dict[str, torch.Tensor]:
+            bounds: dict[str, torch.Tensor | None] | None = None, shard=None) -> dict[str, torch.Tensor]:
     """Run ``buf``'s number of steps from ``obs``; fill ``buf``; return the observation after the last step.
+
+    ``shard`` (``econdsl.scale.distributed.Shard``): ``env`` holds this process's share of a run's replicas;
+    the actions are drawn with the random numbers the whole run would give these replicas.
 
     ``bounds[type]`` ([2, n_real], the curriculum's narrowed intervals) scales the continuous actions;
     a type without an entry acts in its declared bounds."""
@@ -94,12 +97,14 @@ def collect(env, policies: dict[str, TypePolicy], masks: dict[str, torch.Tensor 
                 b.obs[t] = x
                 if b.reals is None:
                     logp_all, value = policies[a](flat, masks[a])
-                    act = TypePolicy.sample(logp_all, generator)
+                    u = None if shard is None else shard.action_draws(logp_all, None, n, generator)[0]
+                    act = TypePolicy.sample(logp_all, generator, u=u)
                     b.actions[t] = act.view(E, n, -1)
                     b.logp[t] = TypePolicy.log_prob(logp_all, act).view(E, n)
                 else:
                     dist, value = policies[a].dist(flat, masks[a])
-                    both = TypePolicy.sample_action(dist, generator)
+                    draws = () if shard is None else shard.action_draws(dist.logp, dist.mean, n, generator)
+                    both = TypePolicy.sample_action(dist, generator, False, *draws)
                     b.actions[t] = both.index.view(E, n, -1)
                     b.reals[t] = both.z.view(E, n, -1)
                     b.logp[t] = TypePolicy.action_log_prob(dist, both).view(E, n)
@@ -121,7 +126,8 @@ def collect(env, policies: dict[str, TypePolicy], masks: dict[str, torch.Tensor 
                 x = last[a]
                 E, n, d = x.shape
                 dist, _ = policies[a].dist(x.reshape(E * n, d).to(buf.types[a].obs.dtype), masks[a])
-                both = TypePolicy.sample_action(dist, generator)
+                draws = () if shard is None else shard.action_draws(dist.logp, dist.mean, n, generator)
+                both = TypePolicy.sample_action(dist, generator, False, *draws)
                 acts[a] = both.index.view(E, n, -1)
                 if a in bounds:
                     acts[env.real_key[a]] = real_values(both.z.view(E, n, -1), bounds[a])

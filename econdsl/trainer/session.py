@@ -31,6 +31,11 @@ class Session:
     info: dict[str, Any]
     resumed_from: int = 0
 
+    @property
+    def writes(self) -> bool:
+        """Whether this process writes the run directory (rank 0 of a run spread over processes)."""
+        return self.trainer.shard is None or self.trainer.shard.rank == 0
+
 
 def _load(model_path: str, overrides: dict[str, float]):
     import econdsl
@@ -39,9 +44,17 @@ def _load(model_path: str, overrides: dict[str, float]):
 
 
 def prepare(model_path: str, out: str | None, preset: str | None = None, sets: dict[str, str] | None = None,
-            flags: dict[str, Any] | None = None, resume: bool = False) -> Session:
-    """Compile the model, build the config and the trainer, and create (or reopen) the run directory."""
+            flags: dict[str, Any] | None = None, resume: bool = False, world: tuple[int, int] = (0, 1)) -> Session:
+    """Compile the model, build the config and the trainer, and create (or reopen) the run directory.
+
+    ``world = (rank, size)`` with size > 1: the run's replicas are spread over ``size`` processes in a
+    ``torch.distributed`` process group (:mod:`econdsl.scale.distributed`); rank 0 prepares the run directory,
+    the other ranks then build the same trainer from it and write nothing."""
     from ..language import check_model
+
+    rank, size = world
+    if size > 1 and rank > 0:
+        return _join(out, flags, world)
 
     if resume:
         if out is None:
@@ -79,7 +92,7 @@ def prepare(model_path: str, out: str | None, preset: str | None = None, sets: d
         if not torch.cuda.is_available():
             raise ConfigError("--device cuda: no CUDA device is available on this machine")
     model = _model_as_trained(run, info) if resume else _load(model_path, layers.model_overrides)
-    trainer = Trainer(model, cfg, layers.curriculum_consts)
+    trainer = Trainer(model, cfg, layers.curriculum_consts, _shard(world, cfg))
     columns = metric_columns(trainer.types, [a.name for a in trainer.curriculum.anneals] if cfg.curriculum else [],
                              trainer.series_names, trainer.head_metric_names())
     resumed_from = 0
@@ -94,7 +107,43 @@ def prepare(model_path: str, out: str | None, preset: str | None = None, sets: d
     else:
         info["architecture"] = architecture(trainer)
         run.create(model_path, trainer.resolved, info, columns)
+    if size > 1:
+        import torch.distributed as dist
+
+        dist.barrier()  # the run directory is ready: the other ranks build their trainers from it
     return Session(trainer, run, columns, info, resumed_from)
+
+
+def _shard(world: tuple[int, int], cfg: TrainConfig):
+    """This process's share of the run's replicas; None for a run in one process."""
+    if world[1] <= 1:
+        return None
+    from ..scale.distributed import Shard
+
+    try:
+        return Shard.split(world[0], world[1], cfg.envs)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+
+
+def _join(out: str | None, flags: dict[str, Any] | None, world: tuple[int, int]) -> Session:
+    """A rank > 0 of a run spread over processes: once rank 0 has prepared the run directory, the same trainer
+    (config, model as trained, checkpoint) with this rank's share of the replicas. Writes nothing."""
+    import torch.distributed as dist
+
+    dist.barrier()
+    if out is None:
+        raise RunError("a run spread over processes needs --out RUN_DIR")
+    run = RunDir(out)
+    info = run.info()
+    cfg = _config_of(run, info)
+    if (flags or {}).get("iterations") is not None:
+        cfg.set("iterations", flags["iterations"])  # as rank 0 does for a resumed, extended run
+    trainer = Trainer(_model_as_trained(run, info), cfg, info.get("curriculum_consts", {}), _shard(world, cfg))
+    state = run.load_checkpoint(checkpoint.model_hash(trainer.model), map_location=cfg.device)
+    if state is not None:
+        _load_state(trainer, state, run.path)
+    return Session(trainer, run, run.columns(), info, trainer.iteration)
 
 
 def _config_of(run: RunDir, info: dict[str, Any]) -> TrainConfig:
@@ -216,20 +265,24 @@ def train(session: Session, on_iteration: Callable[[dict[str, float], str], None
     tr, run, cfg = session.trainer, session.run, session.trainer.cfg
     digest = checkpoint.model_hash(tr.model)
     t0, steps0 = time.perf_counter(), tr.env_steps
+    writes = session.writes  # the other ranks of a run spread over processes only compute
     try:
         while tr.iteration < cfg.iterations:
             e = tr.iteration
             metrics = tr.iterate()
-            if e % cfg.log_every == 0 or tr.iteration == cfg.iterations:
+            if writes and (e % cfg.log_every == 0 or tr.iteration == cfg.iterations):
                 run.append_metrics(metrics, session.columns)
             if on_iteration is not None:
                 on_iteration(metrics, tr.curriculum.stage(e))
-            if tr.iteration % cfg.checkpoint_every == 0:
+            if writes and tr.iteration % cfg.checkpoint_every == 0:
                 run.save_checkpoint(tr.state_dict(), digest)
     except KeyboardInterrupt:
-        run.save_checkpoint(tr.state_dict(), digest)
+        if writes:
+            run.save_checkpoint(tr.state_dict(), digest)
         run.close()
         raise
+    if not writes:
+        return {}
     run.save_checkpoint(tr.state_dict(), digest)
     result = evaluate.evaluate(tr, cfg.eval_envs, cfg.eval_greedy)
     summary = evaluate.save(result, tr.resolved, run.path)

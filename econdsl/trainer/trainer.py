@@ -63,8 +63,9 @@ def _unbounded(decl: ast.Node) -> bool:
 class Trainer:
     """Policies, optimisers, curriculum and the environment of one run."""
 
-    def __init__(self, model, cfg: TrainConfig, curriculum_consts: dict[str, float] | None = None):
-        self.model, self.cfg = model, cfg
+    def __init__(self, model, cfg: TrainConfig, curriculum_consts: dict[str, float] | None = None, shard=None):
+        # shard (econdsl.scale.distributed.Shard): this process runs only its share of the cfg.envs replicas
+        self.model, self.cfg, self.shard = model, cfg, shard
         self.resolved: Resolved = model.resolved
         if cfg.threads > 0:
             torch.set_num_threads(cfg.threads)
@@ -72,8 +73,9 @@ class Trainer:
         self.device = torch.device(cfg.device)
         _check_rollout_size(self.resolved, cfg)
         try:
-            self.env = model.env(cfg.envs, backend=cfg.backend, device=cfg.device, seed=cfg.seed,
-                                 quantities=bool(tracked_series(self.resolved)))
+            share = {} if shard is None else {"replicas": (shard.first, shard.total)}
+            self.env = model.env(cfg.envs if shard is None else shard.envs, backend=cfg.backend, device=cfg.device,
+                                 seed=cfg.seed, quantities=bool(tracked_series(self.resolved)), **share)
         except Exception as e:  # noqa: BLE001 - torch, Triton (InterpreterError) and import failures alike
             raise ConfigError(f"cannot build the {cfg.backend} environment on {cfg.device}: {e!r}") from None
         self.types: list[str] = list(self.env.agent_types)
@@ -130,6 +132,12 @@ class Trainer:
 
     # ---------------------------------------------------------------- one iteration
 
+    def _mean(self, x: torch.Tensor) -> torch.Tensor:
+        """The mean of ``x`` [T, envs, …] over every replica of the run (all processes' shares)."""
+        if self.shard is None:
+            return x.mean()
+        return self.shard.sum(x.double().sum()) / (x.numel() // self.shard.envs * self.shard.total)
+
     def masks(self, e: int) -> dict[str, torch.Tensor | None]:
         return {a: (None if (m := self.curriculum.mask(a, e)) is None else m.to(self.device)) for a in self.types}
 
@@ -154,13 +162,13 @@ class Trainer:
         if self._buf is None:
             self._buf = new_buffer(self.env, self.steps, self.series_names, self.device, self._dtype)
         buf = self._buf
-        self._obs = collect(self.env, self.policies, masks, self._obs, buf, self.generator, self.bounds(e))
+        self._obs = collect(self.env, self.policies, masks, self._obs, buf, self.generator, self.bounds(e), self.shard)
         self._check_finite(buf, e)
         t_roll = time.perf_counter()
         metrics: dict[str, float] = {"iteration": e, "env_steps": 0.0}
         for a in self.types:
             b = buf.types[a]
-            metrics[f"{a}/reward"] = float(b.rewards.mean())
+            metrics[f"{a}/reward"] = float(self._mean(b.rewards))
             coef = self.curriculum.entropy_coef(a, e, cfg.get("entropy", a))
             metrics[f"{a}/entropy_coef"] = coef
             training = self.curriculum.training(a, e)
@@ -175,7 +183,8 @@ class Trainer:
                 minibatches=cfg.minibatches, max_grad_norm=cfg.max_grad_norm, norm_adv=cfg.norm_adv,
                 entropy_per_head=cfg.entropy_per_head)
             try:
-                stats = ppo.update(self.policies[a], self.optimizers[a], batch, masks[a], settings, self.generator)
+                stats = ppo.update(self.policies[a], self.optimizers[a], batch, masks[a], settings, self.generator,
+                                   self.shard)
             except ppo.NonFiniteUpdate as err:
                 raise NonFiniteError(
                     f"the PPO update of agent type `{a}` at iteration {e} produced a non-finite {err.quantity}; "
@@ -185,7 +194,11 @@ class Trainer:
             for k, val in stats.items():
                 metrics[f"{a}/{k}"] = val
         for a in self.types:
-            self.policies[a].norm.update(buf.types[a].obs.flatten(0, -2))  # also for width 0
+            obs = buf.types[a].obs.flatten(0, -2)
+            if self.shard is None:
+                self.policies[a].norm.update(obs)  # also for width 0
+            else:
+                self.policies[a].norm.update(obs, self.shard)
         t_end = time.perf_counter()
         n_steps = self.steps * cfg.envs
         self.env_steps += n_steps
@@ -199,7 +212,10 @@ class Trainer:
         for name, value in consts.items():
             metrics[f"curriculum/{name}"] = value
         if self.series_names:
-            means = buf.series.mean(0).tolist()
+            means = buf.series.mean(0)
+            if self.shard is not None:  # each process's means are over its replicas: weigh them by their count
+                means = self.shard.sum(means * (self.shard.envs / self.shard.total))
+            means = means.tolist()
             metrics.update({f"econ/{n}": v for n, v in zip(self.series_names, means, strict=True)})
         return metrics
 
@@ -232,6 +248,12 @@ class Trainer:
 
     def _check_finite(self, buf: RolloutBuffer, e: int) -> None:
         finite = finite_flags(buf)
+        if self.shard is not None:  # every process stops together (the first bad one is named where it is seen)
+            if not self.shard.any(not bool(finite.all())):
+                return
+            if bool(finite.all()):
+                raise NonFiniteError(f"a non-finite reward or observation in another process's replicas at "
+                                     f"iteration {e}; see that process's output")
         if bool(finite.all()):
             return
         bad = (~finite).nonzero()[0].tolist()

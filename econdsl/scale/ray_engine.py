@@ -1,0 +1,272 @@
+"""The Ray engine of ``econdsl sweep`` / ``compare``: every run is one Ray task with its declared resources.
+
+Ray schedules the tasks (nothing here queues or places runs) and retries a task whose worker died. The sweep
+directory stays on the driver's machine whether the workers share its filesystem or not:
+
+- a :class:`RunStore` actor, pinned to the driver's node, is the only thing that reads or writes it;
+- a task asks the store for the run directory as it stands (its last checkpoint, or nothing), trains in a
+  scratch directory of its own machine with ``econdsl train`` (the same command as the local engine), and
+  sends the run directory back to the store each time the trainer writes a checkpoint, and at the end;
+- a task retried after its worker was killed therefore resumes from the last checkpoint that reached the
+  driver, on whichever node Ray picks.
+
+The model sources (the file and everything it imports) travel with the task, so workers need econdsl
+installed but not the driver's files.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import ray
+
+from ..analysis import runs
+from ..analysis.sweep import Plan, Point, train_command
+from ..trainer import files as run_files
+from ..trainer.fileio import TMP_SUFFIX
+
+PUSH_LOG_EVERY_S = 5.0  # a run's log reaches the driver at least this often (and with every checkpoint)
+
+
+def _read_tree(root: Path, names_only: bool = False) -> dict[str, bytes]:
+    """Every file under ``root`` by relative path (with empty contents if ``names_only``); the checkpoint
+    first, so that the metrics read after it hold at least the rows it covers (the trainer makes them
+    durable before it writes a checkpoint)."""
+    paths = sorted((p for p in root.rglob("*") if p.is_file() and not p.name.endswith((TMP_SUFFIX, ".tmp"))),
+                   key=lambda p: p.name != run_files.CHECKPOINT)
+    out: dict[str, bytes] = {}
+    for p in paths:
+        try:
+            out[str(p.relative_to(root))] = b"" if names_only else p.read_bytes()
+        except FileNotFoundError:  # a temporary the trainer renamed meanwhile
+            continue
+    return out
+
+
+def _write_tree(root: Path, tree: dict[str, bytes]) -> None:
+    """Write ``tree`` under ``root``, each file atomically (a reader sees the old file or the new one)."""
+    for rel, data in tree.items():
+        path = root / rel
+        if root.resolve() not in path.resolve().parents:
+            raise ValueError(f"refusing to write outside the run directory: {rel}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + TMP_SUFFIX)
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+
+
+class RunStore:
+    """The sweep directory's keeper on the driver's node: hands out run directories, takes them back."""
+
+    def __init__(self) -> None:
+        self.dirs: dict[str, tuple[str, str]] = {}  # point id -> (run directory, log file) on the driver
+        self.attempts: dict[str, int] = {}
+        self.workers: dict[str, tuple[str, int]] = {}  # point id -> (node, worker pid) of the running attempt
+
+    def register(self, point_id: str, run_dir: str, log: str) -> None:
+        self.dirs[point_id] = (run_dir, log)
+
+    def begin(self, point_id: str, node: str, worker_pid: int) -> dict[str, bytes]:
+        """An attempt starts: log it, and return the run directory to continue (empty: start afresh)."""
+        rd, log = (Path(x) for x in self.dirs[point_id])
+        k = self.attempts[point_id] = self.attempts.get(point_id, 0) + 1
+        self.workers[point_id] = (node, worker_pid)
+        with open(log, "a", encoding="utf-8") as f:
+            f.write(f"# attempt {k} on Ray node {node[:12]}, worker pid {worker_pid}\n")
+        if runs.has_checkpoint(rd):
+            return _read_tree(rd)
+        if rd.exists():  # an attempt that died before its first checkpoint: nothing to keep
+            shutil.rmtree(rd)
+        return {}
+
+    def push(self, point_id: str, tree: dict[str, bytes], log: bytes) -> None:
+        rd, log_path = (Path(x) for x in self.dirs[point_id])
+        _write_tree(rd, tree)
+        if log:
+            with open(log_path, "ab") as f:
+                f.write(log)
+
+    def end(self, point_id: str) -> None:
+        self.workers.pop(point_id, None)
+
+    def running(self) -> dict[str, tuple[str, int]]:
+        """Point id -> (node, worker pid) of every attempt under way."""
+        return dict(self.workers)
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """The training process dies with the Ray worker that started it (Linux), so that a killed worker
+    leaves no orphan writing into its scratch directory."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+class _Outbox:
+    """What of a scratch run directory and its log the driver has not seen yet."""
+
+    def __init__(self, run_dir: Path, log: Path) -> None:
+        self.run_dir, self.log = run_dir, log
+        self.sent: dict[str, tuple[int, int]] = {}
+        self.log_offset = 0
+        self.last = time.time()
+
+    def checkpoint_changed(self) -> bool:
+        p = self.run_dir / run_files.CHECKPOINT
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            return False
+        return self.sent.get(run_files.CHECKPOINT) != (st.st_mtime_ns, st.st_size)
+
+    def due(self) -> bool:
+        return self.checkpoint_changed() or time.time() - self.last > PUSH_LOG_EVERY_S
+
+    def take(self, with_files: bool) -> tuple[dict[str, bytes], bytes]:
+        tree: dict[str, bytes] = {}
+        if with_files:
+            for rel in _read_tree(self.run_dir, names_only=True):
+                path = self.run_dir / rel
+                try:  # the stamp before the bytes: a file replaced in between is sent again next time
+                    st = path.stat()
+                    stamp = (st.st_mtime_ns, st.st_size)
+                    if self.sent.get(rel) != stamp:
+                        tree[rel] = path.read_bytes()
+                        self.sent[rel] = stamp
+                except FileNotFoundError:
+                    continue
+        with open(self.log, "rb") as f:
+            f.seek(self.log_offset)
+            log = f.read()
+        self.log_offset += len(log)
+        self.last = time.time()
+        return tree, log
+
+
+def train_point(store, point: Point, plan_: Plan, sources: dict[str, str], threads: int) -> int:
+    """The body of one run's Ray task: train ``point`` here, keep the driver's copy of its run directory
+    current; return ``econdsl train``'s exit status."""
+    ctx = ray.get_runtime_context()
+    tree = ray.get(store.begin.remote(point.id, ctx.get_node_id(), os.getpid()))
+    with tempfile.TemporaryDirectory(prefix="econdsl-ray-") as scratch:
+        root = Path(scratch)
+        for path, text in sources.items():  # the model and its imports, at the same relative places
+            dst = root / "src" / Path(path).resolve().relative_to("/")
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            dst.write_text(text, encoding="utf-8")
+        rd = root / "run"
+        if tree:
+            _write_tree(rd, tree)
+        resume = runs.has_checkpoint(rd)
+        local = replace(point, file=str(root / "src" / Path(point.file).resolve().relative_to("/")))
+        cmd = train_command(local, plan_, rd, resume)
+        log = root / "log"
+        with open(log, "w", encoding="utf-8") as f:
+            f.write(f"$ {' '.join(cmd)}\n")
+            f.flush()
+            env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+            proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=env,
+                                    preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+        outbox = _Outbox(rd, log)
+        while proc.poll() is None:
+            time.sleep(0.5)
+            if outbox.due():
+                ray.get(store.push.remote(point.id, *outbox.take(with_files=outbox.checkpoint_changed())))
+        ray.get(store.push.remote(point.id, *outbox.take(with_files=True)))
+    ray.get(store.end.remote(point.id))
+    return proc.returncode
+
+
+class RayEngine:
+    """Runs as Ray tasks of ``cpus_per_run`` CPUs and ``gpus_per_run`` GPUs on the cluster at ``address``
+    (a local Ray instance sized to this machine when None). A task whose worker dies is retried up to
+    ``retries`` times, each time from the run's last checkpoint."""
+
+    def __init__(self, address: str | None = None, cpus_per_run: float = 1.0, gpus_per_run: float = 0.0,
+                 retries: int = 3, echo=None) -> None:
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        if not ray.is_initialized():
+            if address is None:  # "local": a new instance, never a cluster that happens to run here
+                ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False,
+                         logging_level="warning")
+            else:
+                ray.init(address=address, log_to_driver=False, logging_level="warning")
+        self.cpus, self.gpus = float(cpus_per_run), float(gpus_per_run)
+        capacity = ray.cluster_resources()
+        per_cpu = int(capacity.get("CPU", 1) // self.cpus) if self.cpus > 0 else 10**6
+        per_gpu = int(capacity.get("GPU", 0) // self.gpus) if self.gpus > 0 else 10**6
+        self.slots = max(1, min(per_cpu, per_gpu))
+        if self.gpus > 0 and capacity.get("GPU", 0) < self.gpus:
+            raise RuntimeError(f"--gpus-per-run {self.gpus:g}: the Ray cluster has {capacity.get('GPU', 0):g} GPUs")
+        here = ray.get_runtime_context().get_node_id()
+        self.store = ray.remote(RunStore).options(
+            num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False)).remote()
+        self.task = ray.remote(train_point).options(num_cpus=self.cpus, num_gpus=self.gpus, max_retries=retries,
+                                                    retry_exceptions=False)
+        self.threads = max(1, int(self.cpus))
+        self._pending: dict[ray.ObjectRef, Point] = {}
+        self._sources: dict[str, dict[str, str]] = {}
+        self._running = 0
+        self._polled = 0.0
+
+    def _sources_of(self, file: str) -> dict[str, str]:
+        if file not in self._sources:
+            from ..language import check_model
+
+            self._sources[file] = dict(check_model(file).sources)
+        return self._sources[file]
+
+    def has_room(self) -> bool:
+        return True  # Ray queues the tasks until the cluster has their resources
+
+    def start(self, point: Point, plan_: Plan, run_dir: Path, log: Path, resume: bool) -> None:  # noqa: ARG002
+        ray.get(self.store.register.remote(point.id, str(run_dir.resolve()), str(log.resolve())))
+        ref = self.task.remote(self.store, point, plan_, self._sources_of(point.file), self.threads)
+        self._pending[ref] = point
+
+    def finished(self, timeout: float) -> list[tuple[Point, int | None]]:
+        if not self._pending:
+            return []
+        done, _ = ray.wait(list(self._pending), num_returns=len(self._pending), timeout=timeout)
+        out: list[tuple[Point, int | None]] = []
+        for ref in done:
+            point = self._pending.pop(ref)
+            try:
+                out.append((point, ray.get(ref)))
+            except (ray.exceptions.RayError, OSError) as e:  # retries exhausted, node lost, …
+                out.append((point, None))
+                ray.get(self.store.push.remote(point.id, {}, f"# the Ray task failed: {e}\n".encode()))
+        return out
+
+    def running(self) -> int:
+        if time.time() - self._polled > 1.0:
+            self._running = len(ray.get(self.store.running.remote()))
+            self._polled = time.time()
+        return self._running
+
+    def workers(self) -> dict[str, tuple[str, int]]:
+        """Point id -> (node, worker pid) of every run under way (what a test kills)."""
+        return ray.get(self.store.running.remote())
+
+    def busy(self) -> bool:
+        return bool(self._pending)
+
+    def stop(self) -> list[tuple[Point, int | None]]:
+        """Cancel every task; each run keeps the last checkpoint that reached the driver."""
+        for ref in self._pending:
+            ray.cancel(ref, force=True)
+        out = [(p, None) for p in self._pending.values()]
+        self._pending.clear()
+        return out
