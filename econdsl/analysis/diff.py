@@ -143,8 +143,9 @@ def _items(model: ast.Model) -> dict[str, dict[str, _Item]]:
                                               printer.print_decl(it))
         elif isinstance(it, ast.Agent):
             size = source.expr(it.size) if it.size is not None else "1 (singleton)"
-            idx = f" index {it.index}" if it.index else ""
-            out["populations"][it.name] = _Item((it.size, it.index), f"{it.name}[{size}]{idx}")
+            names = ((it.index,) if it.index else ()) + it.more_indices
+            idx = f" index {', '.join(names)}" if names else ""
+            out["populations"][it.name] = _Item((it.size, names), f"{it.name}[{size}]{idx}")
             _agent_items(it, out)
         elif isinstance(it, ast.Step):
             if it.stages:  # the stages of a period, as one item (their order matters)

@@ -341,6 +341,9 @@ class Agent(Node):
     decls: tuple[Decl, ...]
     span: Span = _span()
     name_span: Span = _span()
+    # further index names of the population (`index j, k`): both range over it in step equations, so that
+    # `x[j, k] = ...` is a pairwise quantity; inside the agent block only `index` is bound
+    more_indices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -74,7 +74,8 @@ CATALOGUE: dict[str, Entry] = _entries(
           "population or index in scope.",
           "Declare it, or fix the spelling (the hint suggests the closest declared name)."),
     Entry("E202", "duplicate declaration",
-          "Two declarations (or two step equations) define the same name.",
+          "Two declarations (or two step equations) define the same name, or two populations (or one "
+          "population twice, `index j, j`) use the same index name.",
           "Rename one of them, or use `replace` in a variant to redefine a name of the base model."),
     Entry("E203", "name shadows a declaration",
           "An index variable, function parameter or reduction variable has the name of a declared "
@@ -114,8 +115,10 @@ CATALOGUE: dict[str, Entry] = _entries(
           "Index by an index variable of the population, an action declared `in` the population, or an "
           "integer."),
     Entry("E305", "equation shape mismatch",
-          "The right-hand side depends on an index that the left-hand side does not bind, or the "
-          "value of a declaration does not have the declared shape.",
+          "The right-hand side depends on an index that the left-hand side does not bind, the left-hand "
+          "side names one index twice (`x[j, j] = ...`; a pairwise quantity takes two index names of the "
+          "population, `agent W[n] index j, k`), or the value of a declaration does not have the declared "
+          "shape.",
           "Bind the index on the left (`x[i] = ...`), or reduce over it on the right."),
     Entry("E306", "array length does not match population size",
           "An array literal gives a per-agent value but has a different length than the population.",

@@ -120,8 +120,9 @@ class Navigator:
         r = self.result.resolved
         if r is not None:
             for p in r.populations.values():
-                if p.index == name:
-                    return Target("index", name, self._name_in(r.agents[p.name].span, name, after="INDEX"),
+                if name in p.indices:
+                    return Target("index", name, self._name_in(r.agents[p.name].span, name,
+                                                                     after="INDEX" if name == p.index else None),
                                   node=r.agents[p.name])
             sym = r.symbols.get(name)
             if sym is not None:
@@ -217,7 +218,7 @@ class Navigator:
         elif t.kind == "population" and r is not None and t.name in r.populations:
             p = r.populations[t.name]
             facts.append("a single agent" if p.singleton else f"{p.size} members" +
-                         (f", index `{p.index}`" if p.index else ""))
+                         (f", index {', '.join(f'`{n}`' for n in p.indices)}" if p.index else ""))
         elif t.kind == "index" and isinstance(t.node, ast.Agent) and r is not None:
             p = r.populations[t.node.name]
             head += f" of `{p.name}`"
@@ -285,7 +286,7 @@ class Navigator:
         if r is not None:
             items += [(s.name, s.kind, _symbol_detail(s)) for s in r.symbols.values()]
             items += [(p.name, "population", f"{p.size} members") for p in r.populations.values()]
-            items += [(p.index, "index", f"index of {p.name}") for p in r.populations.values() if p.index]
+            items += [(n, "index", f"index of {p.name}") for p in r.populations.values() for n in p.indices]
             items += [(c, "curriculum constant", "") for c in self.curriculum_consts]
         items += [(f, "built-in function", "") for f in sorted(set(BUILTIN_FUNCTIONS) | set(REDUCTIONS))]
         items += [(n, "built-in name", "") for n in sorted(BUILTIN_NAMES | set(_curriculum_names()))]

@@ -307,16 +307,17 @@ class _ToAST(Transformer):
     @v_args(meta=True)
     def agent(self, meta, c):
         name = c[0]
-        size, index = None, None
+        size, index, more = None, None, ()
         decls = []
         for x in c[1:]:
             if isinstance(x, Tree) and x.data == "agent_size":
                 size = x.children[0]
                 index = str(x.children[1]) if len(x.children) > 1 else None
+                more = tuple(str(n) for n in x.children[2:])
             else:
                 decls.append(x)
         return ast.Agent(str(name), size, index, tuple(decls), span=self._span(meta),
-                         name_span=self._tspan(name))
+                         name_span=self._tspan(name), more_indices=more)
 
     def agent_size(self, c):
         return Tree("agent_size", c)

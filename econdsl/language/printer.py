@@ -191,7 +191,7 @@ def block_header(it: ast.Node) -> str | None:
         if it.size is not None:
             head += f"[{print_expr(it.size)}]"
             if it.index is not None:
-                head += f" index {it.index}"
+                head += f" index {', '.join((it.index, *it.more_indices))}"
         return head
     if isinstance(it, ast.Preset):
         return f"preset {it.name}"

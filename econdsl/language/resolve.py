@@ -38,6 +38,12 @@ class Population:
     index: str | None
     singleton: bool
     span: ast.Span
+    more_indices: tuple[str, ...] = ()  # `index j, k`: k also ranges over the population (pairwise quantities)
+
+    @property
+    def indices(self) -> tuple[str, ...]:
+        """Every index name of the population, its own (the agent block's) first."""
+        return ((self.index,) if self.index else ()) + self.more_indices
 
 
 @dataclass(frozen=True)
@@ -123,7 +129,7 @@ class Resolved:
 
     def population_of_index(self, index: str) -> str | None:
         for p in self.populations.values():
-            if p.index == index:
+            if index in p.indices:
                 return p.name
         return None
 
@@ -496,13 +502,17 @@ def resolve(model: ast.Model, diags: Diagnostics, file: str | None = None) -> Re
         if ag.index is not None and ag.size is None:
             diags.add("E206", f"`{name}` has no size, so it cannot have an index", ag.span,
                       f"write `agent {name}[n] index {ag.index}`")
-        populations[name] = Population(name, size, ag.index, singleton and ag.index is None, ag.name_span)
+        populations[name] = Population(name, size, ag.index, singleton and ag.index is None, ag.name_span,
+                                       ag.more_indices)
     for p in populations.values():
-        if p.index is not None:
-            clash = [q.name for q in populations.values() if q.index == p.index and q.name != p.name]
+        for k, ix in enumerate(p.indices):
+            clash = [q.name for q in populations.values() if ix in q.indices and q.name != p.name]
             if clash:
-                diags.add("E202", f"index `{p.index}` is bound by both `{p.name}` and `{clash[0]}`",
+                diags.add("E202", f"index `{ix}` is bound by both `{p.name}` and `{clash[0]}`",
                           agents[p.name].span, "give each population its own index name")
+            elif ix in p.indices[:k]:
+                diags.add("E202", f"index `{ix}` is named twice for `{p.name}`", agents[p.name].span,
+                          f"write `index {p.indices[0]}, {ix}2` for two indices of {p.name}")
 
     heads: dict[str, list[ActionHead]] = {name: [] for name in agents}
     for it in model.items:
@@ -555,11 +565,11 @@ def resolve(model: ast.Model, diags: Diagnostics, file: str | None = None) -> Re
             continue
         dims = []
         for ix in eq.indices:
-            pop = next((p.name for p in populations.values() if p.index == ix), None)
+            pop = next((p.name for p in populations.values() if ix in p.indices), None)
             if pop is None:
                 diags.add("E204", f"`{ix}` is not the index of any population", eq.target_span,
-                          did_you_mean(ix, [p.index for p in populations.values() if p.index])
-                          or "bind indices with `agent Name[n] index i`")
+                          did_you_mean(ix, [n for p in populations.values() for n in p.indices])
+                          or "bind indices with `agent Name[n] index i` (`index i, k` for pairs of members)")
             dims.append(pop or "?")
         prev = symbols.get(eq.name)
         if prev is not None and prev.kind in _ASSIGN_HINTS:

@@ -92,7 +92,7 @@ def resolved_json(r: Resolved) -> dict:
     return {
         "name": r.name,
         "horizon": r.horizon,
-        "populations": {p.name: {"size": p.size, "index": p.index, "singleton": p.singleton}
+        "populations": {p.name: {"size": p.size, "index": p.index, "indices": list(p.indices), "singleton": p.singleton}
                         for p in r.populations.values()},
         "consts": r.consts,
         "symbols": {s.name: {"kind": s.kind, "owner": s.owner, "dims": list(s.dims),

@@ -5,8 +5,10 @@ over the other population (`spend[B]`), actions and states that hold a member us
 (`y[pick[a]]`, `y[home[a]]`, `x[mate[a]]` over the agent's own population), nested indexing
 (`x[back[pick[a]]]`), filtered reductions whose condition
 uses the outer index (`sum(x[k] for k in A if x[k] < x[a])`), sum/mean/prod/min/max reductions,
-`ifelse`, `min`/`max`, distributions in parameters (Uniform, Normal, LogNormal), and agents without
-observations. Used by the property test (test_generated_models.py) and the fuzz campaign
+`ifelse`, `min`/`max`, distributions in parameters (Uniform, Normal, LogNormal), agents without
+observations, and pairwise quantities over one population (`agent A[n] index a, a2` with
+`pw[a, a2] = ...` or its transpose `pw[a2, a] = ...`, read as `pw[a, k]`, `pw[k, a]`, `pw[a, a]` and
+`pw[k, back[b]]`). Used by the property test (test_generated_models.py) and the fuzz campaign
 (bench/fuzz_models.py).
 """
 
@@ -27,6 +29,14 @@ B_SUMS = ["sum(q[k] for k in A if pick[k] == b)", "sum(x[k] * q[k] for k in A)",
           "sum(spend[k, b] for k in A)", "sum(y[k] for k in B if y[k] >= y[b])",
           "mean(x[k] for k in A if back[b] == k)", "prod(1 + q[k] / 8 for k in A)",
           "sum(1 for k in B if v[k] > v[b])"]
+
+# a pairwise quantity pw over A × A (`index a, a2`): the leaves of its formula, and where it is read
+PAIR_LEAVES = ["x[a]", "x[a2]", "q[a2]", "pa[a]", "y[pick[a2]]", "c1", "spend[a, home[a2]]", "ifelse(a < a2, 1, 0)"]
+PAIR_SUMS = ["sum(x[k] for k in A if x[k] < x[a2])", "sum(y[k] for k in B if k == pick[a2])",
+             "max(x[k] - x[a] for k in A)"]
+PAIR_A_LEAVES = ["pw[a, a]"]
+PAIR_A_SUMS = ["sum(pw[a, k] for k in A)", "max(pw[k, a] for k in A)", "sum(1 for k in A if pw[a, k] > pw[k, a])"]
+PAIR_B_SUMS = ["sum(pw[k, back[b]] for k in A)"]
 
 PARAMS = ["1 + a / 4", "Uniform(0.5, 1.5)", "Normal(1, 0.1)", "LogNormal(0, 0.2)", "0.75"]
 
@@ -58,9 +68,15 @@ def models(draw) -> str:
     observe_a = draw(st.booleans())
     param = draw(st.sampled_from(PARAMS))
     pa = f"param pa ~ {param}" if "(" in param and param[0].isupper() else f"param pa = {param}"
-    e_a, e_b = draw(exprs(A_LEAVES, A_SUMS)), draw(exprs(B_LEAVES, B_SUMS))
-    r_a = draw(exprs(A_LEAVES, A_SUMS))
-    agent_a = f"""agent A[{n_a}] index a
+    pairs = draw(st.booleans())
+    a_leaves, a_sums = (A_LEAVES + PAIR_A_LEAVES, A_SUMS + PAIR_A_SUMS) if pairs else (A_LEAVES, A_SUMS)
+    e_a, e_b = draw(exprs(a_leaves, a_sums)), draw(exprs(B_LEAVES, B_SUMS + (PAIR_B_SUMS if pairs else [])))
+    r_a = draw(exprs(a_leaves, a_sums))
+    pw = ""
+    if pairs:
+        target = draw(st.sampled_from(["pw[a, a2]", "pw[a2, a]"]))
+        pw = f"    {target} = {draw(exprs(PAIR_LEAVES, PAIR_SUMS))}\n"
+    agent_a = f"""agent A[{n_a}] index {"a, a2" if pairs else "a"}
     {pa}
     state x = 1 + a in [-Inf, Inf]
     state home = 0 in B
@@ -94,7 +110,7 @@ end
 horizon 3
 const c1 = 0.5
 {agent_b + agent_a if b_first else agent_a + agent_b}{agent_g}step
-{g_eqs}    eA[a] = {e_a}
+{g_eqs}{pw}    eA[a] = {e_a}
     eB[b] = {e_b}
     rA[a] = {r_a} + pa[a] * q[a] - y[pick[a]] + sum(spend[a, k] for k in B) / 4
     rB[b] = eB[b] + v[b] + x[back[b]] / 8

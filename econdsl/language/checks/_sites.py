@@ -150,5 +150,9 @@ def index_words(r: Resolved, sym) -> str:
     """``p[i]``: a symbol written with the index names of its populations (``k`` where none is declared)."""
     if not sym.dims:
         return sym.name
-    idx = [r.populations[d].index or "k" if d in r.populations else "k" for d in sym.dims]
+    idx = []
+    for k, d in enumerate(sym.dims):  # a population's second position takes its second index name (`x[j, k]`)
+        names = r.populations[d].indices if d in r.populations else ()
+        nth = sym.dims[:k].count(d)
+        idx.append(names[nth] if nth < len(names) else "k")
     return f"{sym.name}[{', '.join(idx)}]"

@@ -54,10 +54,11 @@ def check_names(r: Resolved, diags: Diagnostics) -> None:
 def _check_declarations(r: Resolved, diags: Diagnostics) -> None:
     """Shadowing by agent indices and function parameters; distributions of parameters."""
     for name, pop in r.populations.items():
-        if pop.index is not None and pop.index in r.symbols:
-            diags.add("E203", f"the index `{pop.index}` of `{name}` has the name of a declared "
-                      f"{_KIND_WORDS.get(r.symbols[pop.index].kind, 'name')}", r.agents[name].span,
-                      "choose another index name")
+        for ix in pop.indices:
+            if ix in r.symbols:
+                diags.add("E203", f"the index `{ix}` of `{name}` has the name of a declared "
+                          f"{_KIND_WORDS.get(r.symbols[ix].kind, 'name')}", r.agents[name].span,
+                          "choose another index name")
     for f in r.functions.values():
         seen: set[str] = set()
         for fp in f.inputs + f.params:

@@ -26,6 +26,8 @@ def check_shapes(r: Resolved, diags: Diagnostics) -> None:
         sym = r.symbols.get(eq.name)
         if eq.is_next and sym is not None and sym.kind == "state":
             _check_target(r, diags, eq, sym)
+        elif not eq.is_next:
+            _check_pairs(r, diags, eq)
     for ag in r.agents.values():
         pop = r.populations.get(ag.name)
         if pop is None:
@@ -52,6 +54,20 @@ def _check_target(r: Resolved, diags: Diagnostics, eq: ast.Equation, sym: Symbol
         if pop is not None and pop != dim:
             diags.add("E302", f"`{eq.name}` is a quantity of {dim}, but `{ix}` is the index of {pop}",
                       eq.target_span, f"write `next {index_words(r, sym)}`")
+
+
+def _check_pairs(r: Resolved, diags: Diagnostics, eq: ast.Equation) -> None:
+    """``x[j, j] = ...``: one index twice on the left defines nothing for the other pairs."""
+    for k, ix in enumerate(eq.indices):
+        if ix in eq.indices[:k]:
+            pop = r.population_of_index(ix)
+            names = r.populations[pop].indices if pop in r.populations else ()
+            other = next((n for n in names if n not in eq.indices), None)
+            hint = (f"for one value per pair of members write `{eq.name}[{ix}, {other}]`" if other else
+                    f"for one value per pair of members name a second index (`agent {pop}[n] index {ix}, {ix}2`)"
+                    if pop else "give each position its own index")
+            diags.add("E305", f"`{eq.name}` is indexed twice by `{ix}` on the left", eq.target_span, hint)
+            return
 
 
 def _count(n: int) -> str:
@@ -152,6 +168,8 @@ class _Walker:
 
     def _index_expr(self, e: ast.Index, ix: ast.Expr, dim: str, bound: dict[str, str], red: frozenset[str]) -> None:
         want = self.r.populations.get(dim)
+        if want is None:
+            return  # a position whose index was not a population's (E204 at the definition)
         if isinstance(ix, ast.Name) and ix.id in bound:
             have = bound[ix.id]
             if have == dim:
