@@ -89,11 +89,13 @@ CATALOGUE: dict[str, Entry] = _entries(
           "Import the base model's file and name a declaration that it has."),
     Entry("E206", "wrong kind of name",
           "A name is used in a way its kind does not allow: indexing a scalar, calling a quantity, "
-          "setting a state, assigning an action in the step section, and so on.",
+          "setting a state, assigning an action in the step section, `onehot(j)` inside a formula (it is a "
+          "block of observation columns, observed on its own), and so on.",
           "Check what the name is declared as."),
     Entry("E207", "unknown function or wrong number of arguments",
           "A call names neither a built-in function nor a declared `function`/`utility`/`production`, "
-          "or passes a different number of arguments than it takes.",
+          "or passes a different number of arguments than it takes, or a function calls itself, directly or "
+          "through another (calls are inlined: recursion is not supported).",
           "See the list of built-in functions in docs/language.md."),
     # ---------------------------------------------------------------- shapes and indices
     Entry("E301", "wrong number of indices",

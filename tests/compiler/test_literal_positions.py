@@ -4,7 +4,10 @@ A list ``[a, b, ...]`` means one value per member only as the whole value of a p
 initial value; a matrix ``[a b; c d]`` or a vector is a table only as the value of a `const`; a string is
 a value only in the `train` section. Anywhere else the compiler has no meaning for them, so ``check``
 must reject them with a located E308 (the fuzz campaign found `[j] * hours[j]` checking clean and then
-failing in lowering). Each variant below is a one-line edit of models/labour_leisure.econ.
+failing in lowering). Siblings of the same kind found next to it: `onehot` inside a formula (E206; it is a
+block of observation columns, not a number) and a function that calls itself, directly or through another
+(E207; the compiler inlines calls, and the unit check recursed exponentially on `f(x) = g(x)`,
+`g(x) = f(x)`). Each variant below is a small edit of models/labour_leisure.econ.
 """
 
 from __future__ import annotations
@@ -53,8 +56,24 @@ REJECTED = [
     ("string_as_param", [("= [16, 24, 32, 40]", '= "wage"')]),
 ]
 
+# (id, edits, code): other constructs the lowering cannot take where they stand
+SIBLINGS = [
+    ("onehot_inside_an_observed_formula", [("    observe w[j]", "    observe w[j] * onehot(j)")], "E206"),
+    ("onehot_plus_one", [("    observe w[j]", "    observe w[j], 1 + onehot(j)")], "E206"),
+    ("onehot_in_a_step_formula", [(Z, "    z[j] = w[j] * hours[j] + 0 * sum(onehot(j))")], "E206"),
+    ("function_calling_itself", [("agent Consumer", "function f(x) = f(x)\nagent Consumer"),
+                                 (Z, "    z[j] = f(w[j]) * hours[j]")], "E207"),
+    ("functions_calling_each_other", [("agent Consumer",
+                                       "function f(x) = g(x)\nfunction g(x) = f(x)\nagent Consumer"),
+                                      (Z, "    z[j] = f(w[j]) * hours[j]")], "E207"),
+]
+
 ACCEPTED = [
     ("list_per_member_param", []),
+    ("onehot_observed_alone", [("    observe w[j]", "    observe w[j], onehot(j)")]),
+    ("functions_calling_others", [("agent Consumer",
+                                   "function g(x) = 2 * x\nfunction f(x) = g(x) + g(1)\nagent Consumer"),
+                                  (Z, "    z[j] = f(w[j]) * hours[j]")]),
     ("list_per_member_state", [AGENT_STATE, ("{}", "[1, 2, 3, 4]"), (Z, KEEP_S)]),
     ("list_per_member_state_of_members", [AGENT_STATE, ("{}", "[3, 2, 1, 0] in Consumer"), (Z, KEEP_S),
                                           (Z, "    z[j] = w[s[j]] * hours[j]")]),
@@ -82,6 +101,12 @@ def test_a_literal_the_compiler_cannot_use_is_a_located_error(edits, tmp_path):
     assert "E100" not in codes
 
 
+@pytest.mark.parametrize("edits,code", [(e, c) for _, e, c in SIBLINGS], ids=[n for n, _, _ in SIBLINGS])
+def test_a_sibling_construct_the_compiler_cannot_use_is_a_located_error(edits, code, tmp_path):
+    result = check_text(edit(edits), tmp_path / "m.econ")
+    assert code in [d.code for d in result.diagnostics.items], result.diagnostics.render()
+
+
 @pytest.mark.parametrize("edits", [e for _, e in ACCEPTED], ids=[n for n, _ in ACCEPTED])
 def test_a_literal_with_a_meaning_checks_clean_and_compiles(edits, tmp_path):
     result = check_text(edit(edits), tmp_path / "m.econ")
@@ -91,7 +116,7 @@ def test_a_literal_with_a_meaning_checks_clean_and_compiles(edits, tmp_path):
 
 def test_a_state_starts_at_its_per_member_list(tmp_path):
     path = tmp_path / "m.econ"
-    path.write_text(edit(ACCEPTED[1][1]), encoding="utf-8")
+    path.write_text(edit(dict(ACCEPTED)["list_per_member_state"]), encoding="utf-8")
     for backend, dtype in (("reference", torch.float64), ("torch", torch.float32)):
         env = econdsl.load(path).env(2, backend=backend, dtype=dtype, seed=0)
         env.reset()

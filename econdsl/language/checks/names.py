@@ -51,8 +51,34 @@ def check_names(r: Resolved, diags: Diagnostics) -> None:
     _check_declarations(r, diags)
 
 
+def _check_recursion(r: Resolved, diags: Diagnostics) -> None:
+    """A function that calls itself, directly or through others (E207): the compiler inlines calls."""
+    calls = {name: [c for c in fn.body.walk() if isinstance(c, ast.Call) and c.func in r.functions]
+             for name, fn in r.functions.items()}
+
+    def reaches(start: str, goal: str) -> bool:
+        seen, todo = set(), [start]
+        while todo:
+            f = todo.pop()
+            if f == goal:
+                return True
+            if f not in seen:
+                seen.add(f)
+                todo += [c.func for c in calls.get(f, ())]
+        return False
+
+    for name, inner in calls.items():
+        for c in inner:
+            if reaches(c.func, name):
+                via = "itself" if c.func == name else f"itself through `{c.func}`"
+                diags.add("E207", f"`{name}` calls {via}: recursion is not supported", c.span,
+                          "functions are inlined where they are called; write the repetition out, or use a reduction")
+                break
+
+
 def _check_declarations(r: Resolved, diags: Diagnostics) -> None:
     """Shadowing by agent indices and function parameters; distributions of parameters."""
+    _check_recursion(r, diags)
     for name, pop in r.populations.items():
         for ix in pop.indices:
             if ix in r.symbols:

@@ -98,6 +98,11 @@ class _Walker:
                     self.visit(e.cond, inner, red | {e.var})
         elif isinstance(e, ast.Call) and e.func == "size":
             return
+        elif isinstance(e, ast.Call) and e.func == "onehot" and not (self.site.ctx == "observe" and
+                                                                      e is self.site.expr):
+            # a vector of columns, not a number: the compiler takes it only as one whole observed item
+            self.diags.add("E206", "`onehot` is only allowed as a whole observed item", e.span,
+                           "observe it on its own (`observe x[j], onehot(j)`), not inside a formula")
         elif isinstance(e, ast.Call) and e.func == "onehot" and len(e.args) == 1:
             a = e.args[0]
             lv = levels(self.r, a, bound)

@@ -148,6 +148,7 @@ class _Infer:
         self.quantities: dict[str, Typed] = {}
         self.arguments: dict[str, Typed] = {}  # inside a function body inferred for one call
         self.depth = 0
+        self.inside: set[str] = set()  # the functions whose bodies are being inferred
 
     def _unknown(self, node: ast.Expr, why: str) -> Typed:
         """An unknown unit that arises from known ones: the place is listed as not checked."""
@@ -328,12 +329,13 @@ class _Infer:
     def _body(self, fn: ast.Function, passed: dict[str, Typed], call: ast.Call) -> Typed:
         """The unit of ``fn``'s body with the units this call passes to its unannotated arguments. Problems
         that only these units cause are reported at the call (the body's own are reported at the body)."""
-        if self.depth > 20:
-            return UNKNOWN
+        if self.depth > 20 or fn.name in self.inside:
+            return UNKNOWN  # a recursive function (E207): its unit is not inferred again
         site = Site(fn.body, "function", node=fn)
         outer = self.diags, self.arguments
         own, here = Diagnostics(), Diagnostics()
         self.depth += 1
+        self.inside.add(fn.name)
         try:
             self.diags, self.arguments = own, {}
             self.infer(fn.body, site)
@@ -341,6 +343,7 @@ class _Infer:
             t = self.infer(fn.body, site)
         finally:
             self.depth -= 1
+            self.inside.discard(fn.name)
             self.diags, self.arguments = outer
         for d in here.items:
             if d not in own.items and d.is_error:
