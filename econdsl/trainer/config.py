@@ -35,6 +35,10 @@ class TrainConfig:
     """The value head sits on the policy's trunk (the paper's); false gives each type a separate critic MLP."""
     lr: float = 1e-3
     """Adam learning rate (per type: ``lr[Government] = 5e-5``)."""
+    anneal_lr: bool = False
+    """Decay every type's learning rate linearly from ``lr`` at iteration 0 to 0 at ``iterations`` (the
+    common PPO schedule): the last updates are small, so the policies end at an average of their late iterates
+    instead of a step-size-wide random walk around them."""
     reward_scale: float = 1.0
     """Rewards are divided by this before returns are computed (per type)."""
     gamma: float = 0.99
@@ -176,7 +180,7 @@ CHOICES = {
 }
 _INT = {"iterations", "envs", "steps", "epochs", "minibatches", "seed", "threads", "checkpoint_every",
         "log_every", "eval_envs"}
-_BOOL = {"norm_adv", "eval_greedy", "curriculum", "shared_value", "entropy_per_head"}
+_BOOL = {"norm_adv", "eval_greedy", "curriculum", "shared_value", "entropy_per_head", "anneal_lr"}
 _STR = set(CHOICES)
 
 

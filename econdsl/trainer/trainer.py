@@ -182,6 +182,9 @@ class Trainer:
                 value_coef=cfg.value_coef, value_loss=cfg.value_loss, entropy=coef, epochs=cfg.epochs,
                 minibatches=cfg.minibatches, max_grad_norm=cfg.max_grad_norm, norm_adv=cfg.norm_adv,
                 entropy_per_head=cfg.entropy_per_head)
+            lr = self.learning_rate(a, e)
+            for group in self.optimizers[a].param_groups:
+                group["lr"] = lr
             try:
                 stats = ppo.update(self.policies[a], self.optimizers[a], batch, masks[a], settings, self.generator,
                                    self.shard)
@@ -218,6 +221,12 @@ class Trainer:
             means = means.tolist()
             metrics.update({f"econ/{n}": v for n, v in zip(self.series_names, means, strict=True)})
         return metrics
+
+    def learning_rate(self, agent: str, e: int) -> float:
+        """The type's Adam learning rate at iteration ``e``: ``lr``, decayed linearly to 0 at ``iterations``
+        with ``anneal_lr`` (a function of ``e`` only, so a resumed run continues the schedule)."""
+        lr = self.cfg.get("lr", agent)
+        return lr * max(0.0, 1.0 - e / self.cfg.iterations) if self.cfg.anneal_lr else lr
 
     def _heads_with_choice(self, a: str) -> list[tuple[str, list[int], int]]:
         """(name, action columns, choices) of each action head of ``a`` that has more than one choice."""
