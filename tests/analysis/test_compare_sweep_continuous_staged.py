@@ -30,6 +30,7 @@ def _cell(table: dict, row: str, point: dict) -> float:
     return table[row][point["variant"]]["values"][point["seed"]]
 
 
+@pytest.mark.slow  # two training subprocesses
 def test_sweep_of_a_continuous_model(tmp_path: Path) -> None:
     """labour_leisure_continuous (h ∈ [0, 3], u = log(1 + w·h) − χ·h²/2) swept over the wage w: the table's
     h is the mean of the hours drawn in the evaluation episode, and its u is u of those hours at the
@@ -54,6 +55,7 @@ def test_sweep_of_a_continuous_model(tmp_path: Path) -> None:
     assert "| h |" in md and "| u |" in md and "labour_leisure_continuous w=3" in md
 
 
+@pytest.mark.slow  # two training subprocesses
 def test_compare_of_a_staged_model_with_its_simultaneous_twin(tmp_path: Path) -> None:
     """stackelberg (leader in stage `lead`, follower in `follow` observing q_L) against the same duopoly
     without stages: both train and report quantities in [0, 90], and each run's Q = q_L + q_F holds between
