@@ -24,13 +24,16 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from ..trainer.progress import clock
 from . import runs
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class SweepError(ValueError):
@@ -245,14 +248,19 @@ class Engine(Protocol):
         """The runs that ended since the last call, with their exit status (None: it could not run);
         waits up to ``timeout`` seconds when none has."""
 
-    def running(self) -> int:
-        """Runs executing now."""
+    def running(self) -> dict[str, float]:
+        """Point id -> when it started executing (``time.time()``), of every run executing now (a run the
+        engine has accepted but not started yet is not in it)."""
 
     def busy(self) -> bool:
         """Whether any started run has not been returned by :meth:`finished` yet."""
 
     def stop(self) -> list[tuple[Point, int | None]]:
         """Stop every run (they keep their last checkpoint); return them."""
+
+    def map(self, fn: Callable[[str, T], R], items: Sequence[T], run_dir: str | Path) -> Iterator[tuple[T, R]]:
+        """``fn(run_dir, item)`` for every item (analyses of one finished run, e.g. best-response seeds), in
+        the order of ``items``; an exception of ``fn`` propagates."""
 
 
 class LocalEngine:
@@ -264,6 +272,7 @@ class LocalEngine:
         self.slots = jobs
         self.threads = max(1, (os.cpu_count() or 1) // jobs)
         self._children: dict[int, tuple[subprocess.Popen, Point, object]] = {}
+        self._since: dict[str, float] = {}
 
     def has_room(self) -> bool:
         return len(self._children) < self.slots
@@ -276,6 +285,7 @@ class LocalEngine:
         env = dict(os.environ, OMP_NUM_THREADS=str(self.threads), MKL_NUM_THREADS=str(self.threads))
         proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=env)
         self._children[proc.pid] = (proc, point, f)
+        self._since[point.id] = time.time()
 
     def finished(self, timeout: float) -> list[tuple[Point, int | None]]:
         deadline = time.time() + timeout
@@ -285,14 +295,15 @@ class LocalEngine:
                 rc = proc.poll()
                 if rc is not None:
                     del self._children[pid]
+                    self._since.pop(p.id, None)
                     f.close()  # type: ignore[attr-defined]
                     out.append((p, rc))
             if out or time.time() >= deadline:
                 return out
             time.sleep(min(0.2, max(deadline - time.time(), 0.0)))
 
-    def running(self) -> int:
-        return len(self._children)
+    def running(self) -> dict[str, float]:
+        return dict(self._since)
 
     def busy(self) -> bool:
         return bool(self._children)
@@ -313,7 +324,13 @@ class LocalEngine:
             f.close()  # type: ignore[attr-defined]
             out.append((p, proc.returncode))
         self._children.clear()
+        self._since.clear()
         return out
+
+    def map(self, fn: Callable[[str, T], R], items: Sequence[T], run_dir: str | Path) -> Iterator[tuple[T, R]]:
+        """One after the other, in this process (sharing what ``fn`` caches)."""
+        for item in items:
+            yield item, fn(str(run_dir), item)
 
 
 class Sweep:
@@ -325,7 +342,8 @@ class Sweep:
         self.out = Path(out)
         self.plan = plan_
         self.echo = echo or (lambda s: print(s, flush=True))
-        self._started: dict[str, float] = {}  # point id -> when it was started, while it runs
+        self._started: dict[str, float] = {}  # point id -> when it was handed to the engine, until it ends
+        self._since: dict[str, float] = {}  # point id -> when it started executing, as the engine last said
         self._finished: list[float] = []  # seconds of the runs this invocation finished (the ETA's pace)
         self._done_before = 0  # runs finished by an earlier invocation
         self._failed = 0
@@ -384,7 +402,7 @@ class Sweep:
                 while queue and self.engine.has_room():
                     self._start(queue.pop(0))
                 outcomes += [self._record(p, rc) for p, rc in self.engine.finished(0.5)]
-                if self.engine.running() != self._shown_running:  # a run started where the engine placed it
+                if len(self.engine.running()) != self._shown_running:  # a run started where the engine placed it
                     self.echo(f"      [{self.tally()}]")
         except KeyboardInterrupt:
             for p, rc in self.engine.stop():
@@ -414,22 +432,25 @@ class Sweep:
         the ones finished so far, ``jobs`` at a time (no ETA before the first run finishes)."""
         total = len(self.plan.points)
         done = self._done_before + len(self._finished) - self._failed
-        self._shown_running = self.engine.running()
+        running = self.engine.running()
+        self._since.update(running)
+        self._shown_running = len(running)
         text = f"{done}/{total} done, {self._shown_running} running"
         if self._failed:
             text += f", {self._failed} failed"
         if self._finished:
             per_run = sum(self._finished) / len(self._finished)
             now = time.time()
-            elapsed = [now - t for t in self._started.values()]
-            queued = total - self._done_before - len(self._finished) - len(self._started)
+            elapsed = [now - t for t in running.values()]
+            queued = total - self._done_before - len(self._finished) - len(running)
             left = sum(max(per_run - e, 0.0) for e in elapsed) + queued * per_run
             text += f", eta {clock(left / max(self.jobs, 1))}"
         return text
 
     def _record(self, p: Point, rc: int | None) -> Outcome:
         """Mark an ended run: a status file if it finished its training, else a failure (reported, not raised)."""
-        dt = time.time() - self._started.pop(p.id, time.time())
+        t0 = self._started.pop(p.id, time.time())
+        dt = time.time() - self._since.pop(p.id, t0)  # from when it started executing, if the engine said
         self._finished.append(dt)
         if rc == 0 and runs.is_finished(self.run_dir(p)):
             tmp = self.status_path(p).with_suffix(".tmp")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 
 import click
+
+from .compare import engine_of, engine_options
 
 
 def _member_option(values: tuple[str, ...], types: list[str]) -> dict[str, tuple[int, ...]]:
@@ -53,10 +56,12 @@ def _member_option(values: tuple[str, ...], types: list[str]) -> dict[str, tuple
 @click.option("--entropy", type=click.FloatRange(min=0), default=None, help="Entropy weight (default: see --algo).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON on stdout (nothing else).")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Default: RUN/best_response.")
+@engine_options
 def best_response(run: str, types: tuple[str, ...], kind: str, iterations: int, seeds: int, algo: str, paper: bool,
                   game: str, members: int, member_list: tuple[str, ...], replicas: int | None, envs: int | None,
                   eval_iterations: int, no_exact: bool, no_fresh: bool, lr: float | None, entropy: float | None,
-                  as_json: bool, out: str | None) -> None:
+                  as_json: bool, out: str | None, engine: str, address: str | None, cpus_per_run: float,
+                  gpus_per_run: float) -> None:
     """Measure ε per agent type: what one member gains by deviating alone while everybody else keeps the
     learned profile (unilateral), and what the type gains by retraining its shared policy (type level, the
     paper's table 3). Writes epsilon.md, epsilon.csv, epsilon.json and curves.png."""
@@ -86,29 +91,52 @@ def best_response(run: str, types: tuple[str, ...], kind: str, iterations: int, 
                              member_list=chosen, replicas=replicas, fresh=not no_fresh, exact=not no_exact)
     n_envs = envs or trainer.cfg.envs
     say = (lambda *_: None) if as_json else click.echo
+    _loaded[str(run)] = trainer  # the local engine reuses it for every seed
+    units = [(agent, k) for agent in types or trainer.types for k in range(seeds)]
+    measure = functools.partial(_measure, kind=kind, settings=settings, n_envs=n_envs)
     results = []
-    for agent in types or trainer.types:
-        gain = br.training_gain(run, agent)
-        for k in range(seeds):
-            s = br.setup_from_trainer(trainer, n_envs, seed=trainer.cfg.seed + 7919 * (k + 1), game=settings.game)
-            try:
-                if kind in ("both", "unilateral"):
-                    rs = br.unilateral(s, agent, settings, seed=k, train_gain=gain)
-                    results += rs
-                    for r in rs:
-                        say(f"{agent}[{r.members[0]}] seed {k} (unilateral): U {r.before:.6g} → {r.after:.6g}, "
-                            f"ε = {r.eps_abs:.4g} [{r.ci95[0]:.4g}, {r.ci95[1]:.4g}] by {r.deviation}")
-                if kind in ("both", "type"):
-                    r = br.best_response(s, agent, settings, seed=k, train_gain=gain)
-                    results.append(r)
+    try:
+        for (agent, k), rs in engine_of(engine, 1, address, cpus_per_run, gpus_per_run).map(measure, units, run):
+            results += rs
+            for r in rs:
+                if r.kind == "unilateral":
+                    say(f"{agent}[{r.members[0]}] seed {k} (unilateral): U {r.before:.6g} → {r.after:.6g}, "
+                        f"ε = {r.eps_abs:.4g} [{r.ci95[0]:.4g}, {r.ci95[1]:.4g}] by {r.deviation}")
+                else:
                     say(f"{agent} seed {k} (type level): U {r.before:.6g} → {r.after:.6g}, ε = {r.eps_abs:.4g} "
                         f"[{r.ci95[0]:.4g}, {r.ci95[1]:.4g}]")
-            except NonFiniteUpdate as e:  # e.g. --lr 1e30: stop with the type and the quantity, not a traceback
-                raise click.ClickException(f"the best response of `{agent}` (seed {k}) produced a non-finite "
-                                           f"{e.quantity}. Hint: {e.hint}") from None
+    except NonFiniteUpdate as e:  # e.g. --lr 1e30: stop with the type and the quantity, not a traceback
+        agent, k = getattr(e, "unit", ("?", "?"))
+        raise click.ClickException(f"the best response of `{agent}` (seed {k}) produced a non-finite "
+                                   f"{e.quantity}. Hint: {e.hint}") from None
     paths = br.write_results(Path(out) if out else Path(run) / "best_response", results, settings, run)
     if as_json:
         click.echo(paths["json"].read_text(encoding="utf-8"))
         return
     click.echo(paths["markdown"].read_text(encoding="utf-8"))
     click.echo(f"written: {paths['json']}, {paths['csv']}, {paths['plot']}")
+
+
+_loaded: dict[str, object] = {}  # run directory -> its trainer, loaded once per process
+
+
+def _measure(run: str, unit: tuple[str, int], kind: str, settings, n_envs: int) -> list:
+    """The ε measurements of one agent type and seed (a unit of work of the engine: here, or a Ray task
+    with a copy of the run directory)."""
+    from ..analysis import best_response as br
+    from ..trainer.ppo import NonFiniteUpdate
+
+    agent, k = unit
+    trainer = _loaded.get(run) or _loaded.setdefault(run, br.load_trainer(run))
+    gain = br.training_gain(run, agent)
+    s = br.setup_from_trainer(trainer, n_envs, seed=trainer.cfg.seed + 7919 * (k + 1), game=settings.game)
+    out = []
+    try:
+        if kind in ("both", "unilateral"):
+            out += br.unilateral(s, agent, settings, seed=k, train_gain=gain)
+        if kind in ("both", "type"):
+            out.append(br.best_response(s, agent, settings, seed=k, train_gain=gain))
+    except NonFiniteUpdate as e:
+        e.unit = unit  # which type and seed, for the message
+        raise
+    return out

@@ -89,12 +89,21 @@ def run_options(fn):
                      help="Override the parallel replicas of every run."),
         click.option("--device", type=click.Choice(["cpu", "cuda"]), default=None, help="torch device of every run."),
         click.option("--report/--no-report", default=True, show_default=True),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return engine_options(fn)
+
+
+def engine_options(fn):
+    """Where the runs execute: ``--engine local|ray`` and Ray's options (sweep, compare, best-response)."""
+    options = [
         click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-                     help="local: --jobs processes here; ray: one Ray task per run (docs/scale.md)."),
+                     help="local: on this machine; ray: one Ray task per run (docs/scale.md)."),
         click.option("--address", default=None, metavar="HOST:PORT",
                      help="Ray cluster to use (default: a local Ray instance sized to this machine)."),
         click.option("--cpus-per-run", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
-                     help="CPUs of each Ray task (also its training threads)."),
+                     help="CPUs of each Ray task (also its torch threads)."),
         click.option("--gpus-per-run", default=0.0, show_default=True, type=click.FloatRange(min=0),
                      help="GPUs of each Ray task (give --device cuda too)."),
     ]

@@ -67,6 +67,12 @@ def train(file: str, preset: str | None, iterations: int | None, envs: int | Non
     rank, world = distributed.world_rank()
     if (nproc > 1 or world > 1) and out is None:
         raise click.UsageError("a run spread over processes needs --out RUN_DIR (every process opens it)")
+    if nproc > 1 and device == "cuda":
+        import torch
+
+        if torch.cuda.device_count() < nproc:  # NCCL needs a GPU per process
+            raise click.UsageError(f"--nproc {nproc} --device cuda: this machine has {torch.cuda.device_count()} "
+                                   f"CUDA device(s); use at most that many processes")
     if nproc > 1 and world == 1:  # start the processes with PyTorch's launcher; each runs this command
         args = [file, *(["--preset", preset] if preset else []), *_opt("--iterations", iterations),
                 *_opt("--envs", envs), *_opt("--device", device), *_opt("--backend", backend),

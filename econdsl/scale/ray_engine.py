@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -69,7 +70,7 @@ class RunStore:
     def __init__(self) -> None:
         self.dirs: dict[str, tuple[str, str]] = {}  # point id -> (run directory, log file) on the driver
         self.attempts: dict[str, int] = {}
-        self.workers: dict[str, tuple[str, int]] = {}  # point id -> (node, worker pid) of the running attempt
+        self.workers: dict[str, tuple[str, int, float]] = {}  # point id -> (node, worker pid, since) of an attempt
 
     def register(self, point_id: str, run_dir: str, log: str) -> None:
         self.dirs[point_id] = (run_dir, log)
@@ -78,7 +79,7 @@ class RunStore:
         """An attempt starts: log it, and return the run directory to continue (empty: start afresh)."""
         rd, log = (Path(x) for x in self.dirs[point_id])
         k = self.attempts[point_id] = self.attempts.get(point_id, 0) + 1
-        self.workers[point_id] = (node, worker_pid)
+        self.workers[point_id] = (node, worker_pid, time.time())  # this machine's clock: the driver's
         with open(log, "a", encoding="utf-8") as f:
             f.write(f"# attempt {k} on Ray node {node[:12]}, worker pid {worker_pid}\n")
         if runs.has_checkpoint(rd):
@@ -97,8 +98,8 @@ class RunStore:
     def end(self, point_id: str) -> None:
         self.workers.pop(point_id, None)
 
-    def running(self) -> dict[str, tuple[str, int]]:
-        """Point id -> (node, worker pid) of every attempt under way."""
+    def running(self) -> dict[str, tuple[str, int, float]]:
+        """Point id -> (node, worker pid, start time) of every attempt under way."""
         return dict(self.workers)
 
 
@@ -154,11 +155,21 @@ class _Outbox:
         return tree, log
 
 
+_RAY_CALLS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="econdsl-store")
+
+
+def _fetch(ref):
+    """``ray.get(ref)`` from a helper thread: a task's main thread blocked in ``ray.get`` lends the task's
+    CPUs to the scheduler (Ray's rule for nested tasks), which would start another run next to this one's
+    training process; blocking calls from other threads keep them."""
+    return _RAY_CALLS.submit(ray.get, ref).result()
+
+
 def train_point(store, point: Point, plan_: Plan, sources: dict[str, str], threads: int) -> int:
     """The body of one run's Ray task: train ``point`` here, keep the driver's copy of its run directory
     current; return ``econdsl train``'s exit status."""
     ctx = ray.get_runtime_context()
-    tree = ray.get(store.begin.remote(point.id, ctx.get_node_id(), os.getpid()))
+    tree = _fetch(store.begin.remote(point.id, ctx.get_node_id(), os.getpid()))
     with tempfile.TemporaryDirectory(prefix="econdsl-ray-") as scratch:
         root = Path(scratch)
         for path, text in sources.items():  # the model and its imports, at the same relative places
@@ -179,13 +190,25 @@ def train_point(store, point: Point, plan_: Plan, sources: dict[str, str], threa
             proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=env,
                                     preexec_fn=_die_with_parent if sys.platform == "linux" else None)
         outbox = _Outbox(rd, log)
+        sent = None  # the last push, under way in the helper thread (at most one at a time)
         while proc.poll() is None:
             time.sleep(0.5)
-            if outbox.due():
-                ray.get(store.push.remote(point.id, *outbox.take(with_files=outbox.checkpoint_changed())))
-        ray.get(store.push.remote(point.id, *outbox.take(with_files=True)))
-    ray.get(store.end.remote(point.id))
+            if outbox.due() and (sent is None or sent.done()):
+                if sent is not None:
+                    sent.result()  # a push that failed (the driver is gone) ends the task
+                ref = store.push.remote(point.id, *outbox.take(with_files=outbox.checkpoint_changed()))
+                sent = _RAY_CALLS.submit(ray.get, ref)
+        _fetch(store.push.remote(point.id, *outbox.take(with_files=True)))
+    _fetch(store.end.remote(point.id))
     return proc.returncode
+
+
+def run_in_copy(fn, tree: dict[str, bytes], item):
+    """The body of one :meth:`RayEngine.map` task: ``fn(copy of the run directory, item)``."""
+    with tempfile.TemporaryDirectory(prefix="econdsl-ray-") as scratch:
+        rd = Path(scratch) / "run"
+        _write_tree(rd, tree)
+        return fn(str(rd), item)
 
 
 class RayEngine:
@@ -215,10 +238,12 @@ class RayEngine:
             num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False)).remote()
         self.task = ray.remote(train_point).options(num_cpus=self.cpus, num_gpus=self.gpus, max_retries=retries,
                                                     retry_exceptions=False)
+        self.map_task = ray.remote(run_in_copy).options(num_cpus=self.cpus, num_gpus=self.gpus, max_retries=retries,
+                                                        retry_exceptions=False)
         self.threads = max(1, int(self.cpus))
         self._pending: dict[ray.ObjectRef, Point] = {}
         self._sources: dict[str, dict[str, str]] = {}
-        self._running = 0
+        self._running: dict[str, float] = {}
         self._polled = 0.0
 
     def _sources_of(self, file: str) -> dict[str, str]:
@@ -241,6 +266,8 @@ class RayEngine:
             return []
         done, _ = ray.wait(list(self._pending), num_returns=len(self._pending), timeout=timeout)
         out: list[tuple[Point, int | None]] = []
+        if done:
+            self._polled = 0.0  # the running runs changed: ask the store next time
         for ref in done:
             point = self._pending.pop(ref)
             try:
@@ -250,18 +277,34 @@ class RayEngine:
                 ray.get(self.store.push.remote(point.id, {}, f"# the Ray task failed: {e}\n".encode()))
         return out
 
-    def running(self) -> int:
+    def running(self) -> dict[str, float]:
         if time.time() - self._polled > 1.0:
-            self._running = len(ray.get(self.store.running.remote()))
+            attempts = ray.get(self.store.running.remote())
+            self._running = {pid: since for pid, (_node, _worker, since) in attempts.items()}
             self._polled = time.time()
-        return self._running
-
-    def workers(self) -> dict[str, tuple[str, int]]:
-        """Point id -> (node, worker pid) of every run under way (what a test kills)."""
-        return ray.get(self.store.running.remote())
+        return dict(self._running)
 
     def busy(self) -> bool:
         return bool(self._pending)
+
+    def map(self, fn, items, run_dir):
+        """One Ray task per item, each with a copy of the run directory (sent once to the object store);
+        results in the order of ``items``; the first exception of ``fn`` is raised as itself."""
+        tree = ray.put(_read_tree(Path(run_dir)))
+        refs = [self.map_task.remote(fn, tree, item) for item in items]
+        try:
+            for item, ref in zip(items, refs, strict=True):
+                try:
+                    yield item, ray.get(ref)
+                except ray.exceptions.RayTaskError as e:
+                    cause = getattr(e, "cause", None)
+                    raise (cause if isinstance(cause, BaseException) else e) from None
+        finally:  # a failed (or interrupted) map leaves no task running
+            for ref in refs:
+                try:
+                    ray.cancel(ref, force=True)
+                except (ray.exceptions.RayError, ValueError):
+                    pass
 
     def stop(self) -> list[tuple[Point, int | None]]:
         """Cancel every task; each run keeps the last checkpoint that reached the driver."""

@@ -81,7 +81,6 @@ def test_tally_counts_runs_and_estimates_the_rest(tmp_path: Path, monkeypatch) -
     now = _time.time()
     monkeypatch.setattr(_time, "time", lambda: now)
     sw._finished = [100.0]
-    sw._started = {p.points[2].id: now - 40.0}  # running for 40 s of ~100
-    monkeypatch.setattr(sw.engine, "running", lambda: 1)
+    monkeypatch.setattr(sw.engine, "running", lambda: {p.points[2].id: now - 40.0})  # running for 40 s of ~100
     # left: 60 s of the running one + 2 queued × 100 s, over 2 jobs = 130 s
     assert sw.tally() == "2/5 done, 1 running, eta 0:02:10"

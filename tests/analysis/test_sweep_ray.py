@@ -114,3 +114,21 @@ def test_sweep_on_a_two_node_ray_cluster_survives_a_killed_worker(tmp_path: Path
         assert [row["iteration"] for row in _rows(a)] == list(range(40))  # every iteration once, after the kill too
         assert _close(_rows(a), _rows(b)), p["id"]
         assert _close(json.loads((a / "eval.json").read_text()), json.loads((b / "eval.json").read_text())), p["id"]
+
+
+@pytest.mark.slow
+def test_best_response_seeds_on_ray_equal_the_local_engine(tmp_path: Path) -> None:
+    pytest.importorskip("ray")
+    run = tmp_path / "run"
+    r = CliRunner().invoke(main, ["train", str(MODEL), "--iterations", "4", "--envs", "4", "--out", str(run), "-q"])
+    assert r.exit_code == 0, r.output
+    br = ["best-response", str(run), "--kind", "type", "--iterations", "3", "--seeds", "2", "--eval-iterations", "1"]
+    local = CliRunner().invoke(main, [*br, "--out", str(tmp_path / "local")])
+    assert local.exit_code == 0, local.output
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    p = subprocess.run([sys.executable, "-m", "econdsl.cli", *br, "--out", str(tmp_path / "ray"), "--engine", "ray"],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert [ln for ln in p.stdout.splitlines() if " seed " in ln] == \
+        [ln for ln in local.output.splitlines() if " seed " in ln]
+    assert (tmp_path / "ray" / "epsilon.json").read_text() == (tmp_path / "local" / "epsilon.json").read_text()

@@ -9,6 +9,7 @@ import csv
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -56,18 +57,13 @@ def _nproc(out: Path, *extra: str) -> list[str]:
 
 
 @pytest.mark.slow
-def test_two_processes_equal_one_and_resume_after_a_kill(tmp_path: Path) -> None:
+def test_two_processes_killed_and_resumed_equal_one_process(tmp_path: Path) -> None:
+    """One --nproc 2 run, killed after a checkpoint and resumed: its metrics (the rows before the kill from the
+    first launch, the rest from the resumed one) and evaluation are those of one process."""
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
     one = tmp_path / "one"
     r = CliRunner().invoke(main, ["train", MODEL, *ARGS, "--out", str(one)])
     assert r.exit_code == 0, r.output
-
-    two = tmp_path / "two"
-    p = subprocess.run(_nproc(two), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
-    assert p.returncode == 0, p.stdout + p.stderr
-    assert "over 2 processes" in p.stdout
-    assert _close(_rows(one), _rows(two)), _diff(_rows(one), _rows(two))
-    assert _close(json.loads((one / "eval.json").read_text()), json.loads((two / "eval.json").read_text()))
 
     cut = tmp_path / "cut"
     proc = subprocess.Popen(_nproc(cut), cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
@@ -83,7 +79,7 @@ def test_two_processes_equal_one_and_resume_after_a_kill(tmp_path: Path) -> None
     assert not (cut / "eval.json").exists()  # killed mid-run
     p = subprocess.run(_nproc(cut, "--resume"), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stdout + p.stderr
-    assert "resumed at iteration" in p.stdout
+    assert "over 2 processes" in p.stdout and re.search(r"resumed at iteration [1-9]", p.stdout), p.stdout
     assert [int(r["iteration"]) for r in _rows(cut)] == list(range(ITERATIONS))
     assert _close(_rows(one), _rows(cut)), _diff(_rows(one), _rows(cut))
     assert _close(json.loads((one / "eval.json").read_text()), json.loads((cut / "eval.json").read_text()))
