@@ -30,15 +30,15 @@ def test_variant_runs_and_taxes_reduce_consumption():
     env = model.env(3, backend="torch", dtype=torch.float64, seed=2)
     assert env.obs_dim["Household"] == 7
     gen = torch.Generator().manual_seed(2)
-    z = torch.tensor([0.4, 1.0, 1.6], dtype=torch.float64)
+    z = torch.tensor([0.2, 1.0, 1.8], dtype=torch.float64)
     for _ in range(4):
-        e = env.state["e"].long()
+        e, w = env.state["e"].long(), env.state["w"]  # this period's productivity and wage
         acts = env.random_actions(gen)
         env.step(acts)
         s = env.state
-        saved = acts["Household"][:, :, 0].double() * 0.1  # the grid 0:0.1:0.9
+        saved = acts["Household"][:, :, 0].double() * 0.05  # the grid 0:0.05:0.95
         τ = acts["Government"][:, 0, 0].double() * 0.1  # the grid {0, 0.1, 0.2}
-        assert torch.allclose(s["tax"], τ[:, None] * s["w_now"][:, None] * z[e])
+        assert torch.allclose(s["tax"], τ[:, None] * w[:, None] * z[e])
         assert torch.allclose(s["c"], (1 - saved) * s["cash"] - s["tax"])
 
 

@@ -5,7 +5,8 @@
 - search_matching: realised matches per step average m(u, v) within 2 %, and every matched worker joins
   a firm that posted a vacancy (the ranking rule over pairs of firms);
 - aiyagari: productivity follows the chain P (empirical transitions within 3 standard errors), assets
-  stay above the borrowing limit, and factor prices are the Cobb–Douglas marginal products.
+  stay above the borrowing limit, and the factor prices households observe and are paid are the
+  Cobb–Douglas marginal products of the current capital (the assets) and labour.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import torch
 import econdsl
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
+K_CM = (0.36 / (1 / 0.96 - 1 + 0.08)) ** (1 / 0.64)  # aiyagari.econ's initial assets: complete-markets capital
 
 
 def _run(name: str, n_envs: int, steps: int, seed: int, record):
@@ -62,14 +64,20 @@ def test_aiyagari_chain_and_factor_prices():
     trans = np.zeros((3, 3))
 
     def record(before, acts, s):
-        if s["a"].eq(1).all():  # an episode just ended: the states were reset
+        if float((s["a"] - K_CM).abs().max()) < 1e-9:  # an episode just ended: the states were reset
             return
         np.add.at(trans, (before["e"].long().numpy().ravel(), s["e"].long().numpy().ravel()), 1)
         assert bool((s["a"] >= 0).all())
-        K = before["a"].mean(1).clamp(min=0.01)
-        L = torch.tensor([0.4, 1.0, 1.6], dtype=torch.float64)[before["e"].long()].mean(1)
-        assert torch.allclose(s["r_now"], 0.36 * (K / L) ** -0.64 - 0.08)
-        assert torch.allclose(s["w_now"], 0.64 * (K / L) ** 0.36)
+        z = torch.tensor([0.2, 1.0, 1.8], dtype=torch.float64)
+        # the step pays this period's prices (the states it starts from) ...
+        assert torch.allclose(s["cash"], (1 + before["r"][:, None]) * before["a"]
+                              + before["w"][:, None] * z[before["e"].long()])
+        # ... and ends with next period's: the marginal products of the assets saved and the labour drawn
+        # (after an episode's last step the states are reset: a = K_cm, e = 1 are priced the same way)
+        K = s["a"].mean(1).clamp(min=0.01)
+        L = z[s["e"].long()].mean(1)
+        assert torch.allclose(s["r"], 0.36 * (K / L) ** -0.64 - 0.08)
+        assert torch.allclose(s["w"], 0.64 * (K / L) ** 0.36)
 
     _run("aiyagari", 16, 120, 3, record)
     for i in range(3):
