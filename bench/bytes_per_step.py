@@ -1,12 +1,19 @@
 """Bytes moved per env-step by the environment step the trainer actually runs, counted from tensor sizes.
 
 Builds rbc_open's trainer as ``econdsl train --preset quick`` does (its ``Env``, with the quantities the
-trainer turns on), wraps the compiled program's ``step`` / ``step_observe`` and runs one training
-iteration, summing ``numel × element_size`` of every tensor the step is given (state and parameter
-buffers, actions, t, constants, random words) and every tensor it returns (next states, rewards, named
-quantities, externals, observations). Divided by replicas × steps: bytes per env-step. These are tensor
-sizes, an upper bound on what a kernel reads (it may not read every buffer it is passed) and what it
-writes; no GPU and no timing is involved.
+trainer turns on), wraps the compiled program's ``step`` / ``step_observe`` and runs training iterations,
+summing ``numel × element_size`` of every tensor the step is given (state and parameter buffers, actions,
+t, constants, random words) and every tensor it returns (next states, rewards, named quantities,
+externals, observations). Divided by replicas × steps: bytes per env-step. These are tensor sizes, an
+upper bound on what a kernel reads (it may not read every buffer it is passed) and what it writes; no GPU
+and no timing is involved.
+
+Both rollouts are counted: ``lean = off`` ("before": int64 actions, quantities in every step, whole
+observation rows in the rollout buffers) and ``lean = on`` ("after": the trainer's lean rollout, its
+narrow actions as the step receives them; the economy series computed by ``Env.state``'s full step only
+on the iterations that collect them, counted on one such iteration and on one without, and amortised
+over ``analytics_every``). The rollout buffers' bytes per env-step (what the rollout stores of each step)
+are counted from their sizes too.
 
 "Derived" rows are arithmetic on the counted sizes, not measurements: the lean step's traffic with int8
 actions and without quantities and observations.
@@ -34,21 +41,26 @@ def nbytes(x) -> int:
         return x.numel() * x.element_size()
     if isinstance(x, dict):
         return sum(nbytes(v) for v in x.values())
+    if isinstance(x, list | tuple):
+        return sum(nbytes(v) for v in x)
     return 0
 
 
-def count(model_path: Path, preset: str, envs: int) -> dict:
+def count(model_path: Path, preset: str, envs: int, lean: str = "off") -> dict:
+    from econdsl.compiler.backends import compile_program
+
     import econdsl
     from econdsl.trainer.config import build_layers
     from econdsl.trainer.trainer import Trainer
 
     model = econdsl.load(model_path)
-    layers = build_layers(model.resolved, preset, {}, {"envs": envs, "device": "cpu", "backend": "torch"})
+    layers = build_layers(model.resolved, preset, {},
+                          {"envs": envs, "device": "cpu", "backend": "torch", "lean": lean})
     trainer = Trainer(model, layers.config, layers.curriculum_consts)
-    compiled = trainer.env.compiled
+    env = trainer.env
+    act_info: dict[str, str] = {}
     totals: dict[str, int] = defaultdict(int)
     calls = {"n": 0}
-    act_info: dict[str, str] = {}
 
     def record(bufs, acts, t, consts, rng, res, obs) -> None:
         calls["n"] += 1
@@ -63,33 +75,85 @@ def count(model_path: Path, preset: str, envs: int) -> dict:
         for a, x in acts.items():
             act_info[a] = f"{tuple(x.shape)} {x.dtype}"
 
-    step, step_observe = compiled.step, compiled.step_observe
+    def wrap(compiled, analytics: bool) -> None:
+        step, step_observe = compiled.step, compiled.step_observe
 
-    def counted_step(bufs, acts, t, consts, rng=None):
-        res = step(bufs, acts, t, consts, rng)
-        record(bufs, acts, t, consts, rng, res, {})
-        return res
+        def counted_step(bufs, acts, t, consts, rng=None):
+            res = step(bufs, acts, t, consts, rng)
+            if analytics:  # Env.state's full step: what it reads again and the quantities it writes
+                totals["analytics: read again (states, parameters, actions, …)"] += (
+                    nbytes(bufs) + nbytes(acts) + nbytes(t) + nbytes(consts) + nbytes(rng))
+                totals["analytics: write quantities and everything else"] += (
+                    nbytes(res.states) + nbytes(res.rewards) + nbytes(res.quantities) + nbytes(res.externals))
+            else:
+                record(bufs, acts, t, consts, rng, res, {})
+            return res
 
-    def counted_step_observe(bufs, acts, t, consts, rng=None):
-        res, obs = step_observe(bufs, acts, t, consts, rng)
-        record(bufs, acts, t, consts, rng, res, obs)
-        return res, obs
+        def counted_step_observe(bufs, acts, t, consts, rng=None):
+            res, obs = step_observe(bufs, acts, t, consts, rng)
+            record(bufs, acts, t, consts, rng, res, obs)
+            return res, obs
 
-    compiled.step, compiled.step_observe = counted_step, counted_step_observe
-    trainer.iterate()
-    env_steps = calls["n"] * envs
-    per = {k: v / env_steps for k, v in totals.items()}
-    counted_total = sum(per.values())
-    # int8 actions: one byte per action element (the counted actions are int64: 8 bytes each)
+        step_observe_split = compiled.step_observe_split
+
+        def counted_step_observe_split(bufs, acts, t, consts, rng=None):
+            res, obs = step_observe_split(bufs, acts, t, consts, rng)  # obs: {type: (shared, own)}
+            record(bufs, acts, t, consts, rng, res, obs)
+            return res, obs
+
+        compiled.step, compiled.step_observe = counted_step, counted_step_observe
+        compiled.step_observe_split = counted_step_observe_split
+
+    wrap(env.compiled, False)
+    if trainer.lean:  # Env.state makes this program itself on first use; made here to count it
+        env._full = compile_program(model.program, env.backend, env.device, env.dtype, **env._backend_opts)
+        wrap(env._full, True)
+
+    def per_step() -> dict[str, float]:
+        n = calls["n"] * envs
+        out = {k: v / n for k, v in totals.items()}
+        totals.clear()
+        calls["n"] = 0
+        return out
+
+    rows: dict[str, dict[str, float]] = {}
+    trainer.iterate()  # iteration 0 collects the series
+    rows["with series"] = per_step()
+    every = layers.config.series_every()
+    if every > 1:
+        trainer.iterate()
+        rows["without series"] = per_step()
+    # the step's traffic averaged over `analytics_every` iterations: one with the series, the others without
+    plain = rows.get("without series", rows["with series"])
+    keys = sorted(set(rows["with series"]) | set(plain))
+    amortised = {k: (rows["with series"].get(k, 0.0) + (every - 1) * plain.get(k, 0.0)) / every for k in keys}
+    step_keys = [k for k in amortised if not k.startswith("analytics")]
+    buf = trainer._buf
+    T = buf.dones.shape[0]
+    stored = defaultdict(float)
+    for b in buf.types.values():
+        stored["observations"] += (nbytes(b.obs) + nbytes(b.shared) + nbytes(b.own)) / (T * envs)
+        stored["actions"] += nbytes(b.actions) / (T * envs)
+        stored["log-probabilities, values, rewards"] += nbytes([b.logp, b.values, b.rewards]) / (T * envs)
+        stored["continuous draws"] += nbytes(b.reals) / (T * envs)
+    per = rows["with series"] if every == 1 else plain
     actions_int8 = per["read: actions"] / 8 if all("int64" in s for s in act_info.values()) else per["read: actions"]
-    lean = (per["read: states and parameters"] + actions_int8 + per["write: next states"] + per["write: rewards"])
+    lean_derived = (per["read: states and parameters"] + actions_int8 + per["write: next states"]
+                    + per["write: rewards"])
     return {
         "bench": "bytes_per_step", "model": model.resolved.name, "preset": preset, "envs": envs,
-        "env_dtype": str(next(iter(trainer.env._bufs.values())).dtype), "actions": act_info,
-        "quantities_on": trainer.env.quantities, "steps_counted": calls["n"],
-        "measured_counted_bytes_per_env_step": {k: round(v, 1) for k, v in per.items()},
-        "measured_counted_total": round(counted_total, 1),
-        "derived_lean_bytes_per_env_step": round(lean, 1),
+        "lean": lean, "lean_rollout": trainer.lean, "analytics_every": every,
+        "env_dtype": str(next(iter(env._bufs.values())).dtype), "actions": act_info,
+        "quantities_in_step": env.quantities,
+        "measured_counted_bytes_per_env_step": {k: round(v, 1) for k, v in rows["with series"].items()},
+        "measured_counted_bytes_per_env_step_without_series": (
+            {k: round(v, 1) for k, v in rows["without series"].items()} if "without series" in rows else None),
+        "measured_counted_amortised": {k: round(v, 1) for k, v in amortised.items()},
+        "measured_counted_total": round(sum(amortised[k] for k in step_keys), 1),
+        "measured_counted_total_with_analytics": round(sum(amortised.values()), 1),
+        "measured_rollout_buffer_bytes_per_env_step": {k: round(v, 1) for k, v in stored.items()},
+        "measured_rollout_buffer_total": round(sum(stored.values()), 1),
+        "derived_lean_bytes_per_env_step": round(lean_derived, 1),
         "derived_lean_definition": "states and parameters read + actions as int8 + next states + rewards "
                                    "(no quantities, no observations), from the counted sizes",
         **describe(),
@@ -102,9 +166,11 @@ def main() -> None:
     ap.add_argument("--preset", default="quick")
     ap.add_argument("--envs", type=int, default=4)
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--lean", nargs="+", default=["off", "on"], choices=["off", "on"],
+                    help="the rollouts to count: off (before) and on (the lean rollout, after)")
     args = ap.parse_args()
-    row = count(args.model, args.preset, args.envs)
-    text = json.dumps(row, indent=1, ensure_ascii=False)
+    rows = [count(args.model, args.preset, args.envs, lean) for lean in args.lean]
+    text = json.dumps(rows if len(rows) > 1 else rows[0], indent=1, ensure_ascii=False)
     print(text)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

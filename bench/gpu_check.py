@@ -14,9 +14,11 @@ the dry run's default is bench/results/gpu_check_dry.jsonl):
 - ``step`` (b): bench/env_step_gpu.py's modes for rbc_open at 4,096 / 16,384 / 65,536 replicas (Triton step,
   step+observe, step with quantities, CUDA-graph replay, torch, the whole ``Env.step``);
 - ``train`` (c): bench/train.py's ``measure`` at 1,024 and 4,096 replicas with the paper's settings (the
-  train section without a preset) and with ``quick``, environment on Triton and on torch, a few iterations;
+  train section without a preset) and with ``quick``, environment on Triton and on torch, a few iterations,
+  with the lean rollout (``lean = on``), and quick on Triton once more with the full one (``lean = off``);
 - ``run`` (d): ``econdsl train models/rbc_open.econ --preset quick`` to its end on the device (Triton
-  environment), its printed outcome, and its wall time.
+  environment, the lean rollout: ``lean = auto`` is on with CUDA; ``--set lean=on`` in the dry run), its
+  printed outcome, and its wall time.
 
 Without a CUDA device (and without ``--dry-run``) it says so and exits 0. Exit 1 when a check fails or a
 section raises (the other sections still run).
@@ -46,7 +48,7 @@ FULL = {"check_envs": 64, "check_steps": 12, "step_envs": [4096, 16384, 65536], 
 # training on 4 replicas (quick's 4 minibatches need at least 2 samples of the one Government each).
 DRY = {"check_envs": 1, "check_steps": 1, "step_envs": [1], "steps": 1, "warmup": 1, "repeats": 1,
        "train_envs": [4], "train_warmup": 0, "train_repeats": 1, "train_sets": {"steps": "2"},
-       "run_flags": ["--iterations", "1", "--envs", "1", "--set", "steps=2"]}
+       "run_flags": ["--iterations", "1", "--envs", "1", "--set", "steps=2", "--set", "lean=on"]}
 
 
 def section_check(device: str, size: dict) -> tuple[list[dict], bool]:
@@ -100,16 +102,19 @@ def section_train(device: str, size: dict) -> list[dict]:
 
     model = econdsl.load(OPEN)
     rows = []
-    for preset in ("none", "quick"):  # none: the train section's own settings, the paper's
-        for backend in ("triton", "torch"):
-            for n in size["train_envs"]:
-                row = train.measure(model, preset, n, size["train_sets"], device, size["train_warmup"],
-                                    size["train_repeats"], backend)
-                row = {"section": "train", "settings": "paper" if preset == "none" else preset, **row}
-                rows.append(row)
-                print(f"train {row['settings']:<6} {backend:<7} {n:>6} envs {row['env_steps_per_s']:>12.4g} "
-                      f"env-steps/s {row['agent_steps_per_s']:>12.4g} agent-steps/s  rollout "
-                      f"{row['rollout_s']:.3f} s  update {row['update_s']:.3f} s", flush=True)
+    # the lean rollout (int8 actions, split observations, series every k iterations) on every row, and the
+    # full rollout once more for quick on Triton: the two side by side in one run
+    runs = [(preset, backend, "on") for preset in ("none", "quick") for backend in ("triton", "torch")]
+    runs.append(("quick", "triton", "off"))
+    for preset, backend, lean in runs:  # none: the train section's own settings, the paper's
+        for n in size["train_envs"]:
+            row = train.measure(model, preset, n, size["train_sets"], device, size["train_warmup"],
+                                size["train_repeats"], backend, lean)
+            row = {"section": "train", "settings": "paper" if preset == "none" else preset, **row}
+            rows.append(row)
+            print(f"train {row['settings']:<6} {backend:<7} lean {lean:<3} {n:>6} envs "
+                  f"{row['env_steps_per_s']:>12.4g} env-steps/s {row['agent_steps_per_s']:>12.4g} agent-steps/s  "
+                  f"rollout {row['rollout_s']:.3f} s  update {row['update_s']:.3f} s", flush=True)
     return rows
 
 

@@ -30,14 +30,15 @@ def machine() -> dict:
 
 
 def measure(model, preset: str, n: int, sets: dict, device: str = "cpu", warmup: int = 1, repeats: int = 5,
-            backend: str | None = None) -> dict:
+            backend: str | None = None, lean: str | None = None) -> dict:
     """One row: the median over ``repeats`` iterations (after ``warmup``) of a trainer with ``n`` replicas,
     every type training and every action allowed. ``preset="none"``: the train section's own settings
-    (the paper's); ``backend``: the environment backend (default: the settings')."""
+    (the paper's); ``backend``: the environment backend (default: the settings'); ``lean``: the rollout's
+    ``lean`` setting (default: the settings', "auto")."""
     from econdsl.trainer.config import build_layers
     from econdsl.trainer.trainer import Trainer
 
-    cli = {"envs": n, "device": device} | ({"backend": backend} if backend else {})
+    cli = {"envs": n, "device": device} | ({"backend": backend} if backend else {}) | ({"lean": lean} if lean else {})
     layers = build_layers(model.resolved, None if preset == "none" else preset, sets, cli)
     cfg = layers.config
     cfg.curriculum = False  # every type trains, every action allowed: the costliest iteration
@@ -53,7 +54,7 @@ def measure(model, preset: str, n: int, sets: dict, device: str = "cpu", warmup:
         "bench": "train", "model": model.resolved.name, "preset": preset, "envs": n,
         "steps_per_iteration": trainer.steps, "epochs": cfg.epochs, "minibatches": cfg.minibatches,
         "hidden": list(cfg.hidden), "threads": torch.get_num_threads(), "device": device,
-        "backend": cfg.backend,
+        "backend": cfg.backend, "lean": trainer.lean, "analytics_every": cfg.series_every(),
         "env_steps_per_s": round(eps, 1), "agent_steps_per_s": round(eps * agents, 1),
         "rollout_s": round(statistics.median(r["time/rollout_s"] for r in runs), 4),
         "update_s": round(statistics.median(r["time/update_s"] for r in runs), 4),
@@ -69,6 +70,7 @@ def main() -> None:
     ap.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--backend", default=None, choices=["torch", "triton"], help="environment backend")
+    ap.add_argument("--lean", default=None, choices=["auto", "on", "off"], help="the lean rollout (default: auto)")
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--out", type=Path, default=None, help="append JSON rows to this file")
@@ -80,7 +82,7 @@ def main() -> None:
     sets = dict(s.split("=", 1) for s in args.sets)
     rows = []
     for n in args.envs:
-        row = measure(model, args.preset, n, sets, args.device, args.warmup, args.repeats, args.backend)
+        row = measure(model, args.preset, n, sets, args.device, args.warmup, args.repeats, args.backend, args.lean)
         rows.append(row)
         print(json.dumps(row, ensure_ascii=False), flush=True)
     if args.out is not None:

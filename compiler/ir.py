@@ -351,6 +351,21 @@ class Program:
     def obs_dim(self, agent: str) -> int:
         return sum(len(o.labels) for o in self.obs_outputs(agent))
 
+    def obs_shared_columns(self, agent: str) -> list[int]:
+        """The observation columns of ``agent`` that are the same for every member of the type (items
+        without an aligned axis: the global state, constants, one-hots of member-independent values), so
+        that a consumer may keep them once per replica. Every column of a singleton type is shared."""
+        table = self.observe.table()
+        out: list[int] = []
+        col = 0
+        for o in self.obs_outputs(agent):
+            op = table.get(o.value)
+            aligned = [d for d in (op.dims if op is not None else ()) if d not in o.features]
+            if not aligned:
+                out += range(col, col + len(o.labels))
+            col += len(o.labels)
+        return out
+
     def canonical(self, dims: set[str] | tuple[str, ...]) -> tuple[str, ...]:
         return canonical(self.populations, dims)
 

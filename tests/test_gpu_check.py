@@ -42,6 +42,7 @@ def test_dry_run_writes_every_section(tmp_path):
     assert all(r["env_steps_per_s"] > 0 for r in by["step"])
     assert {(r["settings"], r["backend"]) for r in by["train"]} == \
         {(s, b) for s in ("paper", "quick") for b in ("triton", "torch")}
+    assert {r["lean"] for r in by["train"] if (r["settings"], r["backend"]) == ("quick", "triton")} == {True, False}
     (run,) = by["run"]
     assert run["exit"] == 0 and run["iterations"] == 1
     assert {"mean reward Consumer", "mean reward Firm", "mean reward Government"} <= set(run["outcomes"])

@@ -38,6 +38,10 @@ Results:
 - ``step_observe(bufs, actions, t, consts, rng=None)`` → ``(StepResult, obs)`` where ``obs`` observes the *next*
   states at ``t + 1``. The default composes ``step`` and ``observe``; backends may fuse. With stages the
   next period's later stages are not known yet: their rows are computed from zero actions.
+- ``observe_split`` / ``step_observe_split``: the same observations with each agent type's columns split
+  as ``(shared, own)``: ``shared`` ``[E, n_shared]`` the columns ``Program.obs_shared_columns`` names (the
+  same for every member: written once per replica), ``own`` ``[E, n_agents, obs_dim - n_shared]`` the
+  others, each in column order. The default slices the whole rows; backends may write the parts directly.
 
 Functions never modify their input tensors. Device and dtype are fixed at compile time.
 """
@@ -90,6 +94,16 @@ class CompiledProgram:
         nxt.update(res.states)
         return res, self.observe(nxt, t + 1, consts)
 
+    def observe_split(self, bufs: Mapping[str, Tensor], t: Tensor, consts: Mapping[str, Tensor],
+                      actions: Mapping[str, Tensor] | None = None) -> dict[str, tuple[Tensor, Tensor]]:
+        return split_observations(self.program, self.observe(bufs, t, consts, actions))
+
+    def step_observe_split(self, bufs: Mapping[str, Tensor], actions: Mapping[str, Tensor], t: Tensor,
+                           consts: Mapping[str, Tensor], rng: Tensor | None = None
+                           ) -> tuple[StepResult, dict[str, tuple[Tensor, Tensor]]]:
+        res, obs = self.step_observe(bufs, actions, t, consts, rng)
+        return res, split_observations(self.program, obs)
+
     def period_actions(self, actions: Mapping[str, Tensor] | None, n_envs: int) -> dict[str, Tensor]:
         """``actions`` of a staged program's period so far, with zeros for every agent type not given (the
         observation rows that would read them belong to agent types that have not acted yet)."""
@@ -105,6 +119,17 @@ class CompiledProgram:
     def sources(self) -> dict[str, str]:
         """Generated source files (file name -> text), for ``econdsl compile -o DIR``; {} if none."""
         return {}
+
+
+def split_observations(program: Program, obs: Mapping[str, Tensor]) -> dict[str, tuple[Tensor, Tensor]]:
+    """Whole observation rows ``{agent: [E, n, obs_dim]}`` → ``{agent: (shared [E, n_shared], own [E, n, n_own])}``
+    (see ``observe_split``): the shared columns read from each replica's first member."""
+    out = {}
+    for a, x in obs.items():
+        shared = program.obs_shared_columns(a)
+        own = [k for k in range(x.shape[-1]) if k not in set(shared)]
+        out[a] = (x[:, 0, shared], x[:, :, own])
+    return out
 
 
 # name -> module path (relative to this package) with a `compile_program` function

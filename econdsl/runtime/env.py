@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from ..compiler.backends import CompiledProgram, compile_program
+from ..compiler.backends import CompiledProgram, compile_program, split_observations
 from ..compiler.ir import real_key
 from ..compiler.philox import rng_words
 from .allocator import tune_allocator
@@ -43,14 +43,15 @@ class Env:
     ``real_key[type]`` (the actions key of a type's real tensor), ``stages`` (the agent types of each
     stage of a period; one stage without stages: a type of a later stage observes with
     :meth:`observe_stage`), ``obs_dim[type]``, ``obs_labels[type]`` (one label per
-    observation column), ``runtime_consts`` (names of the constants :meth:`set_const` may change),
+    observation column), ``obs_shared[type]`` (the columns that are the same for every member: the
+    global state), ``runtime_consts`` (names of the constants :meth:`set_const` may change),
     ``n_envs``, ``horizon``, ``device``, ``dtype``, ``program`` (the IR), ``compiled`` (the backend).
     """
 
     def __init__(self, model, n_envs: int, backend: str = "torch", device: str | torch.device = "cpu",
                  dtype: torch.dtype = torch.float32, seed: int = 0, accounting: bool = False,
                  final_obs: bool = False, quantities: bool = False, replicas: tuple[int, int] | None = None,
-                 **backend_opts: Any):
+                 split_obs: bool = False, **backend_opts: Any):
         # replicas = (first, total): these n_envs are replicas first..first+n_envs-1 of a run of ``total``
         # (one process's share, econdsl.scale.distributed); each draws exactly what it draws in the whole run
         if n_envs < 1:
@@ -63,6 +64,9 @@ class Env:
         # quantities=True: every step also computes the named quantities, for callers that read
         # Env.state after every step (the trainer's economy series); otherwise Env.state recomputes them
         self.quantities = quantities
+        # split_obs=True: reset and step return each type's observations as (shared [E, n_shared], own
+        # [E, n, n_own]) (obs_shared), the global state once per replica (the lean trainer)
+        self.split_obs = split_obs
         self.program = model.lean_program(accounting, quantities)
         p = self.program
         self.n_envs = int(n_envs)
@@ -93,6 +97,7 @@ class Env:
         self._lo_hi = {a: torch.tensor(self.action_bounds[a], dtype=dtype, device=self.device).T
                        for a in p.real_agents()}
         self.obs_dim: dict[str, int] = {a: p.obs_dim(a) for a in p.agents}
+        self.obs_shared: dict[str, list[int]] = {a: p.obs_shared_columns(a) for a in p.agents}
         self.obs_labels: dict[str, list[str]] = {
             a: [lab for o in p.obs_outputs(a) for lab in o.labels] for a in p.agents}
         self.runtime_consts: list[str] = list(p.runtime_consts)
@@ -129,7 +134,13 @@ class Env:
         self._pending = None
         if self._first_obs is None:
             self._first_obs = self.compiled.observe(self._bufs, self._ts[0], self._consts)
-        return self._unknown_later_stages({a: o.clone() for a, o in self._first_obs.items()})
+        return self._unknown_later_stages(self._first())
+
+    def _first(self) -> dict[str, Tensor]:
+        """A copy of the first observation of an episode (split with ``split_obs``)."""
+        if self.split_obs:
+            return split_observations(self.program, self._first_obs)  # gathers: copies
+        return {a: o.clone() for a, o in self._first_obs.items()}
 
     # ------------------------------------------------------------ stepping
     def _check_actions(self, actions: Mapping[str, Tensor]) -> dict[str, Tensor]:
@@ -167,7 +178,8 @@ class Env:
         ``actions[type]``: integer tensor [n_envs, n_agents, n_columns] (int64 or a smaller int dtype);
         for a type with continuous heads also ``actions[real_key[type]]``: float tensor [n_envs, n_agents,
         n_real_columns] of values, clipped into ``action_bounds[type]``.
-        Returns ``(obs, rewards, done, info)``: ``obs[type]`` [n_envs, n_agents, obs_dim], ``rewards[type]``
+        Returns ``(obs, rewards, done, info)``: ``obs[type]`` [n_envs, n_agents, obs_dim] (with ``split_obs``:
+        ``(shared [n_envs, n_shared], own [n_envs, n_agents, obs_dim - n_shared])``), ``rewards[type]``
         [n_envs, n_agents], ``done`` bool [n_envs], ``info`` a dict with ``t`` (the step just taken),
         ``externals`` (with ``accounting=True``) and ``final_obs`` (with ``final_obs=True`` at episode end).
         """
@@ -186,7 +198,11 @@ class Env:
                 info["final_obs"] = self.compiled.observe(nxt, self._ts[self._t + 1], self._consts)
             self._bufs = self._initial_bufs()
             self._t = 0
-            obs = {a: o.clone() for a, o in self._first_obs.items()}
+            obs = self._first()
+        elif self.split_obs:
+            res, obs = self.compiled.step_observe_split(self._bufs, acts, t, self._consts, rng)
+            self._bufs = {**self._params, **res.states}
+            self._t += 1
         else:
             res, obs = self.compiled.step_observe(self._bufs, acts, t, self._consts, rng)
             self._bufs = {**self._params, **res.states}
@@ -203,7 +219,9 @@ class Env:
         actions, which nobody has chosen yet: NaN until :meth:`observe_stage` computes them."""
         for agents in self.stages[1:]:
             for a in agents:
-                obs[a] = torch.full_like(obs[a], float("nan"))
+                x = obs[a]
+                obs[a] = tuple(torch.full_like(v, float("nan")) for v in x) if isinstance(x, tuple) else \
+                    torch.full_like(x, float("nan"))
         return obs
 
     def observe_stage(self, actions: Mapping[str, Tensor], stage: int) -> dict[str, Tensor]:

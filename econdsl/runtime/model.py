@@ -94,7 +94,8 @@ class Model:
         Options: ``compile=True`` (torch backend: wrap the step in ``torch.compile``),
         ``accounting=True`` (also compute the ``accounting`` externals each step, in ``info``),
         ``final_obs=True`` (``info["final_obs"]`` holds the last observation of ending episodes).
-        ``quantities=True`` (every step also computes the named step quantities that ``Env.state`` shows).
+        ``quantities=True`` (every step also computes the named step quantities that ``Env.state`` shows),
+        ``split_obs=True`` (observations as ``(shared, own)`` per type: the global state once per replica).
         """
         from .env import Env
 

@@ -96,6 +96,16 @@ class TrainConfig:
     """Write a checkpoint every this many iterations (and always at the end and on Ctrl-C)."""
     log_every: int = 1
     """Write a metrics row every this many iterations."""
+    lean: str = "auto"
+    """The rollout's layout: "on" (actions in the narrowest integer type of their grids, the global part
+    of the observations once per replica, no step quantities in the environment's step: the economy
+    series come from ``analytics_every``), "off" (int64 actions, whole observation rows, quantities in
+    every step), or "auto" (on with ``device = "cuda"``, off on the CPU). Both give the same numbers up to
+    float rounding (the order of the first layer's sums)."""
+    analytics_every: int = 0
+    """Collect the economy series (the ``econ/…`` metrics and plots) every this many iterations (and on
+    the last); 0 means every iteration with ``lean`` off, and with it on iterations / 100 (at least 1,
+    rounded up to a multiple of ``log_every``), which keeps about 100 points on every plot."""
     eval_envs: int = 4
     """Replicas of the final evaluation rollout (one episode each); the series of replica 0 are plotted."""
     eval_greedy: bool = False
@@ -109,6 +119,19 @@ class TrainConfig:
     def value_clip_range(self) -> float:
         """The value clipping range actually used (``value_clip``, or ``clip`` when it is negative)."""
         return self.clip if self.value_clip < 0 else self.value_clip
+
+    def lean_rollout(self) -> bool:
+        """Whether the rollout uses the lean layout (``lean``; "auto": on CUDA)."""
+        return self.lean == "on" or (self.lean == "auto" and self.device == "cuda")
+
+    def series_every(self) -> int:
+        """Iterations between two collections of the economy series (``analytics_every`` resolved)."""
+        if self.analytics_every > 0:
+            return self.analytics_every
+        if not self.lean_rollout():
+            return 1
+        every = max(1, self.iterations // 100)
+        return -(-every // self.log_every) * self.log_every  # a multiple of log_every: logged rows carry them
 
     def get(self, name: str, agent: str) -> Any:
         """The value of a per-type field for ``agent``: its override if any, else the plain value."""
@@ -177,9 +200,10 @@ CHOICES = {
     "activation": ("relu", "tanh"),
     "device": ("cpu", "cuda"),
     "backend": ("torch", "triton"),
+    "lean": ("auto", "on", "off"),
 }
 _INT = {"iterations", "envs", "steps", "epochs", "minibatches", "seed", "threads", "checkpoint_every",
-        "log_every", "eval_envs"}
+        "log_every", "eval_envs", "analytics_every"}
 _BOOL = {"norm_adv", "eval_greedy", "curriculum", "shared_value", "entropy_per_head", "anneal_lr"}
 _STR = set(CHOICES)
 
@@ -279,6 +303,7 @@ LIMITS: dict[str, tuple[float, float, bool]] = {
     "iterations": (1, 10**9, False), "envs": (1, 1_000_000, False), "steps": (0, 1_000_000, False),
     "epochs": (1, 10_000, False), "minibatches": (1, 1_000_000, False), "seed": (0, 2**32 - 1, False),
     "threads": (0, 4096, False), "checkpoint_every": (1, 10**9, False), "log_every": (1, 10**9, False),
+    "analytics_every": (0, 10**9, False),
     "eval_envs": (1, 1_000_000, False), "lr": (0, math.inf, True), "reward_scale": (0, math.inf, True),
     "gamma": (0, 1, False), "gae_lambda": (0, 1, False), "clip": (0, math.inf, True),
     "value_clip": (-math.inf, math.inf, False), "value_coef": (0, math.inf, False),

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .policy import Action, TypePolicy
+from .policy import Action, SplitObs, TypePolicy, rows_of, take_rows
 
 
 def gae(rewards: torch.Tensor, values: torch.Tensor, dones: torch.Tensor, last_value: torch.Tensor,
@@ -51,8 +51,8 @@ def monte_carlo(rewards: torch.Tensor, values: torch.Tensor, dones: torch.Tensor
 class Batch:
     """One type's training data, flattened over (steps, envs, agents)."""
 
-    obs: torch.Tensor  # [N, obs_dim] raw observations
-    actions: torch.Tensor  # [N, n_heads] int64
+    obs: torch.Tensor | SplitObs  # [N, obs_dim] raw observations (split in the lean layout)
+    actions: torch.Tensor  # [N, n_heads] int64 (lean: the grids' narrowest integer type)
     logp: torch.Tensor  # [N] log-probability under the rollout policy
     values: torch.Tensor  # [N] value predictions of the rollout
     advantages: torch.Tensor  # [N]
@@ -73,7 +73,7 @@ def batch_from(b, dones: torch.Tensor, scale: float, gamma: float, lam: float, r
     else:
         adv, ret = monte_carlo(r, v, d, last, gamma)
     reals = getattr(b, "reals", None)
-    return Batch(b.obs.flatten(0, 2), b.actions.reshape(T * E * n, -1), b.logp.reshape(-1),
+    return Batch(b.observations(), b.actions.reshape(T * E * n, -1), b.logp.reshape(-1),
                  v.reshape(-1), adv.reshape(-1), ret.reshape(-1),
                  None if reals is None else reals.reshape(T * E * n, -1), (T, n))
 
@@ -125,7 +125,7 @@ def update(policy: TypePolicy, optimizer: torch.optim.Optimizer, batch: Batch, m
     Raises :class:`NonFiniteUpdate` before a step that would write a NaN/inf into the weights (non-finite
     returns, loss or gradient norm), or when a step left a weight non-finite, so that no caller ever
     checkpoints such weights."""
-    n = batch.obs.shape[0] if shard is None else batch.obs.shape[0] // shard.envs * shard.total  # the whole run's
+    n = rows_of(batch.obs) if shard is None else rows_of(batch.obs) // shard.envs * shard.total  # the whole run's
     bad = _first_nonfinite([("returns", batch.returns), ("advantages", batch.advantages)])
     if shard is not None and shard.any(bad is not None):  # every process stops, not only the one that saw it
         bad = bad or "returns or advantages (of another process's replicas)"
@@ -145,7 +145,7 @@ def update(policy: TypePolicy, optimizer: torch.optim.Optimizer, batch: Batch, m
     stats: dict[str, torch.Tensor] = {}
     for _ in range(s.epochs):
         order = torch.randperm(n, generator=generator, device=generator.device if generator else "cpu")
-        order = order.to(batch.obs.device)
+        order = order.to(batch.logp.device)
         for k in range(s.minibatches):
             idx = order[k * mb:(k + 1) * mb] if s.minibatches > 1 else slice(None)
             count = n if s.minibatches == 1 else len(idx)  # samples of the whole minibatch
@@ -156,13 +156,13 @@ def update(policy: TypePolicy, optimizer: torch.optim.Optimizer, batch: Batch, m
                 """The mean over the whole minibatch of per-sample ``x`` (this process's share of it)."""
                 return x.mean() if shard is None else x.sum() / count
 
-            share = 1.0 if shard is None else batch.obs[idx].shape[0] / count  # of a per-minibatch term
+            share = 1.0 if shard is None else batch.logp[idx].shape[0] / count  # of a per-minibatch term
             if batch.reals is None:
-                logp_all, value = policy(batch.obs[idx], mask)
+                logp_all, value = policy(take_rows(batch.obs, idx), mask)
                 logp = policy.log_prob(logp_all, batch.actions[idx])
                 gauss = None
             else:  # continuous heads too: the joint log-probability and entropy of every head
-                dist, value = policy.dist(batch.obs[idx], mask)
+                dist, value = policy.dist(take_rows(batch.obs, idx), mask)
                 logp_all = dist.logp
                 logp = policy.action_log_prob(dist, Action(batch.actions[idx], batch.reals[idx]))
                 gauss = policy.real_entropy(dist)  # [n_real]

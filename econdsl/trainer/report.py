@@ -241,7 +241,10 @@ def training_figures(rows: list[dict[str, str]], types: list[str], info: dict[st
         v = _column(rows, c)
         if _duplicate(v, seen):
             continue
-        by_group.setdefault(view.group(name), []).append(Panel(view.label(name).title(), v, kind="curve", x=it))
+        # a lean run collects the series every `analytics_every` iterations: the curve joins those points
+        kept = ~np.isnan(v)
+        by_group.setdefault(view.group(name), []).append(
+            Panel(view.label(name).title(), v[kept], kind="curve", x=it[kept]))
     cur = [c for c in rows[0] if c.startswith("curriculum/")]
     for c in cur:
         name = c[len("curriculum/"):]

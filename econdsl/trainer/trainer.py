@@ -63,8 +63,11 @@ def _unbounded(decl: ast.Node) -> bool:
 class Trainer:
     """Policies, optimisers, curriculum and the environment of one run."""
 
-    def __init__(self, model, cfg: TrainConfig, curriculum_consts: dict[str, float] | None = None, shard=None):
-        # shard (econdsl.scale.distributed.Shard): this process runs only its share of the cfg.envs replicas
+    def __init__(self, model, cfg: TrainConfig, curriculum_consts: dict[str, float] | None = None, shard=None,
+                 dtype: torch.dtype = torch.float32):
+        """``shard`` (econdsl.scale.distributed.Shard): this process runs only its share of the cfg.envs
+        replicas. ``dtype``: of the environment, the policies and the rollout (float64 for tests that
+        compare two runs' arithmetic without float32 rounding flipping a sampled action)."""
         self.model, self.cfg, self.shard = model, cfg, shard
         self.resolved: Resolved = model.resolved
         if cfg.threads > 0:
@@ -72,10 +75,15 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.device = torch.device(cfg.device)
         _check_rollout_size(self.resolved, cfg)
+        # lean: the step computes no quantities; Env.state computes them on the iterations that collect them
+        self.lean = cfg.lean_rollout()
         try:
             share = {} if shard is None else {"replicas": (shard.first, shard.total)}
+            if self.lean:
+                share["split_obs"] = True
             self.env = model.env(cfg.envs if shard is None else shard.envs, backend=cfg.backend, device=cfg.device,
-                                 seed=cfg.seed, quantities=bool(tracked_series(self.resolved)), **share)
+                                 seed=cfg.seed, dtype=dtype,
+                                 quantities=bool(tracked_series(self.resolved)) and not self.lean, **share)
         except Exception as e:  # noqa: BLE001 - torch, Triton (InterpreterError) and import failures alike
             raise ConfigError(f"cannot build the {cfg.backend} environment on {cfg.device}: {e!r}") from None
         self.types: list[str] = list(self.env.agent_types)
@@ -97,7 +105,10 @@ class Trainer:
             scales = feature_scales(labels, parse_scales(cfg.obs_scale)) if cfg.obs_norm == "scaled" else None
             pol = TypePolicy(self.env.obs_dim[a], list(self.env.action_nvec[a]), cfg.hidden, cfg.obs_norm,
                              cfg.obs_clip, digits, cfg.activation, cfg.shared_value, scales,
-                             n_real=len(self.env.action_bounds[a])).to(self.device)
+                             n_real=len(self.env.action_bounds[a]),
+                             shared_columns=getattr(self.env, "obs_shared", {}).get(a)).to(self.device)
+            if dtype != torch.float32:  # float64 (tests): .to(float32) would narrow the float64 statistics
+                pol = pol.to(dtype)
             self.policies[a] = pol
             self.optimizers[a] = torch.optim.Adam(pol.parameters(), lr=cfg.get("lr", a), eps=1e-5)
         self.generator = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
@@ -106,7 +117,7 @@ class Trainer:
         self.env_steps = 0
         self._obs: dict[str, torch.Tensor] | None = None
         self._buf: RolloutBuffer | None = None
-        self._dtype = torch.float32
+        self._dtype = dtype
 
     # ---------------------------------------------------------------- checkpoint state
 
@@ -160,10 +171,14 @@ class Trainer:
         if self._obs is None or self.episodic:
             self._obs = self.env.reset()
         if self._buf is None:
-            self._buf = new_buffer(self.env, self.steps, self.series_names, self.device, self._dtype)
+            self._buf = new_buffer(self.env, self.steps, self.series_names, self.device, self._dtype, self.lean)
         buf = self._buf
-        self._obs = collect(self.env, self.policies, masks, self._obs, buf, self.generator, self.bounds(e), self.shard)
-        self._check_finite(buf, e)
+        series = self.collects_series(e)
+        for a in self.types:
+            self.policies[a].norm.prepare(self._dtype)  # before the rollout: it then reads nothing back
+        self._obs = collect(self.env, self.policies, masks, self._obs, buf, self.generator, self.bounds(e), self.shard,
+                            series=series)
+        self._check_finite(buf, e, series)
         t_roll = time.perf_counter()
         metrics: dict[str, float] = {"iteration": e, "env_steps": 0.0}
         for a in self.types:
@@ -197,11 +212,7 @@ class Trainer:
             for k, val in stats.items():
                 metrics[f"{a}/{k}"] = val
         for a in self.types:
-            obs = buf.types[a].obs.flatten(0, -2)
-            if self.shard is None:
-                self.policies[a].norm.update(obs)  # also for width 0
-            else:
-                self.policies[a].norm.update(obs, self.shard)
+            self.policies[a].update_norm(buf.types[a].observations(), self.shard)  # also for width 0
         t_end = time.perf_counter()
         n_steps = self.steps * cfg.envs
         self.env_steps += n_steps
@@ -214,7 +225,7 @@ class Trainer:
         })
         for name, value in consts.items():
             metrics[f"curriculum/{name}"] = value
-        if self.series_names:
+        if self.series_names and series:
             means = buf.series.mean(0)
             if self.shard is not None:  # each process's means are over its replicas: weigh them by their count
                 means = self.shard.sum(means * (self.shard.envs / self.shard.total))
@@ -227,6 +238,10 @@ class Trainer:
         with ``anneal_lr`` (a function of ``e`` only, so a resumed run continues the schedule)."""
         lr = self.cfg.get("lr", agent)
         return lr * max(0.0, 1.0 - e / self.cfg.iterations) if self.cfg.anneal_lr else lr
+
+    def collects_series(self, e: int) -> bool:
+        """Whether iteration ``e`` collects the economy series (every ``analytics_every``-th and the last)."""
+        return bool(self.series_names) and (e % self.cfg.series_every() == 0 or e == self.cfg.iterations - 1)
 
     def _heads_with_choice(self, a: str) -> list[tuple[str, list[int], int]]:
         """(name, action columns, choices) of each action head of ``a`` that has more than one choice."""
@@ -255,7 +270,7 @@ class Trainer:
 
     # ---------------------------------------------------------------- errors
 
-    def _check_finite(self, buf: RolloutBuffer, e: int) -> None:
+    def _check_finite(self, buf: RolloutBuffer, e: int, series: bool = True) -> None:
         finite = finite_flags(buf)
         if self.shard is not None:  # every process stops together (the first bad one is named where it is seen)
             if not self.shard.any(not bool(finite.all())):
@@ -269,7 +284,10 @@ class Trainer:
         t, k, what = bad
         a = self.types[k]
         kind = "reward" if what == 0 else "observation"
-        where = self._first_nonfinite_equation(buf)
+        where = self._first_nonfinite_equation(buf) if series else (
+            f"the economy series were not collected at this iteration (`analytics_every` = "
+            f"{self.cfg.series_every()}); set `analytics_every = 1` to find the first equation with a "
+            f"non-finite value")
         decl = next((d for d in self.resolved.agents[a].decls
                      if isinstance(d, ast.Reward if kind == "reward" else ast.Observe)), None)
         src = f" ({decl.span}: `{_source_line(self.resolved, decl.span)}`)" if decl is not None else ""

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import torch
 from econdsl.compiler import cache
-from econdsl.compiler.backends import compile_program
+from econdsl.compiler.backends import CompiledProgram, compile_program, split_observations
 from econdsl.compiler.ir import Program, real_key
 from econdsl.compiler.philox import rng_words
 
@@ -141,6 +141,15 @@ def lockstep(program: Program, backend: str, dtype: torch.dtype, n_envs: int = 3
         own = got.observe({**cast(bufs), **out.states}, t_dev + 1, consts)
         for agent in own:
             yield f"step {step} fused obs {agent}", fused_obs[agent], own[agent], own[agent].abs()
+        if type(got).step_observe_split is not CompiledProgram.step_observe_split:
+            # a backend that writes split observations itself (the lean rollout's): the same columns
+            _, split = got.step_observe_split(cast(bufs), put(actions), t_dev, consts,
+                                              rng_words(seed, step, n_envs).to(device))
+            whole = split_observations(program, own)
+            for agent in own:
+                for k, part in enumerate(("shared", "own")):
+                    yield (f"step {step} split obs {agent} {part}", split[agent][k], whole[agent][k],
+                           whole[agent][k].abs())
         obs_got = got.observe(cast({**bufs, **res.states}), t_dev + 1, consts)
         for agent in obs:
             yield f"step {step} obs {agent}", obs_got[agent], obs[agent], obs_mag[agent]
