@@ -57,12 +57,14 @@ def time_steps(step, actions: list, steps: int, repeats: int, warmup: int,
 
 
 def bench_model(path: str, envs: int, mode: str, dtype: torch.dtype, steps: int, repeats: int,
-                action_dtype: torch.dtype, backend: str = "torch", device: str = "cpu") -> dict:
+                action_dtype: torch.dtype, backend: str = "torch", device: str = "cpu", split: bool = False) -> dict:
     import econdsl
 
     model = econdsl.load(path)
     t0 = time.perf_counter()
     opts = {"compile": True} if mode == "compiled" else {}
+    if split:  # the lean trainer's observations: the shared columns once per replica (Env split_obs)
+        opts["split_obs"] = True
     env = model.env(envs, backend=backend, device=device, dtype=dtype, **opts)
     gen = torch.Generator().manual_seed(0)
     actions = [{a: x.to(action_dtype) for a, x in env.random_actions(gen).items()} for _ in range(16)]
@@ -71,7 +73,7 @@ def bench_model(path: str, envs: int, mode: str, dtype: torch.dtype, steps: int,
     times = time_steps(env.step, actions, steps, repeats, warmup=min(steps, 20), device=device)
     agents = sum(env.n_agents.values())
     r = row("econdsl", path, envs, mode, dtype, times, agents, setup, action_dtype)
-    r.update(backend=backend, device=device)
+    r.update(backend=backend, device=device, obs="split" if split else "whole")
     return r
 
 
@@ -206,7 +208,11 @@ def main() -> None:
     ap.add_argument("--envs", type=int, nargs="+", default=[64, 1024, 4096, 16384])
     ap.add_argument("--modes", nargs="+", default=["eager", "compiled"], choices=["eager", "compiled"])
     ap.add_argument("--dtype", default="float32", choices=["float32", "float64"])
-    ap.add_argument("--action-dtype", default="int64", choices=["int64", "int32", "int16", "int8"])
+    ap.add_argument("--action-dtype", nargs="+", default=["int64"], choices=["int64", "int32", "int16", "int8"],
+                    help="several: each size and mode measured with each")
+    ap.add_argument("--obs", nargs="+", default=["whole"], choices=["whole", "split"],
+                    help="observations as whole rows, or split (the lean rollout's Env(split_obs=True)); several: "
+                         "each measured, one after the other")
     ap.add_argument("--steps", type=int, default=50)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
@@ -220,7 +226,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     dtype = getattr(torch, args.dtype)
-    adt = getattr(torch, args.action_dtype)
+    adts = [getattr(torch, a) for a in args.action_dtype]
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         sys.exit("no CUDA device: the GPU benchmark is skipped")
     info = machine()
@@ -234,13 +240,16 @@ def main() -> None:
     for envs in args.envs:
         steps = max(10, min(args.steps, int(args.steps * 1024 / envs) or 10))
         if args.baseline:
-            r = bench_handwritten(envs, dtype, steps, args.repeats, adt)
+            r = bench_handwritten(envs, dtype, steps, args.repeats, adts[0])
             print(json.dumps(r), flush=True)
             rows.append(r)
         for mode in args.modes:
-            r = bench_model(args.model, envs, mode, dtype, steps, args.repeats, adt, args.backend, args.device)
-            print(json.dumps(r), flush=True)
-            rows.append(r)
+            for adt in adts:
+                for obs in args.obs:
+                    r = bench_model(args.model, envs, mode, dtype, steps, args.repeats, adt, args.backend,
+                                    args.device, obs == "split")
+                    print(json.dumps(r), flush=True)
+                    rows.append(r)
     info["loadavg_1m_at_end"] = round(os.getloadavg()[0], 2)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

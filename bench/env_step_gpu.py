@@ -130,9 +130,11 @@ def bench_size(model, n_envs: int, args, dtype: torch.dtype, act_dtype: torch.dt
     init = lean.init(n_envs, uniforms, consts)
     state = {"bufs": dict(init)}
 
-    def chained(compiled, fused: bool = False) -> Callable[[], None]:
+    def chained(compiled, fused: bool = False, split: bool = False) -> Callable[[], None]:
         def run() -> None:
-            if fused:
+            if split:  # the lean rollout's: the observations' shared columns once per replica
+                res, _ = compiled.step_observe_split(state["bufs"], acts, t, consts)
+            elif fused:
                 res, _ = compiled.step_observe(state["bufs"], acts, t, consts)
             else:
                 res = compiled.step(state["bufs"], acts, t, consts)
@@ -142,6 +144,7 @@ def bench_size(model, n_envs: int, args, dtype: torch.dtype, act_dtype: torch.dt
     modes: dict[str, Callable[[], None]] = {
         "triton_step": chained(lean),
         "triton_step_observe": chained(lean, fused=True),
+        "triton_step_observe_split": chained(lean, split=True),
         "triton_step_quantities": lambda: full.step(state["bufs"], acts, t, consts),
         "torch_step": chained(base),
     }
@@ -152,11 +155,22 @@ def bench_size(model, n_envs: int, args, dtype: torch.dtype, act_dtype: torch.dt
         with torch.cuda.graph(graph):
             lean.step(init, acts, t, consts)
         modes["triton_graph"] = graph.replay
+        lean.step_observe_split(init, acts, t, consts)  # the same for the step with split observations
+        torch.cuda.synchronize()
+        graph_split = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph_split):
+            lean.step_observe_split(init, acts, t, consts)
+        modes["triton_graph_observe_split"] = graph_split.replay
     if args.env:
         env = model.env(n_envs, backend="triton", device=device, dtype=dtype, **opts)
         env.reset()
         env_acts = {a: x.long() for a, x in acts.items()}
         modes["env_triton"] = lambda: env.step(env_acts)
+        # the lean trainer's environment: split observations, actions in their narrowest type, no quantities
+        env_lean = model.env(n_envs, backend="triton", device=device, dtype=dtype, split_obs=True, **opts)
+        env_lean.reset()
+        lean_acts = {a: x.to(torch.int8) for a, x in acts.items()}
+        modes["env_triton_lean"] = lambda: env_lean.step(lean_acts)
 
     rows = []
     for mode, fn in modes.items():

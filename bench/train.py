@@ -8,6 +8,7 @@ updates, normaliser), plus the rollout and update times. One JSON row per size.
 
     python bench/train.py --envs 64 256 1024 --out bench/results/train_rbc_open.json
     python bench/train.py --preset none --device cuda --envs 1024 4096   # paper-scale settings on a GPU
+    python bench/train.py --envs 64 256 1024 --lean off on   # the full and the lean rollout side by side
 """
 
 from __future__ import annotations
@@ -70,7 +71,9 @@ def main() -> None:
     ap.add_argument("--set", dest="sets", action="append", default=[], metavar="NAME=VALUE")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--backend", default=None, choices=["torch", "triton"], help="environment backend")
-    ap.add_argument("--lean", default=None, choices=["auto", "on", "off"], help="the lean rollout (default: auto)")
+    ap.add_argument("--lean", nargs="+", default=[None], choices=["auto", "on", "off"],
+                    help="the rollout's lean setting (default: the settings'); several: each size measured with "
+                         "each, one after the other (side by side in one run)")
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--out", type=Path, default=None, help="append JSON rows to this file")
@@ -82,9 +85,10 @@ def main() -> None:
     sets = dict(s.split("=", 1) for s in args.sets)
     rows = []
     for n in args.envs:
-        row = measure(model, args.preset, n, sets, args.device, args.warmup, args.repeats, args.backend, args.lean)
-        rows.append(row)
-        print(json.dumps(row, ensure_ascii=False), flush=True)
+        for lean in args.lean:
+            row = measure(model, args.preset, n, sets, args.device, args.warmup, args.repeats, args.backend, lean)
+            rows.append(row)
+            print(json.dumps(row, ensure_ascii=False), flush=True)
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         with open(args.out, "a", encoding="utf-8") as f:

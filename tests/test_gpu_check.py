@@ -38,7 +38,8 @@ def test_dry_run_writes_every_section(tmp_path):
         assert sorted(r["model"] for r in by["check"] if r["backend"] == backend) == models
     assert all(r["ok"] for r in by["check"])
     modes = {r["mode"] for r in by["step"]}
-    assert {"triton_step", "triton_step_observe", "torch_step", "env_triton"} <= modes
+    assert {"triton_step", "triton_step_observe", "triton_step_observe_split", "torch_step", "env_triton",
+            "env_triton_lean"} <= modes
     assert all(r["env_steps_per_s"] > 0 for r in by["step"])
     assert {(r["settings"], r["backend"]) for r in by["train"]} == \
         {(s, b) for s in ("paper", "quick") for b in ("triton", "torch")}

@@ -161,6 +161,15 @@ class TritonProgram(CompiledProgram):
                for a, shape in self._obs_shapes.items()}
         return obs, [obs[a] for a in plan.obs]
 
+    def _obs_split(self, plan: KernelPlan, n_envs: int) -> tuple[dict[str, tuple[Tensor, Tensor]], list[Tensor]]:
+        """Split observation tensors (see ``CompiledProgram.observe_split``) and the kernel's arguments."""
+        obs = {}
+        for a, (n, d) in self._obs_shapes.items():
+            k = len(self.program.obs_shared_columns(a))
+            obs[a] = (torch.empty(n_envs, k, dtype=self.dtype, device=self.device),
+                      torch.empty(n_envs, n, d - k, dtype=self.dtype, device=self.device))
+        return obs, [x for a in plan.obs for x in obs[a]]
+
     def _launch(self, name: str, n_envs: int, args: list[Any], **meta: Any) -> None:
         kernel = getattr(self.module, name)
         kernel[(n_envs,)](*args, n_envs, DT=self.tl_dtype, num_warps=self.num_warps, **meta)
@@ -229,6 +238,32 @@ class TritonProgram(CompiledProgram):
         flats, fargs = self._flat(plan, n_envs, self.write_q)
         obs, oargs = self._obs(plan, n_envs)
         self._launch("k_step_observe", n_envs, [*args, *fargs, *oargs], WRITE_Q=self.write_q)
+        return self._step_result(self._views(plan, flats, n_envs, self.write_q), bufs), obs
+
+    def observe_split(self, bufs: Mapping[str, Tensor], t: Tensor, consts: Mapping[str, Tensor],
+                      actions: Mapping[str, Tensor] | None = None) -> dict[str, tuple[Tensor, Tensor]]:
+        plan = self.printed.kernels["k_observe_split"]
+        n_envs = t.shape[0]
+        args = self._inputs(plan, bufs, t, consts)
+        if plan.actions:  # a staged program: later stages observe the period's earlier actions
+            args += self._actions(plan, self.period_actions(actions, n_envs))
+        obs, oargs = self._obs_split(plan, n_envs)
+        flats, fargs = self._flat(plan, n_envs, True)
+        self._launch("k_observe_split", n_envs, [*args, *self._tables(), *fargs, *oargs])
+        return obs
+
+    def step_observe_split(self, bufs: Mapping[str, Tensor], actions: Mapping[str, Tensor], t: Tensor,
+                           consts: Mapping[str, Tensor], rng: Tensor | None = None
+                           ) -> tuple[StepResult, dict[str, tuple[Tensor, Tensor]]]:
+        if self.program.stages:  # the next period's stages: observe from zero actions (backends/__init__.py)
+            res = self.step(bufs, actions, t, consts, rng)
+            return res, self.observe_split({**bufs, **res.states}, t + 1, consts)
+        plan = self.printed.kernels["k_step_observe_split"]
+        n_envs = t.shape[0]
+        args = self._step_args(plan, bufs, actions, t, consts, rng)
+        flats, fargs = self._flat(plan, n_envs, self.write_q)
+        obs, oargs = self._obs_split(plan, n_envs)
+        self._launch("k_step_observe_split", n_envs, [*args, *fargs, *oargs], WRITE_Q=self.write_q)
         return self._step_result(self._views(plan, flats, n_envs, self.write_q), bufs), obs
 
     def sources(self) -> dict[str, str]:

@@ -82,6 +82,7 @@ class KernelPlan:
     actions: list[str] = field(default_factory=list)  # action tensors read: agent type, or ir.real_key of one
     slots: list[Slot] = field(default_factory=list)
     obs: list[str] = field(default_factory=list)  # agent types with an observation tensor argument
+    obs_split: bool = False  # two observation arguments per type: shared [E, n_shared] and own [E, n, n_own]
     flat_sizes: dict[str, int] = field(default_factory=dict)  # cls -> per-env elements (all slots)
     flat_sizes_noq: dict[str, int] = field(default_factory=dict)  # same without quantities
 
@@ -590,17 +591,19 @@ class _KernelWriter:
             val = self.as_f(var)
         self.emit(f"tl.store({ptr} + {s.offset} * E64 + e * {s.numel} + {self.offset(dims)}, {val}{mask})", comment)
 
-    def store_obs(self, out: Output, var: str, obs_ptr: str, col: int, width: int) -> None:
+    def store_obs(self, out: Output, var: str, obs_ptr: str, col: int, width: int, once: bool = False) -> None:
         """Store one observation item into rows ``[e, m, col:col + len(labels)]``.
 
         Feature axes (``out.features``) are flattened row-major; a dim of the value that is not a feature
         (at most the agent's own population) is aligned with the row. When the agent's own population is
-        a feature axis (every firm sees all prices), the rows get one extra leading axis of their own."""
+        a feature axis (every firm sees all prices), the rows get one extra leading axis of their own.
+        ``once``: an item the same for every member, stored once per replica into ``[e, col:…]`` of a
+        shared block of ``width`` columns (the split observations)."""
         agent = out.name
-        adims = self.prog.agent_dims(agent)
+        adims = () if once else self.prog.agent_dims(agent)
         vdims = self.dims[var]
         feat = tuple(d for d in vdims if d in out.features)
-        n_ag = self.prog.n_agents(agent)
+        n_ag = 1 if once else self.prog.n_agents(agent)
         fstride = max(out.onehot, 1)
         fterms = []
         for d in reversed(feat):
@@ -675,17 +678,31 @@ class _KernelWriter:
             self.store_slot(s, var, dims, f"initial {out.name}")
         self.plan.flat_sizes = self.plan.flat_sizes_noq = dict(self.slots)
 
-    def outputs_obs(self, fn: Function, scope: str) -> None:
-        cols: dict[str, int] = {}
+    def outputs_obs(self, fn: Function, scope: str, split: bool = False) -> None:
+        """The observation rows; ``split``: each type's shared columns (``Program.obs_shared_columns``)
+        once per replica into its first argument ``[E, n_shared]``, the others into its second."""
+        cols: dict[tuple[str, bool], int] = {}
         for agent in self.prog.agents:
             if self.prog.obs_outputs(agent):
                 self.plan.obs.append(agent)
+        self.plan.obs_split = split
+        shared = {a: set(self.prog.obs_shared_columns(a)) for a in self.plan.obs} if split else {}
+        start: dict[str, int] = {}
         for out in fn.outputs:
             var = self.names[f"{scope}:{out.value}"]
-            ptr = f"po{self.plan.obs.index(out.name)}"
-            col = cols.get(out.name, 0)
-            self.store_obs(out, var, ptr, col, self.prog.obs_dim(out.name))
-            cols[out.name] = col + len(out.labels)
+            k = self.plan.obs.index(out.name)
+            first = start.get(out.name, 0)
+            start[out.name] = first + len(out.labels)
+            once = split and first in shared[out.name]
+            if not split:
+                ptr, width = f"po{k}", self.prog.obs_dim(out.name)
+            elif once:
+                ptr, width = f"po{2 * k}", len(shared[out.name])
+            else:
+                ptr, width = f"po{2 * k + 1}", self.prog.obs_dim(out.name) - len(shared[out.name])
+            col = cols.get((out.name, once), 0)
+            self.store_obs(out, var, ptr, col, width, once)
+            cols[(out.name, once)] = col + len(out.labels)
 
     # ------------------------------------------------------------------ assembly
     def text(self, write_q: bool) -> str:
@@ -694,7 +711,7 @@ class _KernelWriter:
             args.append("pk")
         if self.plan.slots:
             args += ["pof", "pob", "poi"]
-        args += [f"po{k}" for k in range(len(self.plan.obs))]
+        args += [f"po{k}" for k in range(len(self.plan.obs) * (2 if self.plan.obs_split else 1))]
         args += ["E", "DT: tl.constexpr"]
         if write_q:
             args.append("WRITE_Q: tl.constexpr")
@@ -763,33 +780,40 @@ class ModulePrinter:
         w.outputs_obs(prog.observe, "obs")
         kernels.append(w)
 
-        w = _KernelWriter(self, "k_step_observe", "The step fused with the observation of the next state at t + 1.")
-        w.ops(prog.step, "step")
-        w.outputs_step(prog.step, "step")
-        aliases = {("state", o.name): w.names[f"step:{o.value}"] for o in prog.step.outputs if o.kind == "state"}
-        for (src, nm), var in w.loaded.items():
-            if src in {"state", "param"} and (src, nm) not in aliases:
-                aliases[(src, nm)] = var
-            if src == "runtime_const":
-                aliases[(src, nm)] = var
-        w.lines.append("    # ---- observation of the next state (t + 1)")
-        for key in [k for k in w.loaded if k[0] == "time"]:
-            del w.loaded[key]  # the observation reads t + 1
-        w.ops(prog.observe, "obs", aliases=aliases, time_shift=True)
-        w.outputs_obs(prog.observe, "obs")
+        w = _KernelWriter(self, "k_observe_split", "Observation rows, the shared columns once per replica.")
+        w.ops(prog.observe, "obs")
+        w.outputs_obs(prog.observe, "obs", split=True)
         kernels.append(w)
+
+        for name, split in (("k_step_observe", False), ("k_step_observe_split", True)):
+            what = ", the shared columns once per replica" if split else ""
+            w = _KernelWriter(self, name, f"The step fused with the observation of the next state at t + 1{what}.")
+            w.ops(prog.step, "step")
+            w.outputs_step(prog.step, "step")
+            aliases = {("state", o.name): w.names[f"step:{o.value}"] for o in prog.step.outputs if o.kind == "state"}
+            for (src, nm), var in w.loaded.items():
+                if src in {"state", "param"} and (src, nm) not in aliases:
+                    aliases[(src, nm)] = var
+                if src == "runtime_const":
+                    aliases[(src, nm)] = var
+            w.lines.append("    # ---- observation of the next state (t + 1)")
+            for key in [k for k in w.loaded if k[0] == "time"]:
+                del w.loaded[key]  # the observation reads t + 1
+            w.ops(prog.observe, "obs", aliases=aliases, time_shift=True)
+            w.outputs_obs(prog.observe, "obs", split=split)
+            kernels.append(w)
 
         header = (f"# Triton kernels generated by econdsl from model {_safe(prog.model)} ({self.dtype}).\n"
                   "# Generated from the checked IR only; identifiers are mangled. Do not edit.\n")
         body = [header, PRELUDE]
         plans: dict[str, KernelPlan] = {}
         for w in kernels:
-            has_q = w.plan.name in {"k_step", "k_step_observe"}
+            has_q = w.plan.name in {"k_step", "k_step_observe", "k_step_observe_split"}
             body.append("\n\n" + w.text(write_q=has_q))
             plans[w.plan.name] = w.plan
         return ModuleSource("".join(body), plans, list(self.tables))
 
 
 def print_program(prog: Program, dtype: str = "float32") -> ModuleSource:
-    """Print ``prog`` as Triton source (four kernels, for ``dtype``) plus the plans the launcher needs."""
+    """Print ``prog`` as Triton source (six kernels, for ``dtype``) plus the plans the launcher needs."""
     return ModulePrinter(prog, dtype).print()

@@ -141,8 +141,9 @@ def lockstep(program: Program, backend: str, dtype: torch.dtype, n_envs: int = 3
         own = got.observe({**cast(bufs), **out.states}, t_dev + 1, consts)
         for agent in own:
             yield f"step {step} fused obs {agent}", fused_obs[agent], own[agent], own[agent].abs()
-        if type(got).step_observe_split is not CompiledProgram.step_observe_split:
+        if step == 0 and type(got).step_observe_split is not CompiledProgram.step_observe_split:
             # a backend that writes split observations itself (the lean rollout's): the same columns
+            # (on the first step: every item's store is checked once, at a fraction of the interpreter's time)
             _, split = got.step_observe_split(cast(bufs), put(actions), t_dev, consts,
                                               rng_words(seed, step, n_envs).to(device))
             whole = split_observations(program, own)
