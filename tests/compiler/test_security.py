@@ -49,7 +49,8 @@ end
 '''
 
 ALLOWED = {"import", "math", "torch", "def", "make", "DEV", "DT", "return", "E", "S", "A", "T", "K", "U",
-           "init", "step", "observe", "step_observe", "R", "None", "True", "False", "dtype", "device", "min", "max",
+           "init", "step", "observe", "step_observe", "observe_split", "step_observe_split", "R", "None", "True",
+           "False", "dtype", "device", "min", "max",
            "dim", "rounding_mode", "values", "nn", "functional", "one_hot", "expand", "reshape", "contiguous", "to",
            "sum", "prod", "mean", "amin", "amax", "where", "full", "zeros", "tensor", "arange", "einsum",
            "gather", "scatter_add_", "squeeze", "permute", "shape", "cat", "exp", "log", "sqrt", "abs", "floor",
