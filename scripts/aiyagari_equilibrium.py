@@ -1,4 +1,4 @@
-"""The exact stationary equilibrium of models/aiyagari.econ, the benchmark for its trained runs.
+"""The stationary equilibrium of models/aiyagari.econ, the benchmark for its trained runs.
 
 Reads β, α, δ, the chain P, the levels z and the savings grid from the model, then for a trial r:
 solves each household's problem by value-function iteration on an asset grid (the same choice set as the

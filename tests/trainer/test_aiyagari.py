@@ -10,8 +10,8 @@ economy has left the start:
 - the interest rate settles below 1/β − 1: its mean over the second half and the replicas lies below it
   by more than two standard errors (of the replicas' means), so the gap is not noise of one run.
 
-The exact equilibrium of this economy (value-function iteration on the same savings grid,
-scripts/aiyagari_equilibrium.py) has r* = 2.99 %; learned policies save a little less than the optimum,
+The equilibrium of this economy computed by value-function iteration on the same savings grid
+(scripts/aiyagari_equilibrium.py) has r* = 2.99 %; learned policies save a little less than the optimum,
 so the learned r lies between r* and 1/β − 1, and only the side the theory fixes is tested. Training
 200 iterations of 8 replicas × 50 periods × 50 households takes about 2 minutes of one CPU core, so one
 seed is tested; seeds 0, 1 and 2 were measured with the same criteria (docs/models.md: r = 3.63, 3.17
