@@ -9,11 +9,12 @@ from __future__ import annotations
 import math
 from statistics import NormalDist
 
-from .ir import ARITHMETIC, COMPARISONS, ELEMENTWISE, Function, Op, Output, canonical, population
+from .ir import ARITHMETIC, COMPARISONS, ELEMENTWISE, INT_LIMIT, Function, Op, Output, canonical, population
 
 
 def _is_int(v: float) -> bool:
-    return isinstance(v, (int, float)) and math.isfinite(v) and float(v) == int(v)
+    """A whole number that an "i" value can hold (larger ones stay "f": 1e38 is no int64 nor int32)."""
+    return isinstance(v, (int, float)) and math.isfinite(v) and float(v) == int(v) and abs(v) < INT_LIMIT
 
 
 def _pow(a: float, b: float) -> float:

@@ -33,7 +33,9 @@ observations and the agent axis of actions are over first roles; the ``per`` axi
 action head over the agent's own population is its second role (:func:`per_axis`).
 
 **Dtypes.** ``"f"`` real (the program's float dtype: float32 or float64), ``"b"`` boolean, ``"i"``
-integer (a member index of some population, or an integer constant). Arithmetic ops (add … ceil)
+integer (a member index of some population, or an integer constant), always of magnitude below
+:data:`INT_LIMIT` = 2^31 (Triton computes "i" in int32, torch in int64): a whole number beyond it is an
+``"f"`` constant. Arithmetic ops (add … ceil)
 take ``"f"`` arguments only (the lowering inserts ``float`` casts); comparisons take two arguments of
 the same dtype (``"f"`` or ``"i"``); ``and``/``or``/``not`` take ``"b"``; ``where(c, a, b)`` takes a
 ``"b"`` condition and ``a``, ``b`` of one dtype.
@@ -159,6 +161,7 @@ ARITHMETIC = {"add", "sub", "mul", "div", "pow", "neg", "min", "max", "log", "ex
 COMPARISONS = {"lt", "le", "gt", "ge", "eq", "ne"}
 LOGICAL = {"and", "or", "not"}
 REDUCTIONS = ("sum", "prod", "min", "max", "mean")
+INT_LIMIT = 2 ** 31  # every "i" value lies in (-INT_LIMIT, INT_LIMIT): Triton's int32
 OP_KINDS = ("const", "input", "action", "iota", "broadcast", "reduce", "gather", "lookup", "relabel", "random",
             *ELEMENTWISE)
 INPUT_SOURCES = ("state", "param", "runtime_const", "time", "uniform")

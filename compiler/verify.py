@@ -14,6 +14,7 @@ from .ir import (
     COMPARISONS,
     ELEMENTWISE,
     INPUT_SOURCES,
+    INT_LIMIT,
     LOGICAL,
     OUTPUT_KINDS,
     REDUCTIONS,
@@ -101,6 +102,9 @@ def _verify_function(prog: Program, fn: Function) -> list[str]:
                     bad(op, "array constant does not match its dims")
             elif op.dims != ():
                 bad(op, "scalar constant with dims")
+            if op.dtype == "i" and not all(float(x).is_integer() and abs(x) < INT_LIMIT
+                                           for x in (v if isinstance(v, tuple) else (v,))):
+                bad(op, f"integer constant {v} is not a whole number below 2^31 in magnitude")
         elif k == "input":
             src, name = op.attr("source"), op.attr("name")
             if src not in INPUT_SOURCES:

@@ -42,6 +42,9 @@ def comment(text: str) -> str:
 
 _TORCH_DTYPES = {"f": "DT", "b": "torch.bool", "i": "torch.int64"}  # IR dtype -> printed torch dtype
 
+FLOAT32_MAX = 3.4028234663852886e38
+
+
 def _num(v: float) -> str:
     if math.isnan(v):
         return "math.nan"
@@ -122,6 +125,10 @@ class Printer:
                 self.emit(op, "True" if v else "False", "scalar")
             elif op.dtype == "i":
                 self.emit(op, str(int(v)), "scalar")
+            elif math.isfinite(v) and abs(v) > FLOAT32_MAX:
+                # rounded to the program's dtype once (inf in float32, as Triton computes it): torch refuses
+                # a Python number beyond float32 in where, clamp and full on float32 tensors
+                self.emit(op, self.module_const(f"float(torch.tensor({_num(v)}, dtype=DT))"), "scalar")
             else:
                 self.emit(op, _num(v), "scalar")
             return
@@ -321,6 +328,10 @@ class Printer:
         elif k in _UNARY_FUNCS:
             self.emit(op, f"{_UNARY_FUNCS[k]}({args[0]})")
         elif k == "where":
+            if op.dtype == "f" and scal[1] and scal[2]:
+                # torch.where of two Python numbers computes in torch's default dtype (float32), not DT
+                v = float(self.ops[op.args[1]].attr("value"))
+                args[1] = self.module_const(f"torch.tensor({_num(v)}, dtype=DT, device=DEV)")
             self.emit(op, f"torch.where({args[0]}, {args[1]}, {args[2]})")
         elif k == "float":
             self.emit(op, f"{args[0]}.to(DT)")

@@ -62,3 +62,41 @@ def test_an_error_in_one_firm_observation_column_is_caught(column):
         assert not ok and ratio > GROWTH, ratio
         return
     raise AssertionError("no firm observation")
+
+
+BEYOND_FLOAT32 = """model beyond_float32
+horizon 4
+const huge = 1e39
+agent Firm[2] index i
+    action q in {1, 2}
+    observe t
+    reward r[i]
+end
+step
+    a = ifelse(t == 2, huge, 1)
+    b[i] = ifelse(t == 1, q[i], -huge)
+    c[i] = min(q[i], huge) + max(q[i], -huge) + clamp(q[i], -huge, huge)
+    r[i] = a + c[i]
+end
+end
+"""
+
+
+@pytest.mark.parametrize("backend,dtype,tol", params(include_reference=False))
+def test_constants_beyond_float32_round_to_the_programs_dtype(tmp_path, backend, dtype, tol):
+    """A constant beyond float32's range is exact in float64 and ±inf in float32 (what the value rounds to),
+    in `where`, `min`/`max`/`clamp` and arithmetic alike: torch raised "value cannot be converted to type
+    float without overflow" for a Python number beyond float32 in torch.where / torch.clamp."""
+    path = tmp_path / "beyond_float32.econ"
+    path.write_text(BEYOND_FLOAT32, encoding="utf-8")
+    program = econdsl.load(path).program
+    overflowed = 0
+    for label, got, ref, mag in lockstep(program, backend, dtype, n_envs=2, n_steps=4):
+        if dtype == torch.float32 and got.is_floating_point():
+            beyond = ref.abs() > torch.finfo(torch.float32).max
+            assert torch.equal(got[beyond], ref[beyond].float()), label  # ±inf, with the reference's sign
+            overflowed += int(beyond.sum())
+            got, ref, mag = got[~beyond], ref[~beyond], mag[~beyond]
+        ok, ratio = compare(got, ref, mag, dtype)
+        assert ok, f"{label} differs from the reference by {ratio:.3g} eps·M"
+    assert dtype == torch.float64 or overflowed > 0
