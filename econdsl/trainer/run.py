@@ -252,7 +252,20 @@ def _info_problem(info: Any) -> str | None:
         if not isinstance(d, dict) or not all(isinstance(k, str) and (_is_number(v) or isinstance(v, list) and all(
                 _is_number(x) for x in v)) for k, v in d.items()):
             return f"`{key}` is not a mapping of names to numbers"
+    if not _is_architecture(info.get("architecture", {})):
+        return "`architecture` is not the description of the networks that econdsl records"
     return None
+
+
+def _is_architecture(arch: Any) -> bool:
+    """The recorded networks (session.architecture) have the shape that resume, reports and health read."""
+    if arch is None:  # runs from before it was recorded
+        return True
+    types = arch.get("types", {}) if isinstance(arch, dict) else None
+    return isinstance(types, dict) and all(
+        isinstance(t, dict) and isinstance(t.get("action_nvec", []), list)
+        and all(isinstance(n, int) and not isinstance(n, bool) for n in t.get("action_nvec", []))
+        for t in types.values())
 
 
 def _csv_line(values: list[str]) -> str:

@@ -140,6 +140,23 @@ def test_damaged_checkpoint_is_one_clear_error(run, case):
     assert str(ckpt) in out
 
 
+@pytest.mark.parametrize("value", ["x", [1], {"types": "x"}, {"types": {"Firm": "x"}},
+                                   {"types": {"Firm": {"action_nvec": "x"}}}])
+def test_a_damaged_architecture_in_config_json_is_one_clear_error(run, value):
+    """Found by bench/fuzz_reliability.py: `"architecture": "x"` raised AttributeError on --resume."""
+    import json
+
+    cfg = run / "config.json"
+    info = json.loads(cfg.read_text(encoding="utf-8"))
+    info["architecture"] = value
+    cfg.write_text(json.dumps(info), encoding="utf-8")
+    for args in (["train", COURNOT, "--out", str(run), "--resume", "--quiet"],
+                 ["best-response", str(run), "--iterations", "1", "--eval-iterations", "1"],
+                 ["plot", str(run), "--out", str(run / "fig")]):
+        out = clean_exit(invoke(*args), 1)
+        assert str(cfg) in out and "architecture" in out, out
+
+
 def test_checkpoint_of_another_model_or_econdsl_version_is_refused(run):
     text = (run / "model.econ").read_text(encoding="utf-8")
     (run / "model.econ").write_text(text.replace("const c::money/goods = 10", "const c::money/goods = 11"),
