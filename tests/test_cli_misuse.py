@@ -102,9 +102,13 @@ def test_model_values_out_of_range_are_located(tmp_path, old, new, code, words):
     assert "E100" not in {d.code for d in diags.items}
 
 
-def test_an_infinite_exponent_of_a_unit_is_not_an_internal_error(tmp_path):
+def test_an_infinite_exponent_of_a_unit_is_a_located_units_error(tmp_path):
     path = variant(tmp_path, "const c::money/goods = 10", "const c::money/goods = 10\nconst v = c^(-Inf)")
-    assert "E100" not in {d.code for d in check_file(path).diagnostics.items}
+    diags = check_file(path).diagnostics.items
+    assert "E100" not in {d.code for d in diags}
+    found = [d for d in diags if d.code == "E110"]  # it was listed as "not checked" and the model was clean
+    assert len(found) == 1 and "`money/goods` raised to the power -inf" in found[0].message, diags
+    assert (found[0].span.line, found[0].span.col) == (19, 11), found[0].span  # `c^(-Inf)`
 
 
 def test_invalid_utf8_is_located_in_the_file(tmp_path):

@@ -217,6 +217,12 @@ CATALOGUE: dict[str, Entry] = _entries(
           "Exponents, and the arguments of log, exp and friends, must be dimensionless; so must the "
           "parameters of `LogNormal` (log scale) and probabilities (`Bernoulli`, `Categorical`).",
           "Divide by a reference quantity of the same unit first."),
+    Entry("E110", "a value with a unit raised to an infinite power",
+          "An exponent that is a constant equal to `Inf`, `-Inf` or NaN applied to a value with a unit "
+          "(`c^(-Inf)` with `c::money/goods`): the result is 0, 1 or infinite whatever the unit, so no unit "
+          "describes it (a pure number to such a power is allowed: `0.5^Inf` is 0).",
+          "Make the base a pure number first (`(c / c0)^k` with `c0` a reference price), or use a finite "
+          "exponent."),
     Entry("E603", "unknown unit",
           "A unit annotation uses a name outside the unit vocabulary.",
           "Base units: money, goods, hours, capital, utils, period, and 1 (dimensionless)."),

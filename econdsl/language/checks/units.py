@@ -10,8 +10,9 @@ passes, and the body is checked per call.
 
 A dimensioned value raised to a fractional or symbolic power (Cobb–Douglas ``K^(1-α) * L^α``) has no
 unit in the vocabulary: its unit is unknown and agrees with anything, and the place is listed under
-"not checked". Codes: E601 mismatch, E602 a unit where a pure number is needed (exponents, ``log``/
-``exp`` arguments), E603 a unit outside the vocabulary.
+"not checked". A dimensioned value raised to an infinite or NaN power is an error (E110): the result
+is 0, 1 or infinite in every unit. Codes: E601 mismatch, E602 a unit where a pure number is needed
+(exponents, ``log``/``exp`` arguments), E603 a unit outside the vocabulary, E110 an infinite power.
 """
 
 from __future__ import annotations
@@ -282,7 +283,12 @@ class _Infer:
                 k = eval_const(e.right, self.r.consts)
             except NotConstant:
                 return self._unknown(e, f"{show(lt.unit)} to a power that is not a constant")
-            if not math.isfinite(k) or k != int(k):  # a dimensioned base to a fractional power has no unit
+            if not math.isfinite(k):  # 0 or infinite whatever the unit: no unit could describe it
+                self.diags.add("E110", f"a value in {show(lt.unit)} raised to the power {k:g} has no unit",
+                               e.span, "make the base a pure number first (divide it by a reference quantity of "
+                               "its unit), or use a finite exponent")
+                return UNKNOWN
+            if k != int(k):  # a dimensioned base to a fractional power has no unit
                 return self._unknown(e, f"{show(lt.unit)} to the power {k:g}")
             return Typed(tuple((n, p * int(k)) for n, p in lt.unit if p * int(k) != 0))
         return UNKNOWN
