@@ -54,6 +54,7 @@ import numpy as np
 import torch
 
 from ..trainer import ppo
+from ..trainer.fileio import FileWriteError, describe, write_atomic, write_figure
 from ..trainer.policy import TypePolicy, layer_init
 from . import deviation as dv
 from .runs import TAIL
@@ -585,18 +586,23 @@ def markdown(data: dict, settings: BRSettings) -> str:
 def write_results(out: Path, results: list[BRResult], settings: BRSettings, run_dir: str | Path) -> dict[str, Path]:
     """epsilon.json, epsilon.csv (one row per type, kind, member and seed), epsilon.md and curves.png."""
     import csv
+    import io
 
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise FileWriteError(f"cannot create `{out}`: {describe(e)}", e.errno) from None
     data = to_json(results, settings, run_dir)
-    (out / "epsilon.json").write_text(json.dumps(data, indent=1, default=float, ensure_ascii=False), encoding="utf-8")
-    with open(out / "epsilon.csv", "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(["type", "kind", "member", "seed", "before", "after", "epsilon", "ci95_low", "ci95_high", "scale",
-                    "epsilon_relative", "deviation"])
-        for r in results:
-            w.writerow([r.agent, r.kind, "all" if r.kind == "type" else r.members[0], r.seed, r.before, r.after,
-                        r.eps_abs, *r.ci95, r.scale, r.eps_rel, r.deviation])
-    (out / "epsilon.md").write_text(markdown(data, settings), encoding="utf-8")
+    write_atomic(out / "epsilon.json", json.dumps(data, indent=1, default=float, ensure_ascii=False))
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["type", "kind", "member", "seed", "before", "after", "epsilon", "ci95_low", "ci95_high", "scale",
+                "epsilon_relative", "deviation"])
+    for r in results:
+        w.writerow([r.agent, r.kind, "all" if r.kind == "type" else r.members[0], r.seed, r.before, r.after,
+                    r.eps_abs, *r.ci95, r.scale, r.eps_rel, r.deviation])
+    write_atomic(out / "epsilon.csv", buf.getvalue())
+    write_atomic(out / "epsilon.md", markdown(data, settings))
     _plot_curves(out / "curves.png", results)
     return {"json": out / "epsilon.json", "csv": out / "epsilon.csv", "markdown": out / "epsilon.md",
             "plot": out / "curves.png"}
@@ -625,5 +631,5 @@ def _plot_curves(path: Path, results: list[BRResult]) -> None:
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=6)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    write_figure(fig, path, dpi=90)
     plt.close(fig)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..trainer.fileio import write_atomic, write_figure
 from . import runs
 from .diff import diff_files
 from .sweep import Plan, load_plan, status_path
@@ -156,7 +157,7 @@ def _figures(s: Summary, fig_dir: Path) -> list[tuple[str, Path]]:
         ax.grid(alpha=0.3)
         fig.tight_layout()
         path = fig_dir / f"curve_{_fname(metric)}.png"
-        fig.savefig(path, dpi=90)
+        write_figure(fig, path, dpi=90)
         plt.close(fig)
         made.append((f"Training curve: {metric}", path))
     rewards = [q for q in s.rows if q.startswith("mean reward")]
@@ -170,7 +171,7 @@ def _figures(s: Summary, fig_dir: Path) -> list[tuple[str, Path]]:
             ax.set_title(q, fontsize=9)
         fig.tight_layout()
         path = fig_dir / "outcomes_rewards.png"
-        fig.savefig(path, dpi=90)
+        write_figure(fig, path, dpi=90)
         plt.close(fig)
         made.append(("Mean rewards at the end of training (mean ± sd over seeds)", path))
     return made
@@ -291,12 +292,12 @@ def write_report(out: str | Path, title: str = "Comparison") -> dict[str, Path]:
     figures = _figures(s, s.out / "figures")
     paths = {"markdown": s.out / "report.md", "html": s.out / "report.html", "csv": s.out / "outcomes.csv",
              "json": s.out / "outcomes.json"}
-    paths["markdown"].write_text(render_markdown(s, title, figures), encoding="utf-8")
-    paths["html"].write_text(render_html(s, title, figures), encoding="utf-8")
-    paths["csv"].write_text(s.to_csv(), encoding="utf-8")
-    paths["json"].write_text(json.dumps({
+    write_atomic(paths["markdown"], render_markdown(s, title, figures))
+    write_atomic(paths["html"], render_html(s, title, figures))
+    write_atomic(paths["csv"], s.to_csv())
+    write_atomic(paths["json"], json.dumps({
         "variants": [{"id": v, "label": s.labels[v]} for v in s.variants],
         "table": {q: {v: {"mean": c.mean, "std": c.std, "n": c.n, "values": c.values}
                       for v, c in s.table[q].items()} for q in s.rows},
-        "runs": s.per_seed, "status": s.status}, ensure_ascii=False, indent=1, default=float), encoding="utf-8")
+        "runs": s.per_seed, "status": s.status}, ensure_ascii=False, indent=1, default=float))
     return paths

@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol, TypeVar
 
+from ..trainer.fileio import RunError, remove_temporaries, write_atomic
 from ..trainer.progress import clock
 from . import runs
 
@@ -379,10 +380,10 @@ class Sweep:
             known = {p.id for p in self.plan.points}
             merged = self.plan.points + [p for p in old.points if p.id not in known]
             whole = Plan(merged, self.plan.preset, self.plan.train_args)
-        tmp = manifest.with_suffix(".json.tmp")
-        tmp.write_text(whole.to_json(), encoding="utf-8")
-        os.replace(tmp, manifest)
+        write_atomic(manifest, whole.to_json())
         (self.out / "status").mkdir(exist_ok=True)
+        for d in (self.out, self.out / "status"):  # what a sweep killed mid-write left
+            remove_temporaries(d)
         (self.out / "logs").mkdir(exist_ok=True)
 
     # ------------------------------------------------------------ running
@@ -404,7 +405,7 @@ class Sweep:
                 outcomes += [self._record(p, rc) for p, rc in self.engine.finished(0.5)]
                 if len(self.engine.running()) != self._shown_running:  # a run started where the engine placed it
                     self.echo(f"      [{self.tally()}]")
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, RunError):  # Ctrl-C, or a sweep file that cannot be written (disk full)
             for p, rc in self.engine.stop():
                 outcomes.append(Outcome(p, "interrupted", time.time() - self._started.pop(p.id, time.time()), rc))
             raise
@@ -453,10 +454,8 @@ class Sweep:
         dt = time.time() - self._since.pop(p.id, t0)  # from when it started executing, if the engine said
         self._finished.append(dt)
         if rc == 0 and runs.is_finished(self.run_dir(p)):
-            tmp = self.status_path(p).with_suffix(".tmp")
-            tmp.write_text(json.dumps({"id": p.id, "seconds": round(dt, 2), "finished": time.time()}),
-                           encoding="utf-8")
-            os.replace(tmp, self.status_path(p))
+            write_atomic(self.status_path(p), json.dumps({"id": p.id, "seconds": round(dt, 2),
+                                                          "finished": time.time()}))
             self.echo(f"done  {p.id} ({dt:.0f} s)  [{self.tally()}]")
             return Outcome(p, "done", dt, rc)
         self._failed += 1

@@ -109,7 +109,10 @@ def best_response(run: str, types: tuple[str, ...], kind: str, iterations: int, 
         agent, k = getattr(e, "unit", ("?", "?"))
         raise click.ClickException(f"the best response of `{agent}` (seed {k}) produced a non-finite "
                                    f"{e.quantity}. Hint: {e.hint}") from None
-    paths = br.write_results(Path(out) if out else Path(run) / "best_response", results, settings, run)
+    try:
+        paths = br.write_results(Path(out) if out else Path(run) / "best_response", results, settings, run)
+    except RunError as e:  # disk full, read-only: the earlier results stay as they were
+        raise click.ClickException(str(e)) from None
     if as_json:
         click.echo(paths["json"].read_text(encoding="utf-8"))
         return

@@ -54,12 +54,18 @@ def engine_of(engine: str, jobs: int, address: str | None, cpus_per_run: float, 
 
 
 def finish(sw: Sweep, report: bool, title: str) -> None:
-    """Run the sweep, then write its report; exit 1 if a run failed, 130 on Ctrl-C."""
+    """Run the sweep, then write its report; exit 1 if a run failed or a sweep file cannot be written, 130 on
+    Ctrl-C."""
+    from ..trainer.fileio import RunError
+
     try:
         outcomes = sw.run()
     except SweepError as e:
         click.echo(f"error: {e}", err=True)
         sys.exit(2)
+    except RunError as e:  # sweep.json or a status file could not be written (disk full, read-only)
+        click.echo(f"error: {e}", err=True)
+        sys.exit(1)
     except KeyboardInterrupt:
         click.echo(f"interrupted; rerun the same command to resume ({sw.out})", err=True)
         sys.exit(130)
@@ -67,7 +73,11 @@ def finish(sw: Sweep, report: bool, title: str) -> None:
     if report:
         from ..analysis.report import write_report
 
-        paths = write_report(sw.out, title=title)
+        try:
+            paths = write_report(sw.out, title=title)
+        except RunError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(1)
         click.echo(f"report: {paths['markdown']}\n        {paths['html']}")
     if failed:
         click.echo(f"{len(failed)} run(s) failed: " + ", ".join(o.point.id for o in failed), err=True)

@@ -79,6 +79,15 @@ def write_atomic(path: str | Path, data: bytes | str) -> None:
     fsync_dir(path.parent)
 
 
+def write_figure(fig, path: str | Path, **savefig: object) -> None:
+    """A matplotlib figure written like :func:`write_atomic` (rendered in memory first)."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, **savefig)
+    write_atomic(path, buf.getvalue())
+
+
 def remove_temporaries(directory: str | Path) -> list[Path]:
     """Remove the temporaries econdsl left in ``directory`` when a process was killed mid-write."""
     removed = []

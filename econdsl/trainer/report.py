@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from . import evaluate
+from .fileio import write_atomic
 from .files import EVAL_ARRAYS, REAL_ACTION
 from .health import Finding, check_run, verdict
 from .labels import GROUPS, Label, group_of, model_labels, reward_names
@@ -64,7 +65,9 @@ def _save(fig, path: Path) -> None:
     buf = io.BytesIO()
     fig.savefig(buf, dpi=80, format="png")
     buf.seek(0)
-    Image.open(buf).convert("RGB").quantize(colors=64).save(path, optimize=True)
+    png = io.BytesIO()
+    Image.open(buf).convert("RGB").quantize(colors=64).save(png, format="png", optimize=True)
+    write_atomic(path, png.getvalue())
 
 
 def _column(rows: list[dict[str, str]], key: str) -> np.ndarray:
@@ -445,9 +448,8 @@ def build_report(path: str | Path, out: str | Path | None = None) -> Report:
         lines += [f"| {a} | {v:.4g} |" for a, v in summary["reward"].items()]
         lines += [""] + [f"![{f.caption}]({f.file})" for f in ep_figs] + [""]
     md = "\n".join(lines)
-    (out / "report.md").write_text(md, encoding="utf-8")
-    (out / "report.html").write_text(markdown_page(md, out, f"Run {run.path.name}: {info['model']}"),
-                                     encoding="utf-8")
+    write_atomic(out / "report.md", md)
+    write_atomic(out / "report.html", markdown_page(md, out, f"Run {run.path.name}: {info['model']}"))
     return Report(out / "report.md", out / "report.html", train_figs + ep_figs, findings)
 
 

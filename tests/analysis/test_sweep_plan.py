@@ -84,3 +84,74 @@ def test_tally_counts_runs_and_estimates_the_rest(tmp_path: Path, monkeypatch) -
     monkeypatch.setattr(sw.engine, "running", lambda: {p.points[2].id: now - 40.0})  # running for 40 s of ~100
     # left: 60 s of the running one + 2 queued × 100 s, over 2 jobs = 130 s
     assert sw.tally() == "2/5 done, 1 running, eta 0:02:10"
+
+
+def _disk_full_on_fsync(monkeypatch) -> None:
+    import errno
+    import os
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+
+
+def test_the_manifest_is_replaced_durably_or_not_at_all(tmp_path: Path, monkeypatch) -> None:
+    """sweep.json is written, fsync'd and renamed (fileio.write_atomic): a disk that fills up while it is
+    written is an error naming it, the previous manifest stays and no temporary is left. (It was written and
+    renamed without an fsync, so a crash could leave an empty manifest.)"""
+    from econdsl.trainer.fileio import FileWriteError
+
+    sw = Sweep(tmp_path / "sw", plan(["m.econ"], parse_sets(["a=1,2"]), seeds=1))
+    sw.prepare()
+    before = (tmp_path / "sw" / "sweep.json").read_text(encoding="utf-8")
+    _disk_full_on_fsync(monkeypatch)
+    with pytest.raises(FileWriteError, match=r"sweep\.json.*disk full"):
+        Sweep(tmp_path / "sw", plan(["m.econ"], parse_sets(["a=1,2,3"]), seeds=1)).prepare()
+    assert (tmp_path / "sw" / "sweep.json").read_text(encoding="utf-8") == before
+    assert sorted(f.name for f in (tmp_path / "sw").iterdir()) == ["logs", "status", "sweep.json"]
+
+
+def test_a_status_file_is_written_durably_and_a_full_disk_stops_the_sweep(tmp_path: Path, monkeypatch) -> None:
+    """A point's status file (it marks the point finished) is written through fileio.write_atomic; if it
+    cannot be written the sweep stops its other training runs and reports the file."""
+    from econdsl.analysis import runs
+    from econdsl.trainer.fileio import FileWriteError
+
+    p = plan(["m.econ"], parse_sets(["a=1,2"]), seeds=1)
+
+    class Engine:  # the first run finishes at once, the second keeps running until stopped
+        slots, started, stopped, reported = 2, [], False, False
+
+        def has_room(self):
+            return len(self.started) < 2
+
+        def start(self, point, plan_, run_dir, log, resume):
+            self.started.append(point)
+
+        def finished(self, timeout):
+            if self.reported or not self.started:
+                return []
+            self.reported = True
+            return [(self.started[0], 0)]
+
+        def running(self):
+            return len(self.started) - self.reported
+
+        def busy(self):
+            return not self.stopped and not self.reported  # (ends the sweep when the status write is not checked)
+
+        def stop(self):
+            self.stopped = True
+            return [(self.started[1], None)]
+
+    engine = Engine()
+    sw = Sweep(tmp_path / "sw", p, engine=engine)
+    monkeypatch.setattr(runs, "is_finished", lambda rd: True)
+    sw.prepare()
+    _disk_full_on_fsync(monkeypatch)
+    monkeypatch.setattr(sw, "prepare", lambda: None)
+    with pytest.raises(FileWriteError, match=r"status.*\.json.*disk full"):
+        sw.run()
+    assert engine.stopped, "the other training run was left running"
+    assert sorted(f.name for f in (tmp_path / "sw" / "status").iterdir()) == []
