@@ -178,3 +178,17 @@ def test_compare_never_removes_files_that_are_not_an_econdsl_run(tmp_path):
     (mine / "notes.txt").write_text("mine", encoding="utf-8")
     out = exits(invoke("compare", COURNOT, "--out", str(tmp_path / "c"), "--iterations", "1", "--no-report"), 2)
     assert "not an econdsl run" in out and (mine / "notes.txt").read_text(encoding="utf-8") == "mine"
+
+
+def test_nproc_beyond_the_machines_cpus_is_a_usage_error_before_any_process_starts(tmp_path, monkeypatch):
+    """`train --nproc 65537` asked torchrun for 65537 training processes (found by the reliability fuzzer)."""
+    import os
+    import subprocess
+
+    def never(*a, **k):
+        raise AssertionError("a process was started")
+
+    monkeypatch.setattr(subprocess, "call", never)
+    out = exits(invoke("train", COURNOT, "--out", str(tmp_path / "r"), "--nproc", "65537"), 2)
+    assert "--nproc" in out and f"at most {os.cpu_count()}" in out, out
+    assert not (tmp_path / "r").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -43,7 +44,8 @@ def _settings_epilog() -> str:
 @click.option("--quiet", "-q", is_flag=True,
               help="No progress (default: a bar on a terminal, else one plain line per 5% of the run).")
 @click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Processes sharing the replicas (torchrun; gloo on CPU, NCCL on GPUs; needs --out). The "
+              help="Processes sharing the replicas (torchrun; gloo on CPU, NCCL on GPUs; needs --out; at most "
+                   "the machine's CPU count). The "
                    "metrics equal one process's with the same --envs and --seed. See docs/scale.md.")
 def train(file: str, preset: str | None, iterations: int | None, envs: int | None, device: str | None,
           backend: str | None, seed: int | None, sets: tuple[str, ...], out: str | None, resume: bool,
@@ -65,6 +67,9 @@ def train(file: str, preset: str | None, iterations: int | None, envs: int | Non
     if not resume and not Path(file).is_file():  # a resumed run is rebuilt from its own model.econ
         raise click.BadParameter(f"file `{file}` does not exist", param_hint="FILE")
     rank, world = distributed.world_rank()
+    if nproc > (os.cpu_count() or 1):  # each process trains a share of the replicas on its own CPU
+        raise click.BadParameter(f"{nproc} processes: at most {os.cpu_count() or 1}, the number of CPUs of this "
+                                 f"machine", param_hint="--nproc")
     if (nproc > 1 or world > 1) and out is None:
         raise click.UsageError("a run spread over processes needs --out RUN_DIR (every process opens it)")
     if nproc > 1 and device == "cuda":
