@@ -63,6 +63,9 @@ def _stub_training() -> contextlib.ExitStack:
     import econdsl.analysis.best_response as br
     import econdsl.commands.compare as compare
     import econdsl.commands.sweep as sweep
+    import econdsl.scale as scale
+    from econdsl.analysis.sweep import LocalEngine
+    from econdsl.scale import distributed
     from econdsl.trainer import session
 
     def fake_train(s, on_iteration=None):
@@ -78,7 +81,11 @@ def _stub_training() -> contextlib.ExitStack:
     # Rendering PNGs is most of `plot`'s time and reads nothing from the run: figures are drawn, not saved.
     for obj, name, new in ((session, "train", fake_train), (compare, "finish", lambda *a, **k: None),
                            (sweep, "finish", lambda *a, **k: None), (br, "setup_from_trainer", stop),
-                           (report, "_save", lambda fig, path: None)):
+                           (report, "_save", lambda fig, path: None),
+                           # `train --nproc N` would start N real training processes, `--engine ray` a Ray
+                           # instance: the flags are checked, then nothing starts
+                           (distributed, "torchrun_command", stop),
+                           (scale, "make_engine", lambda engine, jobs=1, *a, **k: LocalEngine(jobs))):
         old = getattr(obj, name)
         setattr(obj, name, new)
         stack.callback(setattr, obj, name, old)
