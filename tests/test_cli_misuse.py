@@ -172,6 +172,15 @@ def test_a_huge_constant_compiles_or_fails_cleanly(tmp_path):
     exits(invoke("compile", path, "--dtype", "float32"), 0)
 
 
+def test_a_constant_beyond_float32_in_ifelse_trains(tmp_path):
+    """float32 torch raised `value cannot be converted to type float without overflow` from torch.where(c, 1e39,
+    1.0) at the first step: a constant beyond float32 is now inf in a float32 program, as in Triton."""
+    path = variant(tmp_path, "    Q = sum(q[i] for i in Firm)",
+                   "    Q = sum(q[i] for i in Firm)\n    H = ifelse(Q > 30, 1e39, 1)")
+    exits(invoke("train", path, "--out", str(tmp_path / "r"), "--iterations", "1", "--envs", "2", "--quiet",
+                 "--set", "threads=1"), 0)
+
+
 def test_compare_never_removes_files_that_are_not_an_econdsl_run(tmp_path):
     mine = tmp_path / "c" / "runs" / "cournot" / "seed0"
     mine.mkdir(parents=True)
