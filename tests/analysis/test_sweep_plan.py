@@ -135,8 +135,8 @@ def test_a_status_file_is_written_durably_and_a_full_disk_stops_the_sweep(tmp_pa
             self.reported = True
             return [(self.started[0], 0)]
 
-        def running(self):
-            return len(self.started) - self.reported
+        def running(self):  # point id -> when it started
+            return {q.id: 0.0 for q in self.started[int(self.reported):]}
 
         def busy(self):
             return not self.stopped and not self.reported  # (ends the sweep when the status write is not checked)

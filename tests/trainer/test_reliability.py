@@ -187,9 +187,7 @@ def test_the_last_good_checkpoint_is_kept(tmp_path):
     session.train(s)
     good = (tmp_path / "r" / "checkpoint.pt").read_bytes()
     s = session.prepare(COURNOT, str(tmp_path / "r"), flags={"iterations": 4}, resume=True)
-    for opt in s.trainer.optimizers.values():
-        for g in opt.param_groups:
-            g["lr"] = 1e30
+    s.trainer.cfg.set("lr", 1e30)  # the trainer sets each optimiser's lr from the config every iteration
     with pytest.raises(NonFiniteError, match=r"agent type `Firm` at iteration 2"):
         session.train(s)
     assert (tmp_path / "r" / "checkpoint.pt").read_bytes() == good
