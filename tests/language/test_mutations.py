@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from econdsl.language import check_file
+from econdsl.language import check_file, check_text
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "models").glob("*.econ"))
@@ -79,3 +79,15 @@ def test_settings_flags_and_run_directories_never_raise() -> None:
     finally:
         f.close()
     assert not failed, "\n\n".join(f"{o.args} {o.notes}\n{o.error}" for o in failed)
+
+
+def test_an_action_in_an_undeclared_population_is_reported_not_a_crash(tmp_path) -> None:
+    """Found by the fuzz campaign (mutant of tax_competition.econ, `in Region` → `intheRegion`): the
+    discrete check looked the undeclared population up (KeyError, E100) when the action was used as a
+    whole number (`next home[j] = move_to[j]`)."""
+    text = (ROOT / "models" / "tax_competition.econ").read_text(encoding="utf-8")
+    assert "action move_to in Region" in text
+    result = check_text(text.replace("action move_to in Region", "action move_to in theRegion"),
+                        tmp_path / "m.econ")
+    codes = [d.code for d in result.diagnostics.items]
+    assert "E204" in codes and "E100" not in codes, result.diagnostics.render()

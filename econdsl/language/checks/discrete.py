@@ -92,7 +92,8 @@ def _hull(a: Levels | None, b: Levels | None) -> Levels | None:
 
 def _action_levels(r: Resolved, sym) -> Levels | None:
     if sym.chooses is not None:
-        return (0, r.populations[sym.chooses].size - 1)
+        pop = r.populations.get(sym.chooses)  # None: an undeclared population (E204 says so)
+        return (0, pop.size - 1) if pop is not None else None
     for head in r.heads.get(sym.owner or "", []):
         if sym.name in head.components and not head.continuous:
             vals = head.values[head.components.index(sym.name)]
