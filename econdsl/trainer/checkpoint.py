@@ -71,20 +71,26 @@ def load(path: Path, model_digest: str | None, map_location: str | None = None) 
     return _validate(data, path, model_digest)
 
 
+def _same(value: Any, expected: Any) -> bool:
+    """A header field equal to what this econdsl writes, of the same type (a tensor there would compare
+    elementwise, and its truth value raise)."""
+    return type(value) is type(expected) and value == expected
+
+
 def _validate(data: Any, path: Path, model_digest: str | None) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise RunError(f"`{path}` is not an econdsl checkpoint (it holds a {type(data).__name__}, not a dict)")
     if "format" in data or "state" in data:
-        if data.get("format") != FORMAT:
+        if not _same(data.get("format"), FORMAT):
             raise RunError(f"`{path}` is not an econdsl checkpoint (format {data.get('format')!r})")
-        if data.get("format_version") != FORMAT_VERSION:
+        if not _same(data.get("format_version"), FORMAT_VERSION):
             raise RunError(f"`{path}` has checkpoint format version {data.get('format_version')!r}; this econdsl "
                            f"reads version {FORMAT_VERSION}")
         release = code_release()
-        if data.get("econdsl") != release:
+        if not _same(data.get("econdsl"), release):
             raise RunError(f"`{path}` was written by econdsl {data.get('econdsl')}, this is econdsl {release}; "
                            f"resume it with the version that wrote it")
-        if model_digest is not None and data.get("model_hash") != model_digest:
+        if model_digest is not None and not _same(data.get("model_hash"), model_digest):
             raise RunError(f"`{path}` was trained on a different model (model hash {str(data.get('model_hash'))[:12]}, "
                            f"the run's model now hashes to {model_digest[:12]}); it cannot be loaded")
         state = data.get("state")

@@ -112,7 +112,18 @@ DAMAGE = {
     "nan weights": None,
     "wrong iteration type": None,
     "optimiser state of the wrong type": None,  # found by bench/fuzz_reliability.py
+    # found by bench/fuzz_reliability.py: a header field holding a tensor made `!=` elementwise, and the
+    # truth value of the result raised RuntimeError ("Boolean value of Tensor with no values is ambiguous")
+    "format_version is an empty tensor": None,
+    "format_version is a tensor": None,
+    "format is a tensor": None,
+    "econdsl version is a tensor": None,
+    "model hash is a tensor": None,
 }
+HEADER = {"format_version is an empty tensor": ("format_version", torch.zeros(0)),
+          "format_version is a tensor": ("format_version", torch.ones(3)),
+          "format is a tensor": ("format", torch.zeros(2)), "econdsl version is a tensor": ("econdsl", torch.zeros(2)),
+          "model hash is a tensor": ("model_hash", torch.zeros(2))}
 
 
 @pytest.mark.parametrize("case", list(DAMAGE))
@@ -131,6 +142,8 @@ def test_damaged_checkpoint_is_one_clear_error(run, case):
             w.fill_(float("nan"))
         elif case == "wrong iteration type":
             data["state"]["iteration"] = "2"
+        elif case in HEADER:
+            data[HEADER[case][0]] = HEADER[case][1]
         else:
             data["state"]["optimizers"]["Firm"]["state"] = 7
         torch.save(data, ckpt)
