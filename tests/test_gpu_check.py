@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,8 @@ SCRIPT = ROOT / "bench" / "gpu_check.sh"
 
 
 def _env(tmp_path: Path) -> dict:
-    env = dict(os.environ, ECONDSL_CACHE=str(tmp_path / "cache"), OMP_NUM_THREADS="1")
+    # PYTHON: the script runs this interpreter (an unactivated venv's `python` on PATH may lack torch)
+    env = dict(os.environ, ECONDSL_CACHE=str(tmp_path / "cache"), OMP_NUM_THREADS="1", PYTHON=sys.executable)
     env.pop("TRITON_INTERPRET", None)  # the script sets it itself for the dry run
     return env
 
