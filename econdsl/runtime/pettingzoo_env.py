@@ -87,7 +87,33 @@ class _Replica:
             batch[e.real_key[a]][0, k] = torch.as_tensor(np.asarray(continuous, dtype=np.float64).reshape(-1))
 
 
-class EconParallelEnv(ParallelEnv):
+class _OneReplica:
+    """What both PettingZoo adapters share: one ``_Replica`` ``_r`` and its spaces."""
+
+    _r: _Replica
+
+    @property
+    def _env(self) -> Env:
+        return self._r.env
+
+    def observation_space(self, agent: str) -> spaces.Space:
+        return self._r.obs_spaces[self._r.type_of[agent][0]]
+
+    def action_space(self, agent: str) -> spaces.Space:
+        return self._r.act_spaces[self._r.type_of[agent][0]]
+
+    def render(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+    def state(self) -> np.ndarray:
+        """The replica's states and parameters, flattened in ``Program.buffers`` order."""
+        return _state(self._r)
+
+
+class EconParallelEnv(_OneReplica, ParallelEnv):
     metadata = {"name": "econdsl", "render_modes": [], "is_parallelizable": True}
 
     def __init__(self, model: Model, backend: str = "torch", seed: int = 0, **env_opts: Any):
@@ -99,16 +125,6 @@ class EconParallelEnv(ParallelEnv):
         self.metadata = {**EconParallelEnv.metadata, "name": f"econdsl_{model.name}"}
         self.possible_agents = [n for n, _, _ in self._r.names]
         self.agents: list[str] = []
-
-    @property
-    def _env(self) -> Env:
-        return self._r.env
-
-    def observation_space(self, agent: str) -> spaces.Space:
-        return self._r.obs_spaces[self._r.type_of[agent][0]]
-
-    def action_space(self, agent: str) -> spaces.Space:
-        return self._r.act_spaces[self._r.type_of[agent][0]]
 
     def reset(self, seed: int | None = None, options: dict | None = None):
         self._r.reseed(seed)
@@ -136,18 +152,8 @@ class EconParallelEnv(ParallelEnv):
         return ({n: observations[n] for n in agents}, {n: rewards[n] for n in agents}, terminations,
                 truncations, infos)
 
-    def render(self) -> None:
-        return None
 
-    def close(self) -> None:
-        return None
-
-    def state(self) -> np.ndarray:
-        """The replica's states and parameters, flattened in ``Program.buffers`` order."""
-        return _state(self._r)
-
-
-class EconAECEnv(AECEnv):
+class EconAECEnv(_OneReplica, AECEnv):
     """Agents act one at a time, stage by stage (``possible_agents`` is in that order; without stages every
     agent is in one stage). When an agent's stage begins, the observations of every agent of that stage are
     computed from the actions taken earlier in the period (``Env.observe_stage``); agents of the same stage do
@@ -169,16 +175,6 @@ class EconAECEnv(AECEnv):
         stage_of = {a: k for k, types in enumerate(self._env.stages) for a in types}
         self._stage_of = {n: stage_of[a] for n, a, _ in self._r.names}
         self.agents: list[str] = []
-
-    @property
-    def _env(self) -> Env:
-        return self._r.env
-
-    def observation_space(self, agent: str) -> spaces.Space:
-        return self._r.obs_spaces[self._r.type_of[agent][0]]
-
-    def action_space(self, agent: str) -> spaces.Space:
-        return self._r.act_spaces[self._r.type_of[agent][0]]
 
     def observe(self, agent: str) -> np.ndarray:
         return self._obs[agent]
@@ -226,16 +222,6 @@ class EconAECEnv(AECEnv):
             self.truncations = {n: True for n in self.agents}
         self._batch = self._r.empty_actions()
         self._turn = 0
-
-    def render(self) -> None:
-        return None
-
-    def close(self) -> None:
-        return None
-
-    def state(self) -> np.ndarray:
-        """The replica's states and parameters, flattened in ``Program.buffers`` order."""
-        return _state(self._r)
 
 
 def _state(r: _Replica) -> np.ndarray:
