@@ -218,38 +218,29 @@ class TritonProgram(CompiledProgram):
 
     def observe(self, bufs: Mapping[str, Tensor], t: Tensor, consts: Mapping[str, Tensor],
                 actions: Mapping[str, Tensor] | None = None) -> dict[str, Tensor]:
-        plan = self.printed.kernels["k_observe"]
-        n_envs = t.shape[0]
-        args = self._inputs(plan, bufs, t, consts)
-        if plan.actions:  # a staged program: later stages observe the period's earlier actions
-            args += self._actions(plan, self.period_actions(actions, n_envs))
-        obs, oargs = self._obs(plan, n_envs)
-        flats, fargs = self._flat(plan, n_envs, True)
-        self._launch("k_observe", n_envs, [*args, *self._tables(), *fargs, *oargs])
-        return obs
+        return self._observe_with("k_observe", self._obs, bufs, t, consts, actions)
 
     def step_observe(self, bufs: Mapping[str, Tensor], actions: Mapping[str, Tensor], t: Tensor,
                      consts: Mapping[str, Tensor], rng: Tensor | None = None) -> tuple[StepResult, dict[str, Tensor]]:
         if self.program.stages:  # the next period's stages: observe from zero actions (backends/__init__.py)
             return super().step_observe(bufs, actions, t, consts, rng)
-        plan = self.printed.kernels["k_step_observe"]
-        n_envs = t.shape[0]
-        args = self._step_args(plan, bufs, actions, t, consts, rng)
-        flats, fargs = self._flat(plan, n_envs, self.write_q)
-        obs, oargs = self._obs(plan, n_envs)
-        self._launch("k_step_observe", n_envs, [*args, *fargs, *oargs], WRITE_Q=self.write_q)
-        return self._step_result(self._views(plan, flats, n_envs, self.write_q), bufs), obs
+        return self._step_observe_with("k_step_observe", self._obs, bufs, actions, t, consts, rng)
 
     def observe_split(self, bufs: Mapping[str, Tensor], t: Tensor, consts: Mapping[str, Tensor],
                       actions: Mapping[str, Tensor] | None = None) -> dict[str, tuple[Tensor, Tensor]]:
-        plan = self.printed.kernels["k_observe_split"]
+        return self._observe_with("k_observe_split", self._obs_split, bufs, t, consts, actions)
+
+    def _observe_with(self, kernel: str, outputs, bufs: Mapping[str, Tensor], t: Tensor,
+                      consts: Mapping[str, Tensor], actions: Mapping[str, Tensor] | None):
+        """Launch an observe kernel (whole rows or split) whose output buffers ``outputs(plan, n_envs)`` makes."""
+        plan = self.printed.kernels[kernel]
         n_envs = t.shape[0]
         args = self._inputs(plan, bufs, t, consts)
         if plan.actions:  # a staged program: later stages observe the period's earlier actions
             args += self._actions(plan, self.period_actions(actions, n_envs))
-        obs, oargs = self._obs_split(plan, n_envs)
+        obs, oargs = outputs(plan, n_envs)
         flats, fargs = self._flat(plan, n_envs, True)
-        self._launch("k_observe_split", n_envs, [*args, *self._tables(), *fargs, *oargs])
+        self._launch(kernel, n_envs, [*args, *self._tables(), *fargs, *oargs])
         return obs
 
     def step_observe_split(self, bufs: Mapping[str, Tensor], actions: Mapping[str, Tensor], t: Tensor,
@@ -258,12 +249,17 @@ class TritonProgram(CompiledProgram):
         if self.program.stages:  # the next period's stages: observe from zero actions (backends/__init__.py)
             res = self.step(bufs, actions, t, consts, rng)
             return res, self.observe_split({**bufs, **res.states}, t + 1, consts)
-        plan = self.printed.kernels["k_step_observe_split"]
+        return self._step_observe_with("k_step_observe_split", self._obs_split, bufs, actions, t, consts, rng)
+
+    def _step_observe_with(self, kernel: str, outputs, bufs: Mapping[str, Tensor], actions: Mapping[str, Tensor],
+                           t: Tensor, consts: Mapping[str, Tensor], rng: Tensor | None):
+        """Launch a fused step-and-observe kernel (whole rows or split observations)."""
+        plan = self.printed.kernels[kernel]
         n_envs = t.shape[0]
         args = self._step_args(plan, bufs, actions, t, consts, rng)
         flats, fargs = self._flat(plan, n_envs, self.write_q)
-        obs, oargs = self._obs_split(plan, n_envs)
-        self._launch("k_step_observe_split", n_envs, [*args, *fargs, *oargs], WRITE_Q=self.write_q)
+        obs, oargs = outputs(plan, n_envs)
+        self._launch(kernel, n_envs, [*args, *fargs, *oargs], WRITE_Q=self.write_q)
         return self._step_result(self._views(plan, flats, n_envs, self.write_q), bufs), obs
 
     def sources(self) -> dict[str, str]:
