@@ -137,6 +137,12 @@ def declared_bounds(env, agent: str, device: torch.device | str) -> torch.Tensor
     return torch.tensor(env.action_bounds[agent], dtype=torch.float32, device=device).reshape(-1, 2).T
 
 
+def _draw(dist, generator: torch.Generator | None, shard, n: int, dtype: torch.dtype):
+    """Sample every head of ``dist``; with a ``shard``, from the random numbers the whole run gives its replicas."""
+    draws = () if shard is None else shard.action_draws(dist.logp, dist.mean, n, generator)
+    return TypePolicy.sample_action(dist, generator, False, *draws, dtype=dtype)
+
+
 @torch.inference_mode()
 def collect(env, policies: dict[str, TypePolicy], masks: dict[str, torch.Tensor | None],
             obs: dict[str, torch.Tensor], buf: RolloutBuffer, generator: torch.Generator | None,
@@ -174,8 +180,7 @@ def collect(env, policies: dict[str, TypePolicy], masks: dict[str, torch.Tensor 
                     b.logp[t] = TypePolicy.log_prob(logp_all, act).view(E, n)
                 else:
                     dist, value = policies[a].dist(flat, masks[a])
-                    draws = () if shard is None else shard.action_draws(dist.logp, dist.mean, n, generator)
-                    both = TypePolicy.sample_action(dist, generator, False, *draws, dtype=b.actions.dtype)
+                    both = _draw(dist, generator, shard, n, b.actions.dtype)
                     b.actions[t] = both.index.view(E, n, -1)
                     b.reals[t] = both.z.view(E, n, -1)
                     b.logp[t] = TypePolicy.action_log_prob(dist, both).view(E, n)
@@ -199,8 +204,7 @@ def collect(env, policies: dict[str, TypePolicy], masks: dict[str, torch.Tensor 
                 b = buf.types[a]
                 E, n = b.rewards.shape[1:]
                 dist, _ = policies[a].dist(as_policy_input(policies[a], last[a], b.lean, b.logp.dtype), masks[a])
-                draws = () if shard is None else shard.action_draws(dist.logp, dist.mean, n, generator)
-                both = TypePolicy.sample_action(dist, generator, False, *draws, dtype=b.actions.dtype)
+                both = _draw(dist, generator, shard, n, b.actions.dtype)
                 acts[a] = both.index.view(E, n, -1)
                 if a in bounds:
                     acts[env.real_key[a]] = real_values(both.z.view(E, n, -1), bounds[a])
