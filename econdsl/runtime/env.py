@@ -159,7 +159,7 @@ class Env:
             if x.device != self.device:
                 x = x.to(self.device)
             out[a] = x
-        for a, (lo, hi) in self._lo_hi.items():
+        for a in self._lo_hi:
             key = self.real_key[a]
             if key not in actions:
                 raise KeyError(f"no real actions {key!r} for the continuous heads of {a!r}")
@@ -169,8 +169,13 @@ class Env:
                 raise ValueError(f"actions[{key!r}] has shape {tuple(x.shape)}, expected {want}")
             if not x.dtype.is_floating_point:
                 raise TypeError(f"actions[{key!r}] must be a float tensor, not {x.dtype}")
-            out[key] = torch.minimum(torch.maximum(x.to(self.device, self.dtype), lo), hi)  # into the bounds
+            out[key] = self._clip_real(a, x)
         return out
+
+    def _clip_real(self, agent: str, x: Tensor) -> Tensor:
+        """Real actions of ``agent``'s continuous heads, on this device and dtype, clipped into their bounds."""
+        lo, hi = self._lo_hi[agent]
+        return torch.minimum(torch.maximum(x.to(self.device, self.dtype), lo), hi)
 
     def step(self, actions: Mapping[str, Tensor]) -> tuple[dict[str, Tensor], dict[str, Tensor], Tensor, dict]:
         """Advance every replica by one step.
@@ -228,9 +233,9 @@ class Env:
         """The observations of the agent types acting in ``stage`` (an index into ``stages``) at the current
         step, given ``actions`` of the earlier stages' agent types (as for :meth:`step`)."""
         acts = {k: torch.as_tensor(v).to(self.device) for k, v in actions.items()}
-        for a, (lo, hi) in self._lo_hi.items():  # clipped into the bounds, as the step will use them
+        for a in self._lo_hi:  # clipped into the bounds, as the step will use them
             if self.real_key[a] in acts:
-                acts[self.real_key[a]] = torch.minimum(torch.maximum(acts[self.real_key[a]].to(self.dtype), lo), hi)
+                acts[self.real_key[a]] = self._clip_real(a, acts[self.real_key[a]])
         obs = self.compiled.observe(self._bufs, self._ts[self._t], self._consts, acts)
         return {a: obs[a] for a in self.stages[stage]}
 
