@@ -33,6 +33,10 @@ def _utility_of(policy_probs: torch.Tensor) -> float:
     return float((policy_probs * u).sum(1).mean())
 
 
+# Under pytest-xdist the module's tests share one worker, so the module's trained run is trained once.
+pytestmark = pytest.mark.xdist_group("best_response_textbook")
+
+
 @pytest.fixture(scope="module")
 def trained() -> Trainer:
     torch.set_num_threads(1)  # module fixtures run before the per-test one-thread fixture

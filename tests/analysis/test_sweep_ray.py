@@ -21,6 +21,8 @@ from econdsl.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = Path(__file__).resolve().parent / "models" / "labour_leisure.econ"
+# Under pytest-xdist the tests of this module share one worker: one Ray cluster at a time on the machine.
+pytestmark = pytest.mark.xdist_group("ray")
 ARGS = ["--set", "τ=0.1,0.4", "--seeds", "2", "--set", "checkpoint_every=5", "--iterations", "40", "--envs", "4",
         "--no-report"]
 

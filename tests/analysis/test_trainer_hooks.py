@@ -17,6 +17,10 @@ from econdsl.trainer.run import RunError
 RBC = str(Path(__file__).resolve().parents[2] / "models" / "rbc_open.econ")  # has states, horizon 10
 
 
+# Under pytest-xdist the module's tests share one worker, so the module's trained run is trained once.
+pytestmark = pytest.mark.xdist_group("trainer_hooks")
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("hooks") / "run"
