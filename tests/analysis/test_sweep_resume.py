@@ -35,6 +35,7 @@ def _wait(cond, timeout: float, what: str) -> None:
         time.sleep(0.1)
 
 
+@pytest.mark.slow  # four training processes and two sweep drivers
 def test_killed_sweep_resumes_without_redoing_finished_points(tmp_path: Path) -> None:
     out = tmp_path / "sw"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
@@ -72,6 +73,7 @@ def test_killed_sweep_resumes_without_redoing_finished_points(tmp_path: Path) ->
     assert "--resume" in (out / "logs" / f"{second['id']}.log").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow  # four training processes of rbc_open
 @pytest.mark.parametrize("seeds", [2])
 def test_compare_report_table_is_the_runs_own_numbers(tmp_path: Path, seeds: int) -> None:
     out = tmp_path / "cmp"

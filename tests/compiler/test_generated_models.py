@@ -53,6 +53,7 @@ SETTINGS = dict(deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 
+@pytest.mark.slow  # hundreds of generated models
 @settings(max_examples=N_MODELS, **SETTINGS)
 @given(text=models())
 def test_checked_models_compile_and_agree_on_reference_and_torch(tmp_path_factory, text):
@@ -64,6 +65,7 @@ def test_checked_models_compile_and_agree_on_reference_and_torch(tmp_path_factor
 LOGNORMAL = (Path(__file__).parent / "models" / "generated_lognormal.econ").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow  # tens of generated models through the Triton interpreter
 @pytest.mark.skipif(not TRITON, reason="the Triton backend is not available")
 @settings(max_examples=N_MODELS_TRITON, **SETTINGS)
 @given(text=models())

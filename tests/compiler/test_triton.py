@@ -335,6 +335,7 @@ def test_compiled_kernels_on_cuda_match_torch():
     assert "check passed" in proc.stdout
 
 
+@pytest.mark.slow  # ahead-of-time compiles to sm_90 in a fresh process
 def test_kernels_compile_for_sm90_without_a_gpu(lanes_path, tmp_path):
     """The interpreter accepts programs the Triton compiler rejects: compile rbc_open's fused step (whole
     and split observations) and every kernel of the padding-lane model to sm_90 cubins (bundled ptxas; no
