@@ -25,6 +25,9 @@ MODEL = Path(__file__).resolve().parent / "models" / "labour_leisure.econ"
 pytestmark = pytest.mark.xdist_group("ray")
 # Two runs, one per node of the two-node cluster: each `econdsl train` process costs seconds of CPU to start
 # (torch), whatever its iterations, so more runs would only add start-ups on a 2-core CI machine.
+# Ray starts its workers (and so the training processes they start) at nice 15 unless told otherwise: next to
+# the test workers of pytest-xdist at nice 0 on a 2-core machine they would wait for minutes to be scheduled.
+WORKERS_AT_NICE_0 = {"RAY_worker_niceness": "0"}
 ARGS = ["--set", "τ=0.1,0.4", "--seeds", "1", "--set", "checkpoint_every=5", "--iterations", "40", "--envs", "4",
         "--no-report"]
 
@@ -67,10 +70,12 @@ def _wait(cond, timeout: float, what: str):
 
 
 @pytest.mark.slow
-def test_sweep_on_a_two_node_ray_cluster_survives_a_killed_worker(tmp_path: Path) -> None:
+def test_sweep_on_a_two_node_ray_cluster_survives_a_killed_worker(tmp_path: Path, monkeypatch) -> None:
     pytest.importorskip("ray")
     from ray.cluster_utils import Cluster
 
+    for k, v in WORKERS_AT_NICE_0.items():  # the cluster's raylets start the workers with this environment
+        monkeypatch.setenv(k, v)
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
     cluster.add_node(num_cpus=1)  # a second node: the two runs at once, one per node
@@ -129,7 +134,7 @@ def test_best_response_seeds_on_ray_equal_the_local_engine(tmp_path: Path) -> No
     br = ["best-response", str(run), "--kind", "type", "--iterations", "3", "--seeds", "2", "--eval-iterations", "1"]
     local = CliRunner().invoke(main, [*br, "--out", str(tmp_path / "local")])
     assert local.exit_code == 0, local.output
-    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1", **WORKERS_AT_NICE_0)
     p = subprocess.run([sys.executable, "-m", "econdsl.cli", *br, "--out", str(tmp_path / "ray"), "--engine", "ray"],
                        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stdout + p.stderr
