@@ -35,9 +35,9 @@ def _write_atomic(path: Path, text: str) -> None:
 @click.option("--check", is_flag=True, help="Write nothing; list the files that would change and exit 1 if any.")
 @click.option("--diff", "show_diff", is_flag=True, help="Write nothing; print a unified diff of the changes.")
 def fmt(files: tuple[str, ...], check: bool, show_diff: bool) -> None:
-    """Format .econ files in place: one statement per line, four-space blocks, aligned trailing comments;
-    every comment and blank-line group is kept and the model is unchanged. `-` formats standard input to
-    standard output."""
+    """Format .econ files in place: one statement per line (broken after an operator or a comma when longer
+    than 120 columns), four-space blocks, aligned trailing comments; every comment, blank-line group and
+    parenthesis written is kept and the model is unchanged. `-` formats standard input to standard output."""
     failed = changed = False
     for name in files:
         try:

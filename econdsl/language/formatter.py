@@ -6,6 +6,13 @@ statement that follows it (at that statement's indentation; before ``end``, at t
 comment stays at the end of its statement, and comments inside a statement that spans several lines move
 above it. A run of blank lines becomes one blank line. Trailing comments of consecutive lines line up in one
 column: column 45, where the shipped models put them, or two past the run's longest line when that is longer.
+A trailing comment that would run past the line length goes on its own line above its statement instead.
+
+A statement longer than the line length (LINE_LENGTH, the project's 120 columns) is broken after an operator
+or a comma (or before the ``for`` of a reduction), its continuation lines indented one level deeper, with a
+``\\`` at the end of a line broken outside brackets (inside brackets a newline continues the line by itself).
+The breaks are chosen for the fewest lines, then the shallowest nesting. Parentheses the author wrote around
+an operand (``(a && b) || c``, ``x^(-e)``) are kept even where precedence does not need them.
 
 The result is verified before anyone sees it: it must parse to the same AST and hold the same comments in the
 same order, else :class:`FormatError` is raised and nothing is written.
@@ -17,15 +24,17 @@ from dataclasses import dataclass
 
 from . import ast
 from .diagnostics import Diagnostics
-from .parser import comments, parse
-from .printer import INDENT, block_body, block_header, print_decl
+from .parser import comments, parse, tokens
+from .printer import INDENT, Break, Doc, block_body, block_header, decl_doc, flat
 
 # Trailing comments of a run start at one of these 0-based columns, as in the shipped models: the first that
-# leaves a space after every line of the run up to LONG_LINE characters; a longer line keeps its comment
+# leaves two spaces after every line of the run up to LONG_LINE characters; a longer line keeps its comment
 # LONG_GAP spaces after its code instead of pushing the whole run to the right.
 COMMENT_COLUMNS = (45, 49, 53, 57)
 LONG_LINE = 54
 LONG_GAP = 4
+LINE_LENGTH = 120
+_LAYOUT_TOKENS = ("COMMENT", "WS_INLINE", "_NL")  # and lark's `__IGNORE_n` (a `\` line continuation)
 
 
 class FormatError(Exception):
@@ -64,9 +73,10 @@ def format_source(text: str, file: str = "<input>") -> tuple[str | None, Diagnos
     if model is None:
         return None, diags
     src = model.source.split("\n")
+    toks = tokens(model.source)
     notes = [_Comment(c.line, c.column, c.value.rstrip(), not src[c.line - 1][: c.column - 1].strip())
-             for c in comments(model.source)]
-    layout = _Layout(src, {c.line: c for c in notes})
+             for c in toks if c.type == "COMMENT"]
+    layout = _Layout(src, {c.line: c for c in notes}, _written_parentheses(model, toks))
     layout.model(model)
     out = _weave(layout.lines, notes, src)
     _verify(model, notes, out, file)
@@ -76,10 +86,88 @@ def format_source(text: str, file: str = "<input>") -> tuple[str | None, Diagnos
 # ---------------------------------------------------------------- AST → lines with source anchors
 
 
+def _written_parentheses(model: ast.Model, toks: list) -> set[int]:
+    """The ids of the operands (of an operator or ``?:``) that the author wrote in parentheses.
+
+    An expression's span excludes its own parentheses, so an operand is parenthesised exactly when the tokens
+    right around its span are a ``(`` and the ``)`` that closes it (only the grammar's ``(expr)`` atom puts a
+    matched pair around an operand alone)."""
+    sig = [t for t in toks if t.type not in _LAYOUT_TOKENS and not t.type.startswith("__IGNORE")]
+    first = {(t.line, t.column): k for k, t in enumerate(sig)}
+    last = {(t.end_line, t.end_column): k for k, t in enumerate(sig)}
+    closing: dict[int, int] = {}
+    opened: list[int] = []
+    for k, t in enumerate(sig):
+        if t.type == "LPAR":
+            opened.append(k)
+        elif t.type == "RPAR" and opened:
+            closing[opened.pop()] = k
+    keep: set[int] = set()
+    for node in model.walk():
+        if isinstance(node, ast.BinOp | ast.UnOp | ast.Ternary):
+            for c in node.children():
+                s = first.get((c.span.line, c.span.col))
+                e = last.get((c.span.end_line, c.span.end_col))
+                if s is not None and e is not None and closing.get(s - 1) == e + 1:
+                    keep.add(id(c))
+    return keep
+
+
+def _wrapped(doc: Doc, indent: int) -> list[str]:
+    """A statement's lines at column ``indent``: one when it fits in LINE_LENGTH, else broken at the doc's
+    breaks (continuation lines carry their extra INDENT) for the fewest lines, then the shallowest breaks."""
+    text = flat(doc)
+    if indent + len(text) <= LINE_LENGTH or not any(isinstance(x, Break) for x in doc):
+        return [text]
+    segs, levels, outside = [""], [], []  # levels[k], outside[k]: the break between segs[k] and segs[k + 1]
+    depth, quoted = 0, False
+    for x in doc:
+        if isinstance(x, Break):
+            segs.append("")
+            levels.append(x.level)
+            outside.append(depth == 0)
+            continue
+        segs[-1] += x
+        for ch in x:  # bracket depth, for the `\` a break outside brackets needs
+            if ch == '"':
+                quoted = not quoted
+            elif not quoted and ch in "([{":
+                depth += 1
+            elif not quoted and ch in ")]}":
+                depth -= 1
+    n = len(segs)
+
+    def line(i: int, j: int) -> str:
+        s = "".join(segs[i:j])
+        s = s.lstrip() if i else s
+        if j == n:
+            return s
+        return s.rstrip() + (" \\" if outside[j - 1] else "")
+
+    # best[i]: (cost, end of the first line) of laying out segs[i:] from the start of a line
+    best: list[tuple[float, int]] = [(0.0, n)] * (n + 1)
+    for i in range(n - 1, -1, -1):
+        width = indent + (len(INDENT) if i else 0)
+        choice = (float("inf"), n)
+        for j in range(n, i, -1):  # ties: the fuller line
+            over = max(0, width + len(line(i, j)) - LINE_LENGTH)
+            cost = 1000.0 * over + (2 + levels[j - 1] if j < n else 0) + best[j][0]
+            if cost < choice[0]:
+                choice = (cost, j)
+        best[i] = choice
+    out, i = [], 0
+    while i < n:
+        j = best[i][1]
+        out.append((INDENT if i else "") + line(i, j))
+        i = j
+    return out
+
+
 class _Layout:
-    def __init__(self, src: list[str], by_line: dict[int, _Comment]):
+    def __init__(self, src: list[str], by_line: dict[int, _Comment], keep: set[int]):
         self.src = src
         self.by_line = by_line
+        self.keep = keep
         self.lines: list[_Line] = []
 
     def _code(self, n: int) -> str:
@@ -134,7 +222,8 @@ class _Layout:
             return end
         last = self._last_line(node)
         try:
-            self.add(level, print_decl(node), node.span.line, last)
+            code = "\n".join(_wrapped(decl_doc(node, self.keep), len(INDENT) * level))
+            self.add(level, code, node.span.line, last)
         except TypeError:  # a construct newer than the printer: keep its source text
             lines = self.src[node.span.line - 1: last]
             strip = min(len(x) - len(x.lstrip()) for x in lines if x.strip())
@@ -174,12 +263,17 @@ def _weave(layout: list[_Line], notes: list[_Comment], src: list[str]) -> str:
             out.append((INDENT * line.level + line.code, ""))
             prev = line.last
             continue
+        *cont, tail = line.code.split("\n")  # a statement broken over several lines: its comment after the last
         trailing = ""
         if inside and inside[-1].line == line.last and not inside[-1].own_line:
             trailing = inside.pop().text
+            if len(INDENT * line.level + tail) + LONG_GAP + len(trailing) > LINE_LENGTH:  # too long: above it
+                inside.append(_Comment(line.last, 0, trailing, True))
+                trailing = ""
         for c in inside:
             own_line(c, line.level)
-        out.append((INDENT * line.level + line.code, trailing))
+        out.extend((INDENT * line.level + x, "") for x in cont)
+        out.append((INDENT * line.level + tail, trailing))
         prev = line.last
     for c in notes[k:]:
         blank_before(c.line)
@@ -202,9 +296,11 @@ def _align(lines: list[tuple[str, str]]) -> list[str]:
             continue
         run = lines[i:j]
         widest = max([0] + [len(code) for code, _ in run if len(code) <= LONG_LINE])
-        column = next(c for c in COMMENT_COLUMNS if c > widest)
+        column = next(c for c in COMMENT_COLUMNS if c > widest + 1)  # two spaces before `#`
         for code, comment in run:
             pad = column - len(code) if len(code) < column else LONG_GAP
+            if len(code) + pad + len(comment) > LINE_LENGTH:
+                pad = min(pad, LONG_GAP)
             result.append(code + " " * pad + comment)
         i = j
     return result

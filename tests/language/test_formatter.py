@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from econdsl.cli import main
 from econdsl.language import ast
 from econdsl.language.diagnostics import Diagnostics
-from econdsl.language.formatter import format_source
-from econdsl.language.parser import comments, parse
+from econdsl.language.formatter import LINE_LENGTH, _written_parentheses, format_source
+from econdsl.language.parser import comments, parse, tokens
+from econdsl.language.printer import expr_doc, flat
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = sorted((ROOT / "models").glob("*.econ"))
@@ -132,6 +133,108 @@ def test_variant_items_are_indented() -> None:
                                      "    set k = 2                                # two\n    remove old\nend\n")
 
 
+# ---------------------------------------------------------------- long statements and written parentheses
+
+
+def test_long_statement_breaks_after_an_operator_with_a_backslash_outside_brackets() -> None:
+    text = ("model m\nagent A[2] index j\n    reward log(max((1 - τ[home[j]]) * y[j], 0.000001)) + g_weight * "
+            "g[home[j]] - move_cost * ifelse(move_to[j] == home[j], 0, 1)   # the mover pays\nend\nend\n")
+    assert _assert_formats(text).splitlines()[2:4] == [
+        "    reward log(max((1 - τ[home[j]]) * y[j], 0.000001)) + g_weight * g[home[j]] - \\",
+        "        move_cost * ifelse(move_to[j] == home[j], 0, 1)    # the mover pays"]
+
+
+def test_long_statement_breaks_inside_brackets_at_the_shallowest_place() -> None:
+    text = ("model m\naccounting\n    external interest = r * (sum(max(B[j] + guard - spend[j] + (1 - τ) * z[j] + s, 0)"
+            " for j in Consumer) + sum(max(B_f[i] + P[i] - Q[i], 0) for i in Firm))\nend\nend\n")
+    assert _assert_formats(text).splitlines()[2:4] == [
+        "    external interest = r * (sum(max(B[j] + guard - spend[j] + (1 - τ) * z[j] + s, 0) for j in Consumer) +",
+        "        sum(max(B_f[i] + P[i] - Q[i], 0) for i in Firm))"]
+
+
+def test_comments_inside_a_long_statement_move_above_it() -> None:
+    text = ("model m\nconst k = [aaaaaaaaaaaaaaaaaaaa,   # first\n  bbbbbbbbbbbbbbbbbbbbbbbbbb,"
+            " cccccccccccccccccccccccc, dddddddddddddddddddddddd, eeeeeeeeeeeeeeeeeeeeee]  # last\nend\n")
+    lines = _assert_formats(text).splitlines()
+    assert lines[1] == "# first" and lines[3].startswith("    ") and lines[3].endswith("# last")
+    assert max(len(x) for x in lines) <= LINE_LENGTH
+
+
+def test_written_parentheses_are_kept() -> None:
+    text = ("model m\nstep\n    n[i] = sum(ifelse((s[j] && e[j] == i) || (m[j] == 1 && !(h[j] != i)), 1, 0) for j in W)"
+            "\n    y[i] = (p[i] / q)^(-ε) * (Y / 2) + ((a))\nend\nend\n")
+    lines = _assert_formats(text).splitlines()
+    assert lines[2] == "    n[i] = sum(ifelse((s[j] && e[j] == i) || (m[j] == 1 && !(h[j] != i)), 1, 0) for j in W)"
+    assert lines[3] == "    y[i] = (p[i] / q)^(-ε) * (Y / 2) + (a)"
+
+
+NAMES = st.sampled_from(["x", "θ", "B[j]", "price_index", "marginal_cost_of_capital", "n_workers_in_region"])
+LEAVES = st.one_of(NAMES.map(lambda n: ast.Index(n[0], (ast.Name("j"),)) if n == "B[j]" else ast.Name(n)),
+                   st.integers(0, 10**6).map(lambda v: ast.Num(float(v))))
+BOOL_LEAVES = st.builds(lambda a, op, b: ast.BinOp(op, a, b), LEAVES, st.sampled_from(["==", "<", ">=", "!="]),
+                        LEAVES) | NAMES.filter(lambda n: "[" not in n).map(ast.Name)
+
+
+def _extend(children):
+    return st.one_of(
+        st.builds(ast.BinOp, st.sampled_from(["+", "-", "*", "/", "^", "<", "==", "&&", "||"]), children, children),
+        st.builds(ast.UnOp, st.sampled_from(["-", "!"]), children),
+        st.builds(ast.Ternary, children, children, children),
+        st.builds(lambda f, a: ast.Call(f, tuple(a)), st.sampled_from(["log", "max", "ifelse"]),
+                  st.lists(children, min_size=1, max_size=3)),
+        st.builds(lambda b, c: ast.Reduce("sum", b, "k", "Firm", c), children, st.none() | children),
+        st.builds(lambda items: ast.Array(tuple(items)), st.lists(children, min_size=1, max_size=3)),
+    )
+
+
+def _booleans(children):
+    return st.one_of(st.builds(ast.BinOp, st.sampled_from(["&&", "||"]), children, children),
+                     st.builds(ast.UnOp, st.just("!"), children))
+
+
+@st.composite
+def _written(draw, leaves, extend, max_leaves: int) -> str:
+    """An expression's source with parentheses around a random choice of its subexpressions (beyond those that
+    precedence needs)."""
+    e = draw(st.recursive(leaves, extend, max_leaves=max_leaves))
+    keep = {id(n) for n in e.walk() if draw(st.booleans())}
+    return flat(expr_doc(e, keep))
+
+
+def _paren_paths(text: str) -> set[tuple[int, ...]]:
+    """Where the source parenthesises an operand: paths of child positions from the model."""
+    m = _parse(text)
+    keep = _written_parentheses(m, tokens(text))
+
+    def walk(node, path):
+        if id(node) in keep:
+            yield path
+        for k, c in enumerate(node.children()):
+            yield from walk(c, (*path, k))
+    return set(walk(m, ()))
+
+
+def _check_long(expr: str, indent_in_step: bool) -> None:
+    text = (f"model m\nstep\n    k = {expr}   # why\nend\nend\n" if indent_in_step
+            else f"model m\nconst k = {expr}\nend\n")
+    out = _assert_formats(text)
+    assert max(len(x) for x in out.splitlines()) <= LINE_LENGTH, out
+    assert _paren_paths(text) <= _paren_paths(out), out  # every parenthesis written is still there
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_written(LEAVES, _extend, 6), min_size=3, max_size=5), st.sampled_from([" + ", " && ", " * "]),
+       st.booleans())
+def test_long_expressions_wrap_within_the_line_length(parts: list[str], op: str, in_step: bool) -> None:
+    _check_long(op.join(f"({p})" for p in parts), in_step)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_written(BOOL_LEAVES, _booleans, 16), st.booleans())
+def test_parenthesised_boolean_mixes_keep_their_parentheses(expr: str, in_step: bool) -> None:
+    _check_long(expr, in_step)
+
+
 # ---------------------------------------------------------------- generated models (the compiler's generator)
 
 
@@ -207,14 +310,14 @@ def test_construct_without_printed_form_is_kept_verbatim(monkeypatch) -> None:
     """A construct the printer cannot print yet (grammar growth) keeps its source text, comments included."""
     from econdsl.language import formatter
 
-    real = formatter.print_decl
+    real = formatter.decl_doc
 
-    def no_externals(node):
+    def no_externals(node, keep=()):
         if isinstance(node, ast.External):
             raise TypeError("no source form")
-        return real(node)
+        return real(node, keep)
 
-    monkeypatch.setattr(formatter, "print_decl", no_externals)
+    monkeypatch.setattr(formatter, "decl_doc", no_externals)
     text = "model m\nhorizon  1\naccounting\n      external  x = 1 +2   # kept as written\nend\nend\n"
     assert _assert_formats(text) == ("model m\nhorizon 1\naccounting\n    external  x = 1 +2   # kept as written\n"
                                      "end\nend\n")
