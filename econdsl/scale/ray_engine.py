@@ -35,13 +35,19 @@ from ..trainer import files as run_files
 from ..trainer.fileio import TMP_SUFFIX
 
 PUSH_LOG_EVERY_S = 5.0  # a run's log reaches the driver at least this often (and with every checkpoint)
+SCRATCH_PREFIX = "econdsl-ray-"
+# Files that vouch for others: a checkpoint for the metrics rows before it (resume keeps only those), the
+# evaluation summary for the whole run (``runs.is_finished``). They are written after everything else.
+_MARKERS = (run_files.CHECKPOINT, run_files.EVAL_SUMMARY)
 
 
 def _read_tree(root: Path, names_only: bool = False) -> dict[str, bytes]:
-    """Every file under ``root`` by relative path (with empty contents if ``names_only``); the checkpoint
-    first, so that the metrics read after it hold at least the rows it covers (the trainer makes them
-    durable before it writes a checkpoint)."""
-    paths = sorted((p for p in root.rglob("*") if p.is_file() and not p.name.endswith((TMP_SUFFIX, ".tmp"))),
+    """Every regular file under ``root`` by relative path (with empty contents if ``names_only``); the
+    checkpoint first, so that the metrics read after it hold at least the rows it covers (the trainer makes
+    them durable before it writes a checkpoint). Symbolic links are left out: a run directory from elsewhere
+    must not send the files they point to (``~/.ssh/...``) to the cluster."""
+    paths = sorted((p for p in root.rglob("*") if p.is_file() and not p.is_symlink()
+                    and not p.name.endswith((TMP_SUFFIX, ".tmp"))),
                    key=lambda p: p.name != run_files.CHECKPOINT)
     out: dict[str, bytes] = {}
     for p in paths:
@@ -53,8 +59,11 @@ def _read_tree(root: Path, names_only: bool = False) -> dict[str, bytes]:
 
 
 def _write_tree(root: Path, tree: dict[str, bytes]) -> None:
-    """Write ``tree`` under ``root``, each file atomically (a reader sees the old file or the new one)."""
-    for rel, data in tree.items():
+    """Write ``tree`` under ``root``, each file atomically (a reader sees the old file or the new one), the
+    checkpoint and the evaluation summary last: a writer killed midway (the driver's Ctrl-C during a push)
+    never leaves a checkpoint newer than the metrics rows it vouches for."""
+    for rel in sorted(tree, key=lambda r: _MARKERS.index(r) + 1 if r in _MARKERS else 0):
+        data = tree[rel]
         path = root / rel
         if root.resolve() not in path.resolve().parents:
             raise ValueError(f"refusing to write outside the run directory: {rel}")
@@ -114,6 +123,28 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
         pass
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def _scratch(node: str) -> tempfile.TemporaryDirectory:
+    """A task's scratch directory, named after its Ray node and worker process. A worker killed with SIGKILL
+    (a lost worker, a cancelled task, a driver gone) leaves its scratch behind; the next task on the same node
+    removes the scratch directories of its node's dead workers first, so that retries do not fill the disk."""
+    node = node[:12]
+    for d in Path(tempfile.gettempdir()).glob(f"{SCRATCH_PREFIX}{node}-*"):
+        pid = d.name[len(SCRATCH_PREFIX) + len(node) + 1:].split("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(d, ignore_errors=True)
+    return tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{node}-{os.getpid()}-")
+
+
 class _Outbox:
     """What of a scratch run directory and its log the driver has not seen yet."""
 
@@ -168,9 +199,9 @@ def _fetch(ref):
 def train_point(store, point: Point, plan_: Plan, sources: dict[str, str], threads: int) -> int:
     """The body of one run's Ray task: train ``point`` here, keep the driver's copy of its run directory
     current; return ``econdsl train``'s exit status."""
-    ctx = ray.get_runtime_context()
-    tree = _fetch(store.begin.remote(point.id, ctx.get_node_id(), os.getpid()))
-    with tempfile.TemporaryDirectory(prefix="econdsl-ray-") as scratch:
+    node = ray.get_runtime_context().get_node_id()
+    tree = _fetch(store.begin.remote(point.id, node, os.getpid()))
+    with _scratch(node) as scratch:
         root = Path(scratch)
         for path, text in sources.items():  # the model and its imports, at the same relative places
             dst = root / "src" / Path(path).resolve().relative_to("/")
@@ -189,26 +220,43 @@ def train_point(store, point: Point, plan_: Plan, sources: dict[str, str], threa
             env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
             proc = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=env,
                                     preexec_fn=_die_with_parent if sys.platform == "linux" else None)
-        outbox = _Outbox(rd, log)
-        sent = None  # the last push, under way in the helper thread (at most one at a time)
-        while proc.poll() is None:
-            time.sleep(0.5)
-            if outbox.due() and (sent is None or sent.done()):
-                if sent is not None:
-                    sent.result()  # a push that failed (the driver is gone) ends the task
-                ref = store.push.remote(point.id, *outbox.take(with_files=outbox.checkpoint_changed()))
-                sent = _RAY_CALLS.submit(ray.get, ref)
-        _fetch(store.push.remote(point.id, *outbox.take(with_files=True)))
+        try:
+            outbox = _Outbox(rd, log)
+            sent = None  # the last push, under way in the helper thread (at most one at a time)
+            while proc.poll() is None:
+                time.sleep(0.5)
+                if outbox.due() and (sent is None or sent.done()):
+                    if sent is not None:
+                        sent.result()  # a push that failed (the driver is gone) ends the task
+                    ref = store.push.remote(point.id, *outbox.take(with_files=outbox.checkpoint_changed()))
+                    sent = _RAY_CALLS.submit(ray.get, ref)
+            _fetch(store.push.remote(point.id, *outbox.take(with_files=True)))
+        finally:  # a task that ends early (its pushes fail) leaves no training behind, using CPUs Ray gave away
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
     _fetch(store.end.remote(point.id))
     return proc.returncode
 
 
 def run_in_copy(fn, tree: dict[str, bytes], item):
     """The body of one :meth:`RayEngine.map` task: ``fn(copy of the run directory, item)``."""
-    with tempfile.TemporaryDirectory(prefix="econdsl-ray-") as scratch:
+    with _scratch(ray.get_runtime_context().get_node_id()) as scratch:
         rd = Path(scratch) / "run"
         _write_tree(rd, tree)
         return fn(str(rd), item)
+
+
+def _unplaceable(nodes: list[dict], cpus: float, gpus: float) -> str | None:
+    """Why no node of the cluster can run a task of ``cpus`` CPUs and ``gpus`` GPUs, or None. Ray would
+    queue such a task forever without a word (a task runs on one node, so the cluster's totals do not say)."""
+    alive = [n.get("Resources", {}) for n in nodes if n.get("Alive")]
+    if any(r.get("CPU", 0) >= cpus and r.get("GPU", 0) >= gpus for r in alive):
+        return None
+    most_cpus = max((r.get("CPU", 0) for r in alive), default=0)
+    most_gpus = max((r.get("GPU", 0) for r in alive), default=0)
+    return (f"a run asks for {cpus:g} CPUs and {gpus:g} GPUs (--cpus-per-run, --gpus-per-run) on one node, and no "
+            f"node of the Ray cluster has them (at most {most_cpus:g} CPUs and {most_gpus:g} GPUs on a node)")
 
 
 class RayEngine:
@@ -227,12 +275,13 @@ class RayEngine:
             else:
                 ray.init(address=address, log_to_driver=False, logging_level="warning")
         self.cpus, self.gpus = float(cpus_per_run), float(gpus_per_run)
+        problem = _unplaceable(ray.nodes(), self.cpus, self.gpus)
+        if problem:
+            raise RuntimeError(problem)
         capacity = ray.cluster_resources()
         per_cpu = int(capacity.get("CPU", 1) // self.cpus) if self.cpus > 0 else 10**6
         per_gpu = int(capacity.get("GPU", 0) // self.gpus) if self.gpus > 0 else 10**6
         self.slots = max(1, min(per_cpu, per_gpu))
-        if self.gpus > 0 and capacity.get("GPU", 0) < self.gpus:
-            raise RuntimeError(f"--gpus-per-run {self.gpus:g}: the Ray cluster has {capacity.get('GPU', 0):g} GPUs")
         here = ray.get_runtime_context().get_node_id()
         self.store = ray.remote(RunStore).options(
             num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False)).remote()
@@ -274,7 +323,8 @@ class RayEngine:
                 out.append((point, ray.get(ref)))
             except (ray.exceptions.RayError, OSError) as e:  # retries exhausted, node lost, …
                 out.append((point, None))
-                ray.get(self.store.push.remote(point.id, {}, f"# the Ray task failed: {e}\n".encode()))
+                ray.get([self.store.push.remote(point.id, {}, f"# the Ray task failed: {e}\n".encode()),
+                         self.store.end.remote(point.id)])  # its last attempt is no longer running
         return out
 
     def running(self) -> dict[str, float]:
