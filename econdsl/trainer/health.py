@@ -33,6 +33,18 @@ def _floats(rows: list[dict[str, str]], key: str) -> np.ndarray:
     return np.array([float(r[key]) if r.get(key) not in (None, "") else np.nan for r in rows])
 
 
+def _head_fractions(rows: list[dict[str, str]], a: str) -> str:
+    """``; per head: demand 97%, hours 6%`` (each head's final entropy as a share of its maximum, from the
+    ``a/entropy_fraction[head]`` metrics), or "" when the run did not log them (one head, older runs)."""
+    prefix = f"{a}/entropy_fraction["
+    names = [k[len(prefix):-1] for k in (rows[-1] if rows else {}) if k.startswith(prefix) and k.endswith("]")]
+    shares = [(n, _tenth(_floats(rows, f"{prefix}{n}]"), last=True)) for n in names]
+    shares = [(n, f) for n, f in shares if np.isfinite(f)]
+    if len(shares) < 2:
+        return ""
+    return "; per head: " + ", ".join(f"{n} {100 * f:.0f}%" for n, f in shares)
+
+
 def _tenth(v: np.ndarray, last: bool) -> float:
     v = v[np.isfinite(v)]
     if v.size == 0:
@@ -98,13 +110,15 @@ def check_run(info: dict[str, Any], rows: list[dict[str, str]], types: list[str]
             continue
         top = float(sum(math.log(n) for n in nvec if n > 1))
         final = _tenth(ent, last=True)
+        heads = _head_fractions(rows, a)
         if top > 0 and final > ENTROPY_NEAR_MAX * top:
             out.append(Finding("warning", "entropy near its maximum",
                                f"`{a}`'s policy entropy ends at {final:.3g} of at most {top:.3g} nats "
-                               f"({100 * final / top:.0f}%): its actions are still close to uniformly random"))
+                               f"({100 * final / top:.0f}%): its actions are still close to uniformly random"
+                               + heads))
         elif top > 0:
             out.append(Finding("ok", "entropy", f"`{a}`: {final:.3g} of at most {top:.3g} nats "
-                                                f"({100 * final / top:.0f}%)"))
+                                                f"({100 * final / top:.0f}%)" + heads))
     # -- falling reward
     for a in types:
         r = _floats(rows, f"{a}/reward")

@@ -71,7 +71,7 @@ def test_added_removed_and_replaced_items(tmp_path: Path) -> None:
 
 def test_preset_and_curriculum_values(tmp_path: Path) -> None:
     text = (MODELS / "rbc_open.econ").read_text(encoding="utf-8")
-    changed = text.replace("N_a = 80", "N_a = 120", 1).replace("const D_decay = 10000", "const D_decay = 5000")
+    changed = text.replace("N_a = 60", "N_a = 120", 1).replace("const D_decay = 10000", "const D_decay = 5000")
     other = tmp_path / "rbc_open.econ"
     other.write_text(changed, encoding="utf-8")
     d = diff_files(MODELS / "rbc_open.econ", other)

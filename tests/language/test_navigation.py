@@ -55,7 +55,7 @@ def test_definition_and_references(rbc: Navigator) -> None:
     assert n_a.target.kind == "curriculum constant"
     assert (n_a.target.definition.line, n_a.target.definition.col) == (_line(rbc, "const N_a"), 11)
     lines = {s.line for s in rbc.references(n_a.target)}
-    assert _line(rbc, "N_a = 80") in lines  # the quick preset's `N_a = 80` overrides the same constant
+    assert _line(rbc, "N_a = 60") in lines  # the quick preset's `N_a = 60` overrides the same constant
     # `c` is a step quantity, but inside `u(c::goods)` it is the function's own parameter
     c_quantity = _at(rbc, "c[j, i] = d[j, i]", "c")
     assert all(s.line != _line(rbc, "utility u(") for s in rbc.references(c_quantity.target))

@@ -25,10 +25,10 @@ def test_model_train_section_sets_defaults(rbc):
 
 def test_preset_then_sets_then_flags(rbc):
     layers = build_layers(rbc, "quick", {"lr[Firm]": "0.002", "N_a": "40", "iterations": "7"}, {"iterations": 9})
-    assert layers.config.envs == 64
+    assert layers.config.envs == 32
     assert layers.config.iterations == 9  # the explicit flag wins over --set and the preset
     assert layers.config.get("lr", "Firm") == 0.002
-    assert layers.curriculum_consts == {"N_a": 40.0, "D_decay": 30.0}
+    assert layers.curriculum_consts == {"N_a": 40.0, "D_decay": 22.0}
 
 
 def test_model_constant_override_goes_to_the_model(rbc):

@@ -121,7 +121,7 @@ def test_lean_buffers_hold_narrow_actions_and_the_shared_part_once(rbc):
     assert b.shared.shape == (10, 2, 43) and b.own.shape == (10, 2, 100, 2)
     assert isinstance(b.observations(), SplitObs)
     assert "econ/p" in m  # iteration 0 collects the series
-    assert layers.config.series_every() == 4  # the quick preset's 400 iterations: 100 points per plot
+    assert layers.config.series_every() == 3  # the quick preset's 300 iterations: 100 points per plot
     assert "econ/p" not in tr.iterate()
 
 
