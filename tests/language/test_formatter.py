@@ -297,6 +297,13 @@ def test_fmt_command(tmp_path: Path) -> None:
     assert r.returncode == 0 and r.output == MESSY_FORMATTED
 
 
+def test_shipped_models_are_formatted() -> None:
+    """`econdsl fmt --check` passes on every model and experiment the project ships (reformat after editing)."""
+    paths = MODELS + sorted((ROOT / "bench" / "experiments").glob("*.econ"))
+    r = _fmt("--check", *map(str, paths))
+    assert r.returncode == 0, f"{r.output}run `econdsl fmt models/*.econ bench/experiments/*.econ`"
+
+
 def test_fmt_reports_syntax_errors(tmp_path: Path) -> None:
     bad = tmp_path / "bad.econ"
     bad.write_text("model m\nconst k = = 1\nend\n", encoding="utf-8")
