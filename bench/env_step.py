@@ -4,10 +4,15 @@ For each number of envs and each mode (eager, torch.compile), random actions are
 the timed region; each timed step includes the observations (the trainer needs them) and the
 automatic episode resets. Reports the median over ``--repeats`` runs of ``--steps`` steps, in
 env-steps/s and agent-steps/s, plus the time of ``econdsl.load`` + compile (eager) of the model.
+Every variant of one size (modes × action dtypes × observation layouts, and the hand-written step) is made
+first and then timed in turn, repeat after repeat, so that the ratios between them are measured under the
+same machine load (rows: ``interleaved_with`` = how many variants took turns).
 ``--baseline`` also times a hand-written vectorised PyTorch RBC step (same semantics, same obs) as
 a reference measured under the same machine load.
 
     python bench/env_step.py --envs 64 1024 4096 16384 --modes eager compiled --out bench/results/x.json
+    python bench/env_step.py --envs 64 1024 4096 --modes eager compiled --action-dtype int64 int8 \\
+        --obs whole split --baseline --out bench/results/env_step_side_by_side.json
 """
 
 from __future__ import annotations
@@ -37,27 +42,51 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def time_steps(step, actions: list, steps: int, repeats: int, warmup: int,
-               device: str = "cpu") -> tuple[list[float], list[float]]:
-    """Seconds per step of each repeat: (wall times, process CPU times). On a shared machine CPU time
-    (all threads of this process) is the steadier measure of the work done; wall time includes waiting
-    for the scheduler."""
-    for k in range(warmup):
+def time_repeat(step, actions: list, steps: int, device: str = "cpu") -> tuple[float, float]:
+    """Seconds per step of one repeat of ``steps`` steps: (wall time, process CPU time). On a shared machine
+    CPU time (all threads of this process) is the steadier measure of the work done; wall time includes
+    waiting for the scheduler."""
+    _sync(device)
+    t0, c0 = time.perf_counter(), time.process_time()
+    for k in range(steps):
         step(actions[k % len(actions)])
-    times, cpu = [], []
+    _sync(device)
+    return (time.perf_counter() - t0) / steps, (time.process_time() - c0) / steps
+
+
+class Variant:
+    """One configuration to time: a step function, its pre-generated actions and the fields of its row."""
+
+    def __init__(self, kind: str, path, envs: int, mode: str, dtype, action_dtype, step, actions: list,
+                 agents: int, setup: float, **extra):
+        self.kind, self.path, self.envs, self.mode, self.dtype = kind, path, envs, mode, dtype
+        self.action_dtype, self.step, self.actions, self.agents, self.setup = action_dtype, step, actions, agents, setup
+        self.extra = extra
+        self.wall: list[float] = []
+        self.cpu: list[float] = []
+
+    def row(self) -> dict:
+        r = row(self.kind, self.path, self.envs, self.mode, self.dtype, (self.wall, self.cpu), self.agents,
+                self.setup, self.action_dtype)
+        r.update(self.extra)
+        return r
+
+
+def time_interleaved(variants: list[Variant], steps: int, repeats: int, warmup: int, device: str = "cpu") -> None:
+    """Warm every variant up, then time them in turn, repeat after repeat (variant 1, 2, …, 1, 2, …): each
+    repeat of every variant runs under the same machine load, so their ratios are side by side."""
+    for v in variants:
+        for k in range(warmup):
+            v.step(v.actions[k % len(v.actions)])
     for _ in range(repeats):
-        _sync(device)
-        t0, c0 = time.perf_counter(), time.process_time()
-        for k in range(steps):
-            step(actions[k % len(actions)])
-        _sync(device)
-        times.append((time.perf_counter() - t0) / steps)
-        cpu.append((time.process_time() - c0) / steps)
-    return times, cpu
+        for v in variants:
+            wall, cpu = time_repeat(v.step, v.actions, steps, device)
+            v.wall.append(wall)
+            v.cpu.append(cpu)
 
 
-def bench_model(path: str, envs: int, mode: str, dtype: torch.dtype, steps: int, repeats: int,
-                action_dtype: torch.dtype, backend: str = "torch", device: str = "cpu", split: bool = False) -> dict:
+def model_variant(path: str, envs: int, mode: str, dtype: torch.dtype, action_dtype: torch.dtype,
+                  backend: str = "torch", device: str = "cpu", split: bool = False) -> Variant:
     import econdsl
 
     model = econdsl.load(path)
@@ -70,11 +99,8 @@ def bench_model(path: str, envs: int, mode: str, dtype: torch.dtype, steps: int,
     actions = [{a: x.to(action_dtype) for a, x in env.random_actions(gen).items()} for _ in range(16)]
     env.step(actions[0])  # triggers torch.compile in compiled mode
     setup = time.perf_counter() - t0
-    times = time_steps(env.step, actions, steps, repeats, warmup=min(steps, 20), device=device)
-    agents = sum(env.n_agents.values())
-    r = row("econdsl", path, envs, mode, dtype, times, agents, setup, action_dtype)
-    r.update(backend=backend, device=device, obs="split" if split else "whole")
-    return r
+    return Variant("econdsl", path, envs, mode, dtype, action_dtype, env.step, actions, sum(env.n_agents.values()),
+                   setup, backend=backend, device=device, obs="split" if split else "whole")
 
 
 def row(kind, path, envs, mode, dtype, times, agents, setup, action_dtype) -> dict:
@@ -162,7 +188,7 @@ def handwritten_rbc(envs: int, dtype: torch.dtype):
     return step
 
 
-def bench_handwritten(envs: int, dtype: torch.dtype, steps: int, repeats: int, action_dtype) -> dict:
+def handwritten_variant(envs: int, dtype: torch.dtype, action_dtype) -> Variant:
     import econdsl
 
     env = econdsl.load(ROOT / "models" / "rbc_open.econ").env(1)
@@ -175,9 +201,8 @@ def bench_handwritten(envs: int, dtype: torch.dtype, steps: int, repeats: int, a
             u = torch.rand((envs, env.n_agents[a], len(nvec)), generator=gen, dtype=torch.float64)
             one[a] = (u * nvec).long().to(action_dtype)
         acts.append(one)
-    step = handwritten_rbc(envs, dtype)
-    times = time_steps(step, acts, steps, repeats, warmup=min(steps, 20))
-    return row("handwritten", "rbc_open", envs, "eager", dtype, times, 111, 0.0, action_dtype)
+    return Variant("handwritten", "rbc_open", envs, "eager", dtype, action_dtype, handwritten_rbc(envs, dtype), acts,
+                   111, 0.0)
 
 
 def load_time(path: str, repeats: int) -> dict:
@@ -239,17 +264,15 @@ def main() -> None:
         rows.append(r)
     for envs in args.envs:
         steps = max(10, min(args.steps, int(args.steps * 1024 / envs) or 10))
-        if args.baseline:
-            r = bench_handwritten(envs, dtype, steps, args.repeats, adts[0])
+        variants = [handwritten_variant(envs, dtype, adts[0])] if args.baseline else []
+        variants += [model_variant(args.model, envs, mode, dtype, adt, args.backend, args.device, obs == "split")
+                     for mode in args.modes for adt in adts for obs in args.obs]
+        time_interleaved(variants, steps, args.repeats, min(steps, 20), args.device)
+        for v in variants:
+            r = v.row() | {"interleaved_with": len(variants)}
             print(json.dumps(r), flush=True)
             rows.append(r)
-        for mode in args.modes:
-            for adt in adts:
-                for obs in args.obs:
-                    r = bench_model(args.model, envs, mode, dtype, steps, args.repeats, adt, args.backend,
-                                    args.device, obs == "split")
-                    print(json.dumps(r), flush=True)
-                    rows.append(r)
+        del variants
     info["loadavg_1m_at_end"] = round(os.getloadavg()[0], 2)
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

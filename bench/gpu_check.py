@@ -13,9 +13,11 @@ the dry run's default is bench/results/gpu_check_dry.jsonl):
   (tests/compiler/tolerances.py, the differential tests' rule);
 - ``step`` (b): bench/env_step_gpu.py's modes for rbc_open at 4,096 / 16,384 / 65,536 replicas (Triton step,
   step+observe, step with quantities, CUDA-graph replay, torch, the whole ``Env.step``);
-- ``train`` (c): bench/train.py's ``measure`` at 1,024 and 4,096 replicas with the paper's settings (the
-  train section without a preset) and with ``quick``, environment on Triton and on torch, a few iterations,
-  with the lean rollout (``lean = on``), and quick on Triton once more with the full one (``lean = off``);
+- ``train`` (c): bench/train.py's ``measure_interleaved`` at 1,024 and 4,096 replicas with the paper's settings
+  (the train section without a preset) and with ``quick``, environment on Triton and on torch, a few
+  iterations, with the lean rollout (``lean = on``) and its step in CUDA graphs (``capture = graph``); quick
+  on Triton also with the step eager (``capture = off``) and with the full rollout (``lean = off``), the three
+  trainers' iterations taking turns;
 - ``run`` (d): ``econdsl train models/rbc_open.econ --preset quick`` to its end on the device (Triton
   environment, the lean rollout: ``lean = auto`` is on with CUDA; ``--set lean=on`` in the dry run), its
   printed outcome, and its wall time.
@@ -102,19 +104,22 @@ def section_train(device: str, size: dict) -> list[dict]:
 
     model = econdsl.load(OPEN)
     rows = []
-    # the lean rollout (int8 actions, split observations, series every k iterations) on every row, and the
-    # full rollout once more for quick on Triton: the two side by side in one run
-    runs = [(preset, backend, "on") for preset in ("none", "quick") for backend in ("triton", "torch")]
-    runs.append(("quick", "triton", "off"))
-    for preset, backend, lean in runs:  # none: the train section's own settings, the paper's
+    # the lean rollout (int8 actions, split observations, series every k iterations) with its step captured
+    # (capture = "auto": CUDA graphs on the GPU, eager in the dry run) on every row; for quick on Triton also
+    # the step eager and the full rollout, their iterations taking turns with the first (side by side)
+    on = "graph" if device.startswith("cuda") else "off"
+    runs = [(preset, backend, [("on", on)]) for preset in ("none", "quick") for backend in ("triton", "torch")]
+    runs[2] = ("quick", "triton", [("on", on), ("on", "off"), ("off", on)])
+    for preset, backend, variants in runs:  # none: the train section's own settings, the paper's
         for n in size["train_envs"]:
-            row = train.measure(model, preset, n, size["train_sets"], device, size["train_warmup"],
-                                size["train_repeats"], backend, lean)
-            row = {"section": "train", "settings": "paper" if preset == "none" else preset, **row}
-            rows.append(row)
-            print(f"train {row['settings']:<6} {backend:<7} lean {lean:<3} {n:>6} envs "
-                  f"{row['env_steps_per_s']:>12.4g} env-steps/s {row['agent_steps_per_s']:>12.4g} agent-steps/s  "
-                  f"rollout {row['rollout_s']:.3f} s  update {row['update_s']:.3f} s", flush=True)
+            got = train.measure_interleaved(model, preset, n, size["train_sets"], device, size["train_warmup"],
+                                            size["train_repeats"], backend, variants)
+            for (lean, capture), row in zip(variants, got, strict=True):
+                row = {"section": "train", "settings": "paper" if preset == "none" else preset, **row}
+                rows.append(row)
+                print(f"train {row['settings']:<6} {backend:<7} lean {lean:<3} capture {capture:<5} {n:>6} envs "
+                      f"{row['env_steps_per_s']:>12.4g} env-steps/s {row['agent_steps_per_s']:>12.4g} agent-steps/s "
+                      f"rollout {row['rollout_s']:.3f} s  update {row['update_s']:.3f} s", flush=True)
     return rows
 
 

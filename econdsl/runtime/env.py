@@ -21,16 +21,26 @@ and resumed by restoring ``counter``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
-from ..compiler.backends import CompiledProgram, compile_program, split_observations
+from ..compiler.backends import CompiledProgram, StepResult, compile_program, split_observations
 from ..compiler.ir import real_key
 from ..compiler.philox import rng_words
 from .allocator import tune_allocator
 
 Tensor = torch.Tensor
+
+
+class StepInputs(NamedTuple):
+    """What one step of the environment reads besides the actions (:meth:`Env.begin_step`)."""
+
+    bufs: dict[str, Tensor]  # every state and parameter before the step
+    t: Tensor  # [n_envs] the step within the episode
+    consts: dict[str, Tensor]  # the runtime constants
+    rng: Tensor  # [n_envs, 4] int64 the step's random words (compiler/philox.py)
+    ending: bool  # the step ends the episode
 
 
 class Env:
@@ -81,7 +91,7 @@ class Env:
         self.backend = backend
         self._backend_opts = {k: v for k, v in backend_opts.items() if k != "compile"}
         self._full: CompiledProgram | None = None  # computes named quantities on demand (Env.state)
-        self._pending: tuple | None = None  # (buffers, actions, t) of the last step, for Env.state
+        self._pending: tuple | None = None  # (StepInputs, actions) of the last step, for Env.state
 
         self.agent_types: list[str] = list(p.agents)
         self.n_agents: dict[str, int] = {a: p.n_agents(a) for a in p.agents}
@@ -120,6 +130,7 @@ class Env:
         self._params = {b.name: init[b.name] for b in self.program.params()}
         self._initial = {b.name: init[b.name] for b in self.program.states()}
         self._first_obs: dict[str, Tensor] | None = None
+        self._first_split: dict[str, tuple[Tensor, Tensor]] | None = None
 
     def _initial_bufs(self) -> dict[str, Tensor]:
         bufs = dict(self._params)
@@ -133,13 +144,20 @@ class Env:
         self._quantities: dict[str, Tensor] = {}
         self._pending = None
         if self._first_obs is None:
-            self._first_obs = self.compiled.observe(self._bufs, self._ts[0], self._consts)
+            self._set_first_obs(self.compiled.observe(self._bufs, self._ts[0], self._consts))
         return self._unknown_later_stages(self._first())
+
+    def _set_first_obs(self, obs: dict[str, Tensor]) -> None:
+        """The first observation of an episode, and with ``split_obs`` its parts, made now: the episode's
+        reset inside a rollout then only copies (the split indexes columns by Python lists, which on a GPU
+        would copy the lists to the device)."""
+        self._first_obs = obs
+        self._first_split = split_observations(self.program, obs) if self.split_obs else None
 
     def _first(self) -> dict[str, Tensor]:
         """A copy of the first observation of an episode (split with ``split_obs``)."""
-        if self.split_obs:
-            return split_observations(self.program, self._first_obs)  # gathers: copies
+        if self._first_split is not None:
+            return {a: (s.clone(), o.clone()) for a, (s, o) in self._first_split.items()}
         return {a: o.clone() for a, o in self._first_obs.items()}
 
     # ------------------------------------------------------------ stepping
@@ -187,36 +205,58 @@ class Env:
         ``(shared [n_envs, n_shared], own [n_envs, n_agents, obs_dim - n_shared])``), ``rewards[type]``
         [n_envs, n_agents], ``done`` bool [n_envs], ``info`` a dict with ``t`` (the step just taken),
         ``externals`` (with ``accounting=True``) and ``final_obs`` (with ``final_obs=True`` at episode end).
+
+        The step is :meth:`begin_step`, :meth:`run_step` and :meth:`finish_step` in turn; the rollout calls
+        them itself so that it can compile or capture the middle one (with the policies' sampling).
         """
-        acts = self._check_actions(actions)
-        t = self._ts[self._t]
-        rng = rng_words(self.seed, self.counter, self.n_envs, self.device, self.first_replica)
+        inputs = self.begin_step()
+        res, obs = self.run_step(inputs, actions)
+        return self.finish_step(inputs, actions, res, obs)
+
+    def begin_step(self) -> StepInputs:
+        """The inputs of the next step (the current states and parameters, ``t``, the runtime constants, the
+        step's random words) and whether it ends the episode; advances the step counter."""
+        inputs = StepInputs(self._bufs, self._ts[self._t], dict(self._consts),
+                            rng_words(self.seed, self.counter, self.n_envs, self.device, self.first_replica),
+                            self._t + 1 >= self.horizon)
         self.counter += 1
-        before = self._bufs
-        ending = self._t + 1 >= self.horizon
+        return inputs
+
+    def run_step(self, inputs: StepInputs, actions: Mapping[str, Tensor]
+                 ) -> tuple[StepResult, dict[str, Tensor] | None]:
+        """The compiled step of ``actions`` from ``inputs`` (:meth:`begin_step`): its result and the next
+        observations (None when it ends the episode: they are the next episode's first). A function of its
+        arguments only: nothing of the environment changes (a rollout may compile it or capture it in a CUDA
+        graph), and it reads nothing back to the host."""
+        acts = self._check_actions(actions)
+        args = (inputs.bufs, acts, inputs.t, inputs.consts, inputs.rng)
+        if inputs.ending:
+            return self.compiled.step(*args), None
+        if self.split_obs:
+            return self.compiled.step_observe_split(*args)
+        return self.compiled.step_observe(*args)
+
+    def finish_step(self, inputs: StepInputs, actions: Mapping[str, Tensor], res: StepResult,
+                    obs: dict[str, Tensor] | None) -> tuple[dict[str, Tensor], dict[str, Tensor], Tensor, dict]:
+        """Take the step :meth:`run_step` computed (next states, episode reset); returns what :meth:`step`
+        returns."""
         info: dict[str, Any] = {"t": self._t}
-        if ending:
-            res = self.compiled.step(self._bufs, acts, t, self._consts, rng)
+        if inputs.ending:
             if self.final_obs:
-                nxt = dict(self._bufs)
+                nxt = dict(inputs.bufs)
                 nxt.update(res.states)
-                info["final_obs"] = self.compiled.observe(nxt, self._ts[self._t + 1], self._consts)
+                info["final_obs"] = self.compiled.observe(nxt, self._ts[self._t + 1], inputs.consts)
             self._bufs = self._initial_bufs()
             self._t = 0
             obs = self._first()
-        elif self.split_obs:
-            res, obs = self.compiled.step_observe_split(self._bufs, acts, t, self._consts, rng)
-            self._bufs = {**self._params, **res.states}
-            self._t += 1
         else:
-            res, obs = self.compiled.step_observe(self._bufs, acts, t, self._consts, rng)
             self._bufs = {**self._params, **res.states}
             self._t += 1
-        self._pending = None if self.quantities else (before, acts, t, rng)
+        self._pending = None if self.quantities else (inputs, actions)
         self._quantities = res.quantities
         if res.externals:
             info["externals"] = res.externals
-        done = torch.full((self.n_envs,), ending, dtype=torch.bool, device=self.device)
+        done = torch.full((self.n_envs,), inputs.ending, dtype=torch.bool, device=self.device)
         return self._unknown_later_stages(obs), res.rewards, done, info
 
     def _unknown_later_stages(self, obs: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -229,14 +269,19 @@ class Env:
                     torch.full_like(x, float("nan"))
         return obs
 
-    def observe_stage(self, actions: Mapping[str, Tensor], stage: int) -> dict[str, Tensor]:
+    def observe_stage(self, actions: Mapping[str, Tensor], stage: int,
+                      at: StepInputs | None = None) -> dict[str, Tensor]:
         """The observations of the agent types acting in ``stage`` (an index into ``stages``) at the current
-        step, given ``actions`` of the earlier stages' agent types (as for :meth:`step`)."""
+        step, given ``actions`` of the earlier stages' agent types (as for :meth:`step`); ``at``: at the step
+        of these inputs (:meth:`begin_step`), a function of its arguments as :meth:`run_step` is."""
         acts = {k: torch.as_tensor(v).to(self.device) for k, v in actions.items()}
         for a in self._lo_hi:  # clipped into the bounds, as the step will use them
             if self.real_key[a] in acts:
                 acts[self.real_key[a]] = self._clip_real(a, acts[self.real_key[a]])
-        obs = self.compiled.observe(self._bufs, self._ts[self._t], self._consts, acts)
+        if at is None:
+            obs = self.compiled.observe(self._bufs, self._ts[self._t], self._consts, acts)
+        else:
+            obs = self.compiled.observe(at.bufs, at.t, at.consts, acts)
         return {a: obs[a] for a in self.stages[stage]}
 
     # ------------------------------------------------------------ reading and steering
@@ -255,14 +300,21 @@ class Env:
         out = dict(self._params)
         out.update({b.name: self._bufs[b.name] for b in self.program.states()})
         if self._pending is not None:
-            if self._full is None:
-                self._full = compile_program(self.model.program, self.backend, self.device, self.dtype,
-                                             **self._backend_opts)
-            bufs, acts, t, rng = self._pending
-            self._quantities = self._full.step(bufs, acts, t, self._consts, rng).quantities
+            self.prepare_state()
+            inputs, actions = self._pending
+            self._quantities = self._full.step(inputs.bufs, self._check_actions(actions), inputs.t, inputs.consts,
+                                               inputs.rng).quantities
             self._pending = None
         out.update(self._quantities)
         return out
+
+    def prepare_state(self) -> None:
+        """Make now what :attr:`state` needs to compute the step quantities of an environment made without
+        them (the full program), so that reading it inside a rollout sets nothing up (a rollout does not
+        copy host data to the device)."""
+        if self._full is None and not self.quantities:
+            self._full = compile_program(self.model.program, self.backend, self.device, self.dtype,
+                                         **self._backend_opts)
 
     def set_const(self, name: str, value: float) -> None:
         """Change a runtime constant (a constant the curriculum anneals, e.g. ``κ``) for all replicas."""
@@ -272,7 +324,7 @@ class Env:
         # initial states and first observations may depend on it
         init = self.compiled.init(self.n_envs, self._uniforms, self._consts)
         self._initial = {b.name: init[b.name] for b in self.program.states()}
-        self._first_obs = self.compiled.observe(self._initial_bufs(), self._ts[0], self._consts)
+        self._set_first_obs(self.compiled.observe(self._initial_bufs(), self._ts[0], self._consts))
 
     def get_const(self, name: str) -> float:
         return float(self._consts[name])

@@ -102,6 +102,12 @@ class TrainConfig:
     series come from ``analytics_every``), "off" (int64 actions, whole observation rows, quantities in
     every step), or "auto" (on with ``device = "cuda"``, off on the CPU). Both give the same numbers up to
     float rounding (the order of the first layer's sums)."""
+    capture: str = "auto"
+    """How each rollout step (every type's policy sampling and the environment step) runs: "graph" (captured
+    in CUDA graphs once and replayed: no Python or launch overhead per operation; CUDA only), "compile"
+    (``torch.compile``: inductor's mode "default" on the CPU, "reduce-overhead" on CUDA), "off" (eagerly), or
+    "auto" (graph with ``device = "cuda"``, off on the CPU). Every mode draws the same random numbers in the
+    same order, so a run gives the same actions (and numbers up to float rounding) in each."""
     analytics_every: int = 0
     """Collect the economy series (the ``econ/…`` metrics and plots) every this many iterations (and on
     the last); 0 means every iteration with ``lean`` off, and with it on iterations / 100 (at least 1,
@@ -123,6 +129,12 @@ class TrainConfig:
     def lean_rollout(self) -> bool:
         """Whether the rollout uses the lean layout (``lean``; "auto": on CUDA)."""
         return self.lean == "on" or (self.lean == "auto" and self.device == "cuda")
+
+    def capture_mode(self) -> str:
+        """The ``capture`` setting resolved ("auto": "graph" on CUDA, "off" elsewhere)."""
+        if self.capture == "auto":
+            return "graph" if self.device == "cuda" else "off"
+        return self.capture
 
     def series_every(self) -> int:
         """Iterations between two collections of the economy series (``analytics_every`` resolved)."""
@@ -201,6 +213,7 @@ CHOICES = {
     "device": ("cpu", "cuda"),
     "backend": ("torch", "triton"),
     "lean": ("auto", "on", "off"),
+    "capture": ("auto", "graph", "compile", "off"),
 }
 _INT = {"iterations", "envs", "steps", "epochs", "minibatches", "seed", "threads", "checkpoint_every",
         "log_every", "eval_envs", "analytics_every"}

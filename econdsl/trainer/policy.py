@@ -139,6 +139,7 @@ class ObsNormalizer(nn.Module):
         self.register_buffer("m2", torch.zeros(len(keep), dtype=torch.float64))
         self.running = running
         self._cache: tuple[torch.dtype, tuple[torch.Tensor, torch.Tensor] | None] | None = None
+        self._stale = False  # the statistics changed since the cache was computed
 
     def _expand(self, x: torch.Tensor) -> torch.Tensor:
         """The paper's digit features of x: (x mod 10^(k+1)) / 10^(k+1), k = 0..n-1 (sign lost, as in the paper)."""
@@ -218,19 +219,33 @@ class ObsNormalizer(nn.Module):
         self.mean += delta * n / tot
         self.m2 += var * n + delta.square() * self.count * n / tot
         self.count.fill_(tot)
-        self._cache = None
+        self._stale = True
 
     def _stats(self, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """Mean and 1/std in the observations' dtype, recomputed only after an update (None before any)."""
-        if self._cache is None or self._cache[0] != dtype:
+        """Mean and 1/std in the observations' dtype, recomputed only after an update (None before any).
+        Recomputed in place: the tensors stay the same, so that a compiled or captured rollout step reads
+        the new statistics."""
+        if self._cache is None or self._cache[0] != dtype or self._stale:
             stats = None
             if float(self.count) != 0:  # one host read per update, not per call (the cache keeps the answer)
                 std = (self.m2 / self.count).sqrt()
                 # Features that have not varied yet keep their scale (÷ |mean|) instead of exploding.
                 std = torch.where(std > 1e-6, std, self.mean.abs().clamp_min(1.0))
-                stats = (self.mean.to(dtype), std.reciprocal().to(dtype))
+                stats = (self.mean.to(dtype, copy=True), std.reciprocal().to(dtype))
+                old = self._cache[1] if self._cache is not None and self._cache[0] == dtype else None
+                if old is not None and not old[0].is_inference():  # (made outside torch.inference_mode)
+                    old[0].copy_(stats[0])
+                    old[1].copy_(stats[1])
+                    stats = old
             self._cache = (dtype, stats)
+            self._stale = False
         return self._cache[1]
+
+    def stats_key(self) -> tuple[int, int] | None:
+        """Where the prepared statistics live (host-side pointers, no device read; None before any): a
+        captured rollout step reads them there."""
+        stats = None if self._cache is None else self._cache[1]
+        return None if stats is None else (stats[0].data_ptr(), stats[1].data_ptr())
 
     def prepare(self, dtype: torch.dtype) -> None:
         """Compute the statistics of ``dtype`` now (before a rollout, so that it reads nothing from the

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
+from torch.utils._pytree import tree_flatten, tree_unflatten
 
 from .policy import SplitObs, TypePolicy, action_dtype, real_values
 
@@ -36,6 +37,7 @@ class TypeBuffer:
     own: torch.Tensor | None = None  # lean: [T, E, n, obs_dim - n_shared] the other columns
     shared_columns: torch.Tensor | None = None  # lean: which observation columns are shared / own
     own_columns: torch.Tensor | None = None
+    declared: torch.Tensor | None = None  # [2, n_real] the continuous columns' declared bounds (None without)
 
     @property
     def lean(self) -> bool:
@@ -89,6 +91,7 @@ class RolloutBuffer:
     dones: torch.Tensor  # [T, E] float
     series: torch.Tensor  # [T, n_series] mean over envs (and members) of each tracked quantity
     series_names: list[str] = field(default_factory=list)
+    stepper: tuple | None = None  # (capture, env, policies, the rollout step): made by the first collect
 
 
 def new_buffer(env, steps: int, series_names: list[str], device: torch.device | str,
@@ -121,6 +124,7 @@ def new_buffer(env, steps: int, series_names: list[str], device: torch.device | 
         n_real = len(getattr(env, "action_bounds", {}).get(a, ()))
         if n_real:
             out[a].reals = torch.zeros(steps, n_envs, n, n_real, device=device, dtype=dtype)
+            out[a].declared = declared_bounds(env, a, device)
     return RolloutBuffer(out, torch.zeros(steps, n_envs, device=device, dtype=dtype),
                          torch.zeros(steps, len(series_names), device=device, dtype=dtype), list(series_names))
 
@@ -137,17 +141,143 @@ def declared_bounds(env, agent: str, device: torch.device | str) -> torch.Tensor
     return torch.tensor(env.action_bounds[agent], dtype=torch.float32, device=device).reshape(-1, 2).T
 
 
-def _draw(dist, generator: torch.Generator | None, shard, n: int, dtype: torch.dtype):
-    """Sample every head of ``dist``; with a ``shard``, from the random numbers the whole run gives its replicas."""
-    draws = () if shard is None else shard.action_draws(dist.logp, dist.mean, n, generator)
-    return TypePolicy.sample_action(dist, generator, False, *draws, dtype=dtype)
+def action_draws(b: TypeBuffer, generator: torch.Generator | None, shard=None
+                 ) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """The random numbers of one sampling of a type's actions (every replica and member): uniforms
+    [E·n, n_heads, 1] (one per discrete head) and normals [E·n, n_real] (one per continuous head), in the
+    order, shapes and dtype in which ``TypePolicy.sample_action`` would draw them, so that sampling with them
+    draws exactly what sampling without them draws. With a ``shard``
+    (``econdsl.scale.distributed.Shard``): this process's rows of the draw the whole run makes."""
+    E, n = b.rewards.shape[1:]
+    heads, n_real = b.actions.shape[-1], 0 if b.reals is None else b.reals.shape[-1]
+    device, dtype = b.logp.device, b.logp.dtype
+
+    def draw(fn, shape: tuple[int, ...]) -> torch.Tensor:
+        if shard is None:
+            return fn(shape, generator=generator, device=device, dtype=dtype)
+        return shard.draw(fn, shape, n, generator, device, dtype)
+
+    return (draw(torch.rand, (E * n, heads, 1)) if heads else None,
+            draw(torch.randn, (E * n, n_real)) if n_real else None)
+
+
+class RolloutStep:
+    """One step of the rollout as a function of tensors: every agent type samples its actions from its
+    policy with the step's draws (:func:`action_draws`), stage by stage (a later stage observes the earlier
+    stages' actions), then the environment steps (``Env.run_step``). It changes no state and reads nothing
+    back to the host, so that it can run eagerly, compiled (``torch.compile``) or captured in CUDA graphs and
+    replayed (:class:`GraphStep`), with the same numbers.
+
+    Returns ``(acted, seen, actions, result, next_obs)``: ``acted[type]`` = (actions [E, n, n_heads] in the
+    buffer's integer type, continuous draws z [E, n, n_real] or None, log-probabilities [E, n], values
+    [E, n]); ``seen[type]`` the observations of the later stages' types; ``actions`` as the environment
+    took them; the environment's ``StepResult`` and next observations (``Env.run_step``)."""
+
+    def __init__(self, env, policies: dict[str, TypePolicy], buf: RolloutBuffer):
+        self.env, self.policies, self.stages = env, policies, env.stages
+        self.layout = {a: (*b.rewards.shape[1:], b.actions.dtype, b.lean, b.logp.dtype) for a, b in buf.types.items()}
+
+    def __call__(self, obs: dict, draws: dict, masks: dict, bounds: dict, inputs) -> tuple:
+        env, acted, seen, actions = self.env, {}, {}, {}
+        for k, stage in enumerate(self.stages):
+            if k:  # a later stage observes the actions of the earlier ones
+                seen.update(env.observe_stage(actions, k, at=inputs))
+            for a in stage:
+                E, n, action_type, lean, dtype = self.layout[a]
+                policy = self.policies[a]
+                dist, value = policy.dist(as_policy_input(policy, seen[a] if k else obs[a], lean, dtype), masks[a])
+                act = TypePolicy.sample_action(dist, None, False, *draws[a], dtype=action_type)
+                actions[a] = act.index.view(E, n, -1)
+                z = act.z.view(E, n, -1) if a in bounds else None
+                if z is not None:
+                    actions[env.real_key[a]] = real_values(z, bounds[a])
+                acted[a] = (actions[a], z, TypePolicy.action_log_prob(dist, act).view(E, n), value.view(E, n))
+        result, nxt = env.run_step(inputs, actions)
+        return acted, seen, actions, result, nxt
+
+
+COMPILE_MODE = {"cpu": "default", "cuda": "reduce-overhead"}  # torch.compile's mode per device type (settings)
+
+
+class GraphStep:
+    """``fn`` captured in CUDA graphs (``torch.cuda.CUDAGraph``) and replayed.
+
+    One graph per structure of the arguments (the episode's last step or not, which masks are None …) and
+    per ``key()`` (the tensors ``fn`` reads besides its arguments that may be replaced: the normalisers'
+    statistics; a new key drops every graph). A call copies its tensor arguments into the captured ones
+    (those that are not already them), replays, and returns the captured outputs, which the next call
+    overwrites: the caller copies what it keeps. ``fn`` must be a function of its arguments (it is run
+    twice on a side stream before the capture, for lazy initialisation: cuBLAS workspaces, Triton's
+    compilation)."""
+
+    WARMUP = 2
+
+    def __init__(self, fn, key=lambda: ()):
+        self.fn, self.key = fn, key
+        self.graphs: dict = {}
+        self._state = None
+
+    def __call__(self, *args):
+        leaves, spec = tree_flatten(args)
+        state = self.key()
+        if state != self._state:
+            self.graphs, self._state = {}, state
+        sig = (str(spec), tuple((tuple(x.shape), x.dtype, x.device) if isinstance(x, torch.Tensor) else x
+                                for x in leaves))
+        if sig not in self.graphs:
+            self.graphs[sig] = self._capture(leaves, spec)
+        graph, static, out = self.graphs[sig]
+        for x, s in zip(leaves, static, strict=True):
+            if isinstance(x, torch.Tensor) and x.data_ptr() != s.data_ptr():
+                s.copy_(x)
+        graph.replay()
+        return out
+
+    def _capture(self, leaves: list, spec) -> tuple:
+        static = [x.clone() if isinstance(x, torch.Tensor) else x for x in leaves]
+        args = tree_unflatten(static, spec)
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(self.WARMUP):
+                self.fn(*args)
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            out = self.fn(*args)
+        return graph, static, out
+
+
+def _statistics_key(policies: dict) -> tuple:
+    """Where each policy's normalisation statistics live (host-side pointers: no device read)."""
+    return tuple(p.norm.stats_key() if isinstance(p, TypePolicy) else None for p in policies.values())
+
+
+def _stepper(env, policies: dict, buf: RolloutBuffer, capture: str):
+    """The rollout step of ``capture`` ("off", "compile", "graph"), made once and kept with the buffer."""
+    made = buf.stepper
+    if made is not None and made[0] == capture and made[1] is env and made[2] is policies:
+        return made[3]
+    step = RolloutStep(env, policies, buf)
+    if capture == "compile":
+        fn = torch.compile(step.__call__, dynamic=False, mode=COMPILE_MODE.get(torch.device(env.device).type))
+    elif capture == "graph":
+        if torch.device(env.device).type != "cuda":
+            raise ValueError(f"capture = \"graph\" needs a CUDA device, not {env.device}")
+        fn = GraphStep(step, lambda: _statistics_key(policies))
+    elif capture == "off":
+        fn = step
+    else:
+        raise ValueError(f"capture must be graph, compile or off, not {capture!r}")
+    buf.stepper = (capture, env, policies, fn)
+    return fn
 
 
 @torch.inference_mode()
 def collect(env, policies: dict[str, TypePolicy], masks: dict[str, torch.Tensor | None],
             obs: dict[str, torch.Tensor], buf: RolloutBuffer, generator: torch.Generator | None,
             bounds: dict[str, torch.Tensor | None] | None = None, shard=None,
-            series: bool = True) -> dict[str, torch.Tensor]:
+            series: bool = True, capture: str = "off") -> dict[str, torch.Tensor]:
     """Run ``buf``'s number of steps from ``obs``; fill ``buf``; return the observation after the last step.
 
     ``shard`` (``econdsl.scale.distributed.Shard``): ``env`` holds this process's share of a run's replicas;
@@ -155,39 +285,35 @@ def collect(env, policies: dict[str, TypePolicy], masks: dict[str, torch.Tensor 
 
     ``bounds[type]`` ([2, n_real], the curriculum's narrowed intervals) scales the continuous actions;
     a type without an entry acts in its declared bounds. ``series``: fill ``buf.series`` (the economy
-    series, from ``Env.state``) this time; without, ``buf.series`` keeps what it held."""
+    series, from ``Env.state``) this time; without, ``buf.series`` keeps what it held. ``capture``: how the
+    step of sampling + environment (:class:`RolloutStep`) runs: "off" (eagerly), "compile"
+    (``torch.compile``), "graph" (CUDA graphs, :class:`GraphStep`); the random numbers are drawn outside
+    it, by the run's generator in the same order, so every mode draws the same actions.
+
+    Nothing in here reads from the device (no host synchronisation: tests/trainer/test_rollout_capture.py)."""
     types = list(buf.types)
     steps = buf.dones.shape[0]
-    bounds = dict(bounds or {})
-    for a in types:
-        if buf.types[a].reals is not None and bounds.get(a) is None:
-            bounds[a] = declared_bounds(env, a, buf.dones.device)
+    bounds = {a: (bounds or {}).get(a) for a in types if buf.types[a].reals is not None}
+    bounds = {a: buf.types[a].declared if b is None else b for a, b in bounds.items()}
+    masks = {a: masks.get(a) for a in types}
     stages = env.stages
+    step = _stepper(env, policies, buf, capture)
     for t in range(steps):
-        actions: dict[str, torch.Tensor] = {}
-        for k, stage in enumerate(stages):
-            if k:  # a later stage observes the actions of the earlier ones
-                obs = {**obs, **env.observe_stage(actions, k)}
-            for a in stage:
-                b = buf.types[a]
-                E, n = b.rewards.shape[1:]
-                flat = b.store_obs(t, obs[a])
-                if b.reals is None:
-                    logp_all, value = policies[a](flat, masks[a])
-                    u = None if shard is None else shard.action_draws(logp_all, None, n, generator)[0]
-                    act = TypePolicy.sample(logp_all, generator, u=u, dtype=b.actions.dtype)
-                    b.actions[t] = act.view(E, n, -1)
-                    b.logp[t] = TypePolicy.log_prob(logp_all, act).view(E, n)
-                else:
-                    dist, value = policies[a].dist(flat, masks[a])
-                    both = _draw(dist, generator, shard, n, b.actions.dtype)
-                    b.actions[t] = both.index.view(E, n, -1)
-                    b.reals[t] = both.z.view(E, n, -1)
-                    b.logp[t] = TypePolicy.action_log_prob(dist, both).view(E, n)
-                    actions[env.real_key[a]] = real_values(b.reals[t], bounds[a])
-                b.values[t] = value.view(E, n)
-                actions[a] = b.actions[t]
-        obs, rewards, done, _ = env.step(actions)
+        for a in stages[0]:
+            buf.types[a].store_obs(t, obs[a])
+        draws = {a: action_draws(buf.types[a], generator, shard) for stage in stages for a in stage}
+        inputs = env.begin_step()
+        acted, seen, actions, result, nxt = step({a: obs[a] for a in stages[0]}, draws, masks, bounds, inputs)
+        for a, (index, z, logp, value) in acted.items():
+            b = buf.types[a]
+            if a in seen:
+                b.store_obs(t, seen[a])
+            b.actions[t] = index
+            if z is not None:
+                b.reals[t] = z
+            b.logp[t] = logp
+            b.values[t] = value
+        obs, rewards, done, _ = env.finish_step(inputs, actions, result, nxt)
         for a in types:
             buf.types[a].rewards[t] = rewards[a]
         buf.dones[t] = done.to(buf.dones.dtype)
@@ -204,7 +330,8 @@ def collect(env, policies: dict[str, TypePolicy], masks: dict[str, torch.Tensor 
                 b = buf.types[a]
                 E, n = b.rewards.shape[1:]
                 dist, _ = policies[a].dist(as_policy_input(policies[a], last[a], b.lean, b.logp.dtype), masks[a])
-                both = _draw(dist, generator, shard, n, b.actions.dtype)
+                both = TypePolicy.sample_action(dist, None, False, *action_draws(b, generator, shard),
+                                                dtype=b.actions.dtype)
                 acts[a] = both.index.view(E, n, -1)
                 if a in bounds:
                     acts[env.real_key[a]] = real_values(both.z.view(E, n, -1), bounds[a])

@@ -77,6 +77,10 @@ class Trainer:
         _check_rollout_size(self.resolved, cfg)
         # lean: the step computes no quantities; Env.state computes them on the iterations that collect them
         self.lean = cfg.lean_rollout()
+        self.capture = cfg.capture_mode()  # how each rollout step runs (eager, compiled, CUDA graphs)
+        if self.capture == "graph" and self.device.type != "cuda":
+            raise ConfigError(f"`capture = \"graph\"` needs `device = \"cuda\"` (CUDA graphs), not "
+                              f"`{cfg.device}`; use `capture = \"compile\"` or `\"off\"` on the CPU")
         try:
             share = {} if shard is None else {"replicas": (shard.first, shard.total)}
             if self.lean:
@@ -176,8 +180,10 @@ class Trainer:
         series = self.collects_series(e)
         for a in self.types:
             self.policies[a].norm.prepare(self._dtype)  # before the rollout: it then reads nothing back
+        if series:
+            self.env.prepare_state()  # the program of Env.state's quantities, also made before the rollout
         self._obs = collect(self.env, self.policies, masks, self._obs, buf, self.generator, self.bounds(e), self.shard,
-                            series=series)
+                            series=series, capture=self.capture)
         self._check_finite(buf, e, series)
         t_roll = time.perf_counter()
         metrics: dict[str, float] = {"iteration": e, "env_steps": 0.0}
