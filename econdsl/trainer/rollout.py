@@ -181,7 +181,8 @@ class RolloutStep:
         env, acted, seen, actions = self.env, {}, {}, {}
         for k, stage in enumerate(self.stages):
             if k:  # a later stage observes the actions of the earlier ones
-                seen.update(env.observe_stage(actions, k, at=inputs))
+                seen.update(env.observe_stage(actions, k) if inputs is None else
+                            env.observe_stage(actions, k, at=inputs))
             for a in stage:
                 E, n, action_type, lean, dtype = self.layout[a]
                 policy = self.policies[a]
@@ -192,6 +193,8 @@ class RolloutStep:
                 if z is not None:
                     actions[env.real_key[a]] = real_values(z, bounds[a])
                 acted[a] = (actions[a], z, TypePolicy.action_log_prob(dist, act).view(E, n), value.view(E, n))
+        if inputs is None:  # an environment with only `step` (a test's fake): the caller steps it
+            return acted, seen, actions, None, None
         result, nxt = env.run_step(inputs, actions)
         return acted, seen, actions, result, nxt
 
@@ -273,7 +276,6 @@ def _stepper(env, policies: dict, buf: RolloutBuffer, capture: str):
     return fn
 
 
-@torch.inference_mode()
 def collect(env, policies: dict[str, TypePolicy], masks: dict[str, torch.Tensor | None],
             obs: dict[str, torch.Tensor], buf: RolloutBuffer, generator: torch.Generator | None,
             bounds: dict[str, torch.Tensor | None] | None = None, shard=None,
@@ -291,6 +293,14 @@ def collect(env, policies: dict[str, TypePolicy], masks: dict[str, torch.Tensor 
     it, by the run's generator in the same order, so every mode draws the same actions.
 
     Nothing in here reads from the device (no host synchronisation: tests/trainer/test_rollout_capture.py)."""
+    # torch.compile guards on whether a tensor was made under inference_mode: the reset's observations and
+    # states (made outside) and the step's (made inside) would each compile the step again; no_grad keeps
+    # them alike
+    with torch.no_grad() if capture == "compile" else torch.inference_mode():
+        return _collect(env, policies, masks, obs, buf, generator, bounds, shard, series, capture)
+
+
+def _collect(env, policies, masks, obs, buf, generator, bounds, shard, series, capture):
     types = list(buf.types)
     steps = buf.dones.shape[0]
     bounds = {a: (bounds or {}).get(a) for a in types if buf.types[a].reals is not None}
@@ -298,11 +308,12 @@ def collect(env, policies: dict[str, TypePolicy], masks: dict[str, torch.Tensor 
     masks = {a: masks.get(a) for a in types}
     stages = env.stages
     step = _stepper(env, policies, buf, capture)
+    stepped_apart = hasattr(env, "run_step")  # an Env: its step runs inside the rollout step (else: env.step)
     for t in range(steps):
         for a in stages[0]:
             buf.types[a].store_obs(t, obs[a])
         draws = {a: action_draws(buf.types[a], generator, shard) for stage in stages for a in stage}
-        inputs = env.begin_step()
+        inputs = env.begin_step() if stepped_apart else None
         acted, seen, actions, result, nxt = step({a: obs[a] for a in stages[0]}, draws, masks, bounds, inputs)
         for a, (index, z, logp, value) in acted.items():
             b = buf.types[a]
@@ -313,7 +324,7 @@ def collect(env, policies: dict[str, TypePolicy], masks: dict[str, torch.Tensor 
                 b.reals[t] = z
             b.logp[t] = logp
             b.values[t] = value
-        obs, rewards, done, _ = env.finish_step(inputs, actions, result, nxt)
+        obs, rewards, done, _ = env.finish_step(inputs, actions, result, nxt) if stepped_apart else env.step(actions)
         for a in types:
             buf.types[a].rewards[t] = rewards[a]
         buf.dones[t] = done.to(buf.dones.dtype)
