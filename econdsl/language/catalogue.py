@@ -236,6 +236,14 @@ CATALOGUE: dict[str, Entry] = _entries(
           "A denominator is not provably non-zero under the declared bounds and the surrounding "
           "`ifelse` guards.",
           "Guard it: `ifelse(D > 0, y / D, 1)`, or declare a positive lower bound."),
+    Entry("E703", "value outside its declared bounds",
+          "`in [lo, hi]` is a promise the checks reason with, and nothing clips to it at run time, so the "
+          "values a declaration gives must keep it: a state's initial value, a parameter's value (each entry "
+          "of a list, each member of a formula of the index) and every draw of a parameter's distribution "
+          "(`Normal` draws any real number). A value that is outside, or that intervals and SymPy cannot "
+          "prove inside (a formula of drawn parameters), is an error; so are empty bounds (lo > hi).",
+          "Make the value lie inside (`clamp(x, lo, hi)` does, provably), widen the bounds, or choose a "
+          "distribution whose draws they hold (`LogNormal` in `[0, Inf]`)."),
     Entry("E710", "distribution parameter outside its domain",
           "A draw inside the step has a parameter that can leave its domain under the declared bounds: a "
           "standard deviation that is not provably positive, a probability not provably in [0, 1], a "

@@ -22,6 +22,7 @@ CASES = [
     (checks.check_structure, "e501_missing_transition", "E501"),
     (checks.check_units, "e601_unit_mismatch", "E601"),
     (checks.check_domains, "e702_division_by_zero", "E702"),
+    (checks.check_bounds, "e703_value_outside_bounds", "E703"),
     (checks.check_economics, "w801_convex_utility", "W801"),
     (checks.check_accounting, "e901_unbalanced_money", "E901"),
     (checks.check_settings, "e1002_unknown_setting", "E1002"),

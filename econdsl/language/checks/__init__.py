@@ -13,6 +13,7 @@ from collections.abc import Callable
 from ..diagnostics import Diagnostics
 from ..resolve import Resolved
 from .accounting import check_accounting
+from .bounds import check_bounds
 from .discrete import check_discrete
 from .domains import check_domains
 from .economics import check_economics
@@ -30,7 +31,7 @@ Check = Callable[[Resolved, Diagnostics], None]
 STRUCTURAL: list[Check] = [check_names, check_shapes, check_literals, check_timing, check_structure, check_units,
                            check_settings, check_discrete]
 # Checks that reason about values (SymPy); they assume a model without errors.
-SEMANTIC: list[Check] = [check_domains, check_economics, check_accounting]
+SEMANTIC: list[Check] = [check_domains, check_bounds, check_economics, check_accounting]
 
 CHECKS: list[Check] = STRUCTURAL + SEMANTIC
 
