@@ -9,7 +9,18 @@ from __future__ import annotations
 import math
 from statistics import NormalDist
 
-from .ir import ARITHMETIC, COMPARISONS, ELEMENTWISE, INT_LIMIT, Function, Op, Output, canonical, population
+from .ir import (
+    ARITHMETIC,
+    COMPARISONS,
+    ELEMENTWISE,
+    INT_LIMIT,
+    Function,
+    Op,
+    Output,
+    canonical,
+    int_value,
+    population,
+)
 
 
 def _is_int(v: float) -> bool:
@@ -42,7 +53,7 @@ _FOLD = {
     "lt": lambda a, b: float(a < b), "le": lambda a, b: float(a <= b), "gt": lambda a, b: float(a > b),
     "ge": lambda a, b: float(a >= b), "eq": lambda a, b: float(a == b), "ne": lambda a, b: float(a != b),
     "and": lambda a, b: float(bool(a) and bool(b)), "or": lambda a, b: float(bool(a) or bool(b)),
-    "not": lambda a: float(not a), "float": lambda a: float(a), "int": lambda a: float(math.floor(a)),
+    "not": lambda a: float(not a), "float": lambda a: float(a), "int": lambda a: float(int_value(a)),
 }
 _FOLD = {k: _safe(v) for k, v in _FOLD.items()}
 
@@ -123,7 +134,12 @@ class Builder:
                 return self.const(c, "i")
         raise TypeError(f"cannot use a {have} value as {dtype}")
 
-    def elementwise(self, kind: str, args, source: str = "", name: str = "") -> str:
+    def to_int(self, v: str, lo: float, hi: float, source: str = "") -> str:
+        """``int`` of a real that holds whole numbers in [lo, hi] (inside (-INT_LIMIT, INT_LIMIT): ir.py)."""
+        return self.elementwise("int", (v,), source, attrs=(("lo", float(lo)), ("hi", float(hi))))
+
+    def elementwise(self, kind: str, args, source: str = "", name: str = "", attrs: tuple = ()) -> str:
+        """``kind(args)`` with dtype coercions, folding and algebra; ``attrs`` only for ``int`` (its range)."""
         arity, res = ELEMENTWISE[kind]
         args = list(args)
         assert len(args) == arity, (kind, args)
@@ -172,7 +188,7 @@ class Builder:
             return args[0]
         if kind == "int" and self.dtype(args[0]) == "i":
             return args[0]
-        return self._new(kind, args, dims, dtype, (), source, name)
+        return self._new(kind, args, dims, dtype, tuple(attrs), source, name)
 
     def _bool_const(self, r: float) -> str:
         # booleans are kept as comparisons of constants folded to 0/1 reals compared with 0.5

@@ -35,10 +35,10 @@ action head over the agent's own population is its second role (:func:`per_axis`
 **Dtypes.** ``"f"`` real (the program's float dtype: float32 or float64), ``"b"`` boolean, ``"i"``
 integer (a member index of some population, or an integer constant), always of magnitude below
 :data:`INT_LIMIT` = 2^31 (Triton computes "i" in int32, torch in int64): a whole number beyond it is an
-``"f"`` constant. Arithmetic ops (add … ceil)
-take ``"f"`` arguments only (the lowering inserts ``float`` casts); comparisons take two arguments of
-the same dtype (``"f"`` or ``"i"``); ``and``/``or``/``not`` take ``"b"``; ``where(c, a, b)`` takes a
-``"b"`` condition and ``a``, ``b`` of one dtype.
+``"f"`` constant, and a state declared ``in lo:hi`` with a range that reaches it is read as ``"f"``.
+Arithmetic ops (add … ceil) take ``"f"`` arguments only (the lowering inserts ``float`` casts);
+comparisons take two arguments of the same dtype (``"f"`` or ``"i"``); ``and``/``or``/``not`` take
+``"b"``; ``where(c, a, b)`` takes a ``"b"`` condition and ``a``, ``b`` of one dtype.
 
 **Broadcasting.** Elementwise ops broadcast by dimension *name*: the result dims are the union of the
 arguments' dims, in canonical order. A backend aligns each argument by inserting size-1 axes for the
@@ -87,9 +87,13 @@ to earlier ops of the same function. Ops are in a valid execution order.
                is ``relabel(v, ((W, W~1),))``; a swap ``((W, W~1), (W~1, W))`` transposes).
 elementwise    kinds in :data:`ELEMENTWISE` with the listed arity and result dtype. ``pow`` is real
                power, ``div`` true division, ``where(c, a, b)`` selects ``a`` where ``c``; ``float``
-               casts "b"/"i" to "f" (True → 1.0); ``int`` turns an "f" value that holds a whole number (a state
-               declared ``in lo:hi`` or ``in Pop``) into an "i" value: ``floor(x)``; ``ndtri`` is the inverse
-               standard normal CDF.
+               casts "b"/"i" to "f" (True → 1.0); ``ndtri`` is the inverse standard normal CDF.
+               ``int`` turns an "f" value that holds a whole number (a state declared ``in lo:hi`` or ``in
+               Pop``, a category drawn) into an "i" value. attrs ``lo``, ``hi``: the whole numbers the argument
+               is known to lie in (the checker proves it: E311), both inside (-INT_LIMIT, INT_LIMIT) (the
+               verifier checks it; a whole-number state whose range reaches INT_LIMIT is read as "f" instead).
+               The value is total all the same, identical on every backend (:func:`int_value`): ``floor(x)``
+               saturated into ``[-INT_MAX, INT_MAX]``, NaN → 0.
 ``broadcast``  args ``(x,)``; the result has the op's ``dims`` (a superset of x's): x repeated.
 ``reduce``     attrs ``op`` (one of :data:`REDUCTIONS`), ``dim``. args ``(x,)`` or ``(x, mask)``; x and
                mask ("b") are broadcast to the union of their dims, which must contain ``dim``; the
@@ -139,6 +143,7 @@ A backend returns tensors in the program's float dtype for "f" values, ``torch.b
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 # dtypes: "f" real (float32/64), "b" boolean, "i" integer index of a population member.
@@ -162,6 +167,21 @@ COMPARISONS = {"lt", "le", "gt", "ge", "eq", "ne"}
 LOGICAL = {"and", "or", "not"}
 REDUCTIONS = ("sum", "prod", "min", "max", "mean")
 INT_LIMIT = 2 ** 31  # every "i" value lies in (-INT_LIMIT, INT_LIMIT): Triton's int32
+INT_MAX = INT_LIMIT - 1
+
+
+def int_value(x: float) -> int:
+    """The ``int`` op on one number: ``floor(x)`` saturated into [-INT_MAX, INT_MAX], NaN → 0 (±inf saturate)."""
+    if math.isnan(x):
+        return 0
+    if not -INT_LIMIT < x < INT_LIMIT:
+        return INT_MAX if x > 0 else -INT_MAX
+    return max(-INT_MAX, math.floor(x))
+
+
+def fits_int(lo: float, hi: float) -> bool:
+    """Whether every whole number in [lo, hi] is an "i" value (inside (-INT_LIMIT, INT_LIMIT))."""
+    return -INT_LIMIT < lo <= hi < INT_LIMIT
 OP_KINDS = ("const", "input", "action", "iota", "broadcast", "reduce", "gather", "lookup", "relabel", "random",
             *ELEMENTWISE)
 INPUT_SOURCES = ("state", "param", "runtime_const", "time", "uniform")

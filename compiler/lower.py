@@ -16,7 +16,7 @@ from ..language.checks.discrete import levels, row_form
 from ..language.diagnostics import Diagnostics, EconError
 from ..language.resolve import ActionHead, Resolved
 from .builder import Builder
-from .ir import Buffer, Head, Program, axis, per_axis, population
+from .ir import Buffer, Head, Program, axis, fits_int, per_axis, population
 
 _UNARY = {"log": "log", "exp": "exp", "sqrt": "sqrt", "abs": "abs", "floor": "floor", "ceil": "ceil"}
 _BINOPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "^": "pow", "==": "eq", "!=": "ne", "<": "lt",
@@ -172,8 +172,10 @@ class Lowering:
                                      "parameters and initial states may use earlier ones only")
                 return self.init_vals[nm]
             v = b.input(sym.kind, nm, sym.dims, "f", s)
-            # a state declared `in lo:hi` or `in Pop` holds whole numbers (the checker proves it, E311)
-            return b.elementwise("int", (v,), s) if sym.levels is not None else v
+            # a state declared `in lo:hi` or `in Pop` holds whole numbers (the checker proves it, E311); one
+            # whose range reaches ir.INT_LIMIT stays real (Triton's "i" is int32; no index is that large)
+            lv = sym.levels
+            return b.to_int(v, lv[0], lv[1], s) if lv is not None and fits_int(lv[0], lv[1]) else v
         if sym.kind == "action":
             # with stages, an observation may read the actions of earlier stages (the timing check
             # decides which; the verifier checks the program)
@@ -519,7 +521,7 @@ class Lowering:
         k = b.const(0.0)
         for c in bounds:
             k = b.elementwise("add", (k, b.elementwise("float", (b.elementwise("ge", (u, c), s),), s)), s)
-        return b.elementwise("int", (k,), s)
+        return b.to_int(k, 0, len(bounds), s)
 
     def lower_observe(self) -> Builder:
         b = Builder("observe", self.pops)

@@ -29,7 +29,7 @@ def _reemit(fn: Function, populations: dict[str, int]) -> Function:
         elif k == "input":
             new = b.input(op.attr("source"), op.attr("name"), op.dims, op.dtype, op.source)
         elif k in ELEMENTWISE:
-            new = b.elementwise(k, args, op.source, op.name)
+            new = b.elementwise(k, args, op.source, op.name, op.attrs)
         elif k == "broadcast":
             new = b.broadcast(args[0], op.dims, op.source)
         elif k == "reduce":

@@ -19,7 +19,9 @@ from .ir import (
     OUTPUT_KINDS,
     REDUCTIONS,
     Function,
+    Op,
     Program,
+    fits_int,
     population,
     role,
 )
@@ -174,6 +176,9 @@ def _verify_function(prog: Program, fn: Function) -> list[str]:
                 bad(op, f"where on {dts}")
             elif k == "int" and dts != ["f"]:
                 bad(op, f"int of {dts}")
+            elif k == "int" and not _int_range_ok(op):
+                bad(op, f"int without a whole-number range inside (-2^31, 2^31): lo={op.attr('lo')}, "
+                    f"hi={op.attr('hi')}")
             want = res if res is not None else dts[1]
             if op.dtype != want:
                 bad(op, f"dtype {op.dtype} != {want}")
@@ -255,3 +260,10 @@ def _verify_function(prog: Program, fn: Function) -> list[str]:
         if missing:
             out.append(f"init: no initial value for {missing}")
     return out
+
+
+def _int_range_ok(op: Op) -> bool:
+    """An ``int`` op carries the whole numbers its argument lies in, inside (-INT_LIMIT, INT_LIMIT)."""
+    lo, hi = op.attr("lo"), op.attr("hi")
+    return isinstance(lo, int | float) and isinstance(hi, int | float) and float(lo).is_integer() \
+        and float(hi).is_integer() and fits_int(lo, hi)

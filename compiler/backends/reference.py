@@ -25,7 +25,7 @@ from statistics import NormalDist
 import numpy as np
 import torch
 
-from ..ir import Function, Op, Program, per_axis, real_key
+from ..ir import Function, Op, Program, int_value, per_axis, real_key
 from ..philox import philox_numpy, rng_words, uniform_numpy
 from . import CompiledProgram, StepResult
 
@@ -79,7 +79,7 @@ _SCALAR = {
     "eq": lambda a, b: a == b, "ne": lambda a, b: a != b,
     "and": lambda a, b: bool(a) and bool(b), "or": lambda a, b: bool(a) or bool(b), "not": lambda a: not a,
     "where": lambda c, a, b: a if c else b, "float": lambda a: float(a),
-    "int": lambda a: math.floor(a) if math.isfinite(a) else 0,
+    "int": int_value,
 }
 
 

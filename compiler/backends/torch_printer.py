@@ -23,7 +23,7 @@ from collections.abc import Mapping
 import torch
 
 from .. import cache
-from ..ir import Function, Op, Program, real_key
+from ..ir import INT_LIMIT, INT_MAX, Function, Op, Program, real_key
 from ..philox import rng_words
 from . import CompiledProgram, StepResult
 
@@ -335,8 +335,9 @@ class Printer:
             self.emit(op, f"torch.where({args[0]}, {args[1]}, {args[2]})")
         elif k == "float":
             self.emit(op, f"{args[0]}.to(DT)")
-        elif k == "int":
-            self.emit(op, f"torch.floor({args[0]}).long()")
+        elif k == "int":  # ir.int_value: floor, NaN → 0, saturated into ±INT_MAX (clamped in int64: exact)
+            wide = f"torch.nan_to_num(torch.floor({args[0]}), nan=0.0).clamp({-INT_LIMIT}.0, {INT_LIMIT}.0)"
+            self.emit(op, f"{wide}.long().clamp({-INT_MAX}, {INT_MAX})")
         else:  # pragma: no cover - verify() rejects unknown kinds
             raise ValueError(k)
 

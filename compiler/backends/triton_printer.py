@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ..ir import Function, Op, Output, Program, per_axis, real_key
+from ..ir import INT_LIMIT, INT_MAX, Function, Op, Output, Program, per_axis, real_key
 
 # Tables and array literals up to this many entries become nested tl.where; longer ones are read from a
 # small constant table in memory (``pk``).
@@ -391,8 +391,11 @@ class _KernelWriter:
             expr = f"tl.where({c}, {x}, {y})"
         elif k == "float":
             expr = f"{a[0]}.to(DT)"
-        elif k == "int":
-            expr = f"tl.floor({self.as_f(a[0])}).to(tl.int32)"
+        elif k == "int":  # ir.int_value: floor, NaN → 0, saturated into ±INT_MAX (through int64: exact)
+            y = self.fresh()
+            self.emit(f"{y} = tl.floor({self.as_f(a[0])})")
+            wide = f"tl.minimum(tl.maximum(tl.where({y} == {y}, {y}, 0.0), {-INT_LIMIT}.0), {INT_LIMIT}.0)"
+            expr = f"tl.minimum(tl.maximum(({wide}).to(tl.int64), {-INT_MAX}), {INT_MAX}).to(tl.int32)"
         else:
             raise NotImplementedError(f"triton printer: op kind {k!r}")
         self.define(op, var, expr)

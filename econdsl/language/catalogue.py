@@ -244,6 +244,11 @@ CATALOGUE: dict[str, Entry] = _entries(
           "prove inside (a formula of drawn parameters), is an error; so are empty bounds (lo > hi).",
           "Make the value lie inside (`clamp(x, lo, hi)` does, provably), widen the bounds, or choose a "
           "distribution whose draws they hold (`LogNormal` in `[0, Inf]`)."),
+    Entry("E704", "one-hot observation with too many columns",
+          "`observe onehot(x)` gives one column per value x can take: the members of its population, or 0 … hi "
+          "of a state declared `in 0:hi`. Above 100,000 columns (the limit of an action's choices) every "
+          "observation row would exhaust the memory; a range that large is nearly always a typo or a count.",
+          "Observe the value as a number (`observe x[j]`), or declare a smaller range."),
     Entry("E710", "distribution parameter outside its domain",
           "A draw inside the step has a parameter that can leave its domain under the declared bounds: a "
           "standard deviation that is not provably positive, a probability not provably in [0, 1], a "

@@ -14,7 +14,7 @@ from __future__ import annotations
 from .. import ast
 from ..diagnostics import Diagnostics
 from ..printer import print_expr
-from ..resolve import Resolved, Symbol
+from ..resolve import MAX_GRID, Resolved, Symbol
 from ._sites import CURRICULUM_NAMES, Site, index_words, sites
 from .discrete import levels
 
@@ -111,11 +111,21 @@ class _Walker:
                 self.diags.add("E302", "`onehot` takes an index variable or a state declared `in 0:hi` or "
                                "`in Pop`", a.span, "write `onehot(i)` with the agent's index")
             else:
+                self._onehot_columns(e, lv, bound)
                 self.visit(a, bound, red)
         else:
             for c in e.children():
                 if isinstance(c, ast.Expr):
                     self.visit(c, bound, red)
+
+    def _onehot_columns(self, e: ast.Call, lv: tuple[int, int] | None, bound: dict[str, str]) -> None:
+        """One column per value: at most MAX_GRID, as many as an action's choices (E704)."""
+        a = e.args[0]
+        pop = self.r.populations.get(bound[a.id]) if isinstance(a, ast.Name) and a.id in bound else None
+        n = pop.size if pop is not None else (lv[1] + 1 if lv is not None else 0)
+        if n > MAX_GRID:
+            self.diags.add("E704", f"`{print_expr(e)}` would be {n:,} observation columns, above the limit of "
+                           f"{MAX_GRID:,}", e.span, f"observe `{print_expr(a)}` as a number instead")
 
     def _unbound(self, name: str, span: ast.Span) -> None:
         pop = self.r.population_of_index(name)
