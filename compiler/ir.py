@@ -35,7 +35,8 @@ action head over the agent's own population is its second role (:func:`per_axis`
 **Dtypes.** ``"f"`` real (the program's float dtype: float32 or float64), ``"b"`` boolean, ``"i"``
 integer (a member index of some population, or an integer constant), always of magnitude below
 :data:`INT_LIMIT` = 2^31 (Triton computes "i" in int32, torch in int64): a whole number beyond it is an
-``"f"`` constant, and a state declared ``in lo:hi`` with a range that reaches it is read as ``"f"``.
+``"f"`` constant, and a state declared ``in lo:hi`` with a range beyond :data:`FLOAT32_WHOLE` = ±2^24 (the
+whole numbers a float32 buffer holds exactly) is read as ``"f"``, never through ``int``.
 Arithmetic ops (add … ceil) take ``"f"`` arguments only (the lowering inserts ``float`` casts);
 comparisons take two arguments of the same dtype (``"f"`` or ``"i"``); ``and``/``or``/``not`` take
 ``"b"``; ``where(c, a, b)`` takes a ``"b"`` condition and ``a``, ``b`` of one dtype.
@@ -91,7 +92,7 @@ elementwise    kinds in :data:`ELEMENTWISE` with the listed arity and result dty
                ``int`` turns an "f" value that holds a whole number (a state declared ``in lo:hi`` or ``in
                Pop``, a category drawn) into an "i" value. attrs ``lo``, ``hi``: the whole numbers the argument
                is known to lie in (the checker proves it: E311), both inside (-INT_LIMIT, INT_LIMIT) (the
-               verifier checks it; a whole-number state whose range reaches INT_LIMIT is read as "f" instead).
+               verifier checks it).
                The value is total all the same, identical on every backend (:func:`int_value`): ``floor(x)``
                saturated into ``[-INT_MAX, INT_MAX]``, NaN → 0.
 ``broadcast``  args ``(x,)``; the result has the op's ``dims`` (a superset of x's): x repeated.
@@ -168,6 +169,7 @@ LOGICAL = {"and", "or", "not"}
 REDUCTIONS = ("sum", "prod", "min", "max", "mean")
 INT_LIMIT = 2 ** 31  # every "i" value lies in (-INT_LIMIT, INT_LIMIT): Triton's int32
 INT_MAX = INT_LIMIT - 1
+FLOAT32_WHOLE = 2 ** 24  # every whole number of magnitude up to this is exact in float32 (and float64)
 
 
 def int_value(x: float) -> int:

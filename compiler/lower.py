@@ -16,7 +16,7 @@ from ..language.checks.discrete import levels, row_form
 from ..language.diagnostics import Diagnostics, EconError
 from ..language.resolve import ActionHead, Resolved
 from .builder import Builder
-from .ir import Buffer, Head, Program, axis, fits_int, per_axis, population
+from .ir import FLOAT32_WHOLE, Buffer, Head, Program, axis, per_axis, population
 
 _UNARY = {"log": "log", "exp": "exp", "sqrt": "sqrt", "abs": "abs", "floor": "floor", "ceil": "ceil"}
 _BINOPS = {"+": "add", "-": "sub", "*": "mul", "/": "div", "^": "pow", "==": "eq", "!=": "ne", "<": "lt",
@@ -173,9 +173,11 @@ class Lowering:
                 return self.init_vals[nm]
             v = b.input(sym.kind, nm, sym.dims, "f", s)
             # a state declared `in lo:hi` or `in Pop` holds whole numbers (the checker proves it, E311); one
-            # whose range reaches ir.INT_LIMIT stays real (Triton's "i" is int32; no index is that large)
+            # whose range goes beyond ±2^24 stays real: a float32 buffer does not hold it exactly, so an
+            # integer read would differ from float64's, and no index or one-hot (E704) is that large
             lv = sym.levels
-            return b.to_int(v, lv[0], lv[1], s) if lv is not None and fits_int(lv[0], lv[1]) else v
+            whole = lv is not None and -FLOAT32_WHOLE <= lv[0] and lv[1] <= FLOAT32_WHOLE
+            return b.to_int(v, lv[0], lv[1], s) if whole else v
         if sym.kind == "action":
             # with stages, an observation may read the actions of earlier stages (the timing check
             # decides which; the verifier checks the program)
