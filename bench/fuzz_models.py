@@ -7,7 +7,9 @@ Two sources of models:
 - **mutants** of models/*.econ: 1-4 tokens deleted, duplicated or swapped (``mutate`` of
   tests/language/test_mutations.py, with a seeded ``random.Random``); most of them are rejected.
 
-For each model: ``check`` (a rejection is fine; an internal error E100 or an exception is a crash); a
+For each model: ``check`` (a rejection is fine; an internal error E100 or an exception is a crash; a
+generated model that says ``# expect E703`` or ``E311``, a value outside its declared range, must be
+rejected with it, and one without must not be: otherwise a wrong verdict); a
 model that checks clean is lowered, optimised and verified (a failure there is a compile failure: the
 checker should have said why), then run one step at a time from the reference's states on random
 actions (tests/compiler/tolerances.py: ``lockstep``): reference float64 against torch float64 and
@@ -44,7 +46,7 @@ from econdsl.compiler.lower import lower  # noqa: E402
 from econdsl.compiler.optimize import optimize  # noqa: E402
 from econdsl.compiler.verify import verify  # noqa: E402
 from hypothesis import HealthCheck, given, seed, settings  # noqa: E402
-from model_generator import models  # noqa: E402
+from model_generator import expectation_problems, models  # noqa: E402
 from test_mutations import mutate  # noqa: E402
 from tolerances import compare, lockstep  # noqa: E402
 
@@ -72,6 +74,7 @@ class Campaign:
     def count(self, source: str, what: str) -> None:
         c = self.counts.setdefault(source, {k: 0 for k in ("tried", "accepted", "rejected", "crashes",
                                                              "compile_failures", "disagreements",
+                                                             "wrong_verdicts",
                                                              "triton_checked", "too_large_to_run")})
         c[what] += 1
 
@@ -95,6 +98,11 @@ class Campaign:
         codes = {d.code for d in result.diagnostics.items}
         if "E100" in codes:
             self.fail(source, "crashes", text, result.diagnostics.render())
+            return
+        expectation = expectation_problems(text, codes if result.diagnostics.has_errors() else set()) \
+            if source == "generated" else []
+        if expectation:  # a value outside its declared range accepted, or one inside rejected
+            self.fail(source, "wrong_verdicts", text, "\n".join(expectation) + "\n" + result.diagnostics.render())
             return
         if result.diagnostics.has_errors() or result.resolved is None:
             self.count(source, "rejected")
@@ -184,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         generated()
     save()
     print(json.dumps(camp.counts, indent=1))
-    bad = sum(c[k] for c in camp.counts.values() for k in ("crashes", "compile_failures", "disagreements"))
+    bad = sum(c[k] for c in camp.counts.values()
+              for k in ("crashes", "compile_failures", "disagreements", "wrong_verdicts"))
     return 1 if bad else 0
 
 

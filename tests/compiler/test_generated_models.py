@@ -4,7 +4,8 @@ the magnitude of each value's terms (tolerances.py). The models come from model_
 uses every construct the compiler handles (populations in either order, equal and unequal sizes,
 single-member and singleton agents, per-member heads over another population, actions and states that
 hold a member used as indices, nested indexing, filtered reductions that compare with the outer member,
-every reduction, ifelse, distributions, an agent without observations).
+every reduction, ifelse, distributions, an agent without observations, values near and outside their declared
+bounds, whole-number states around 2^24 and 2^31).
 
 A generated model that `check` rejects is skipped (the checker must have said why, with a location);
 one that `check` accepts and that fails to compile or disagrees is a bug.
@@ -19,7 +20,7 @@ import pytest
 import torch
 from backends_under_test import available
 from hypothesis import HealthCheck, example, given, settings
-from model_generator import models
+from model_generator import expectation_problems, models
 from tolerances import compare, lockstep
 
 import econdsl
@@ -34,13 +35,15 @@ TRITON = [("triton", torch.float32)] if available("triton") else []
 
 
 def check_model(text: str, path, backends=(*TORCH, *TRITON)) -> list[str]:
-    """Every disagreement of one model (empty if `check` rejects it: nothing is promised then)."""
+    """Every disagreement of one model (none if `check` rejects it: nothing is promised then), and every
+    contradiction of what it was generated to be (a value outside its declared range must be rejected with
+    E703 or E311, one inside must not be: model_generator.expectation_problems)."""
     path.write_text(text, encoding="utf-8")
     try:
         program = econdsl.load(path).program
-    except EconError:
-        return []
-    problems = []
+    except EconError as e:
+        return expectation_problems(text, {d.code for d in e.diagnostics.items})
+    problems = expectation_problems(text, set())
     for backend, dtype in backends:
         for label, got, ref, mag in lockstep(program, backend, dtype, n_envs=2, n_steps=2, seed=len(text)):
             ok, ratio = compare(got, ref, mag, dtype)

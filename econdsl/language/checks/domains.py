@@ -141,7 +141,7 @@ class Domains:
     def _dist_iv(self, d: ast.Call) -> Interval:
         args = [self._const_iv(a) for a in d.args]
         if d.func == "Uniform" and len(args) == 2 and all(args):
-            return Interval(args[0].lo, args[1].hi)  # type: ignore[union-attr]
+            return I.hull(args[0], args[1])  # type: ignore[arg-type]  # lo + (hi - lo)·u: either order
         if d.func == "LogNormal":
             return Interval(0, math.inf, True)
         if d.func == "Pareto" and args and args[0] is not None:
