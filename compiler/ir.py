@@ -87,8 +87,9 @@ to earlier ops of the same function. Ops are in a valid execution order.
                whose ``from`` coordinate is the point's ``to`` coordinate (``v[k]`` with ``k`` on ``W~1``
                is ``relabel(v, ((W, W~1),))``; a swap ``((W, W~1), (W~1, W))`` transposes).
 elementwise    kinds in :data:`ELEMENTWISE` with the listed arity and result dtype. ``pow`` is real
-               power, ``div`` true division, ``where(c, a, b)`` selects ``a`` where ``c``; ``float``
-               casts "b"/"i" to "f" (True → 1.0); ``ndtri`` is the inverse standard normal CDF.
+               power (an overflowing odd whole power of a negative base is -inf), ``div`` true division,
+               ``where(c, a, b)`` selects ``a`` where ``c``; ``float`` casts "b"/"i" to "f" (True → 1.0);
+               ``ndtri`` is the inverse standard normal CDF.
                ``int`` turns an "f" value that holds a whole number (a state declared ``in lo:hi`` or ``in
                Pop``, a category drawn) into an "i" value. attrs ``lo``, ``hi``: the whole numbers the argument
                is known to lie in (the checker proves it: E311), both inside (-INT_LIMIT, INT_LIMIT) (the
@@ -99,7 +100,8 @@ elementwise    kinds in :data:`ELEMENTWISE` with the listed arity and result dty
 ``reduce``     attrs ``op`` (one of :data:`REDUCTIONS`), ``dim``. args ``(x,)`` or ``(x, mask)``; x and
                mask ("b") are broadcast to the union of their dims, which must contain ``dim``; the
                result has that union minus ``dim``. With a mask, only members where it is true count.
-               Empty sets give: sum 0, prod 1, min +inf, max -inf, mean 0.
+               Empty sets give: sum 0, prod 1, min +inf, max -inf, mean 0. A NaN member makes min and max
+               NaN (as torch's amin/amax; GPU min/max instructions drop NaN, so a backend must not).
 ``random``     attrs ``site`` (an int, unique in the program). No args; dims = the dims of the draw; dtype
                "f"; only in ``step``. A fresh uniform(0, 1) number per replica and point, a pure function of
                the step's per-replica random words ``rng[e] = (k0, k1, counter, replica)`` (the runtime's

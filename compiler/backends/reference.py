@@ -43,8 +43,9 @@ def _pow(a: float, b: float) -> float:
         r = a ** b
     except ZeroDivisionError:
         return math.inf
-    except OverflowError:
-        return math.inf
+    except OverflowError:  # an odd whole power of a negative base keeps its sign: (-10)^401 = -inf
+        odd = float(b).is_integer() and int(b) % 2 == 1
+        return -math.inf if a < 0 and odd else math.inf
     return math.nan if isinstance(r, complex) else float(r)
 
 
@@ -310,6 +311,8 @@ def _reduce(op: str, xs: list[float]) -> float:
         return (math.fsum(xs) / len(xs)) if xs else 0.0
     if op == "prod":
         return math.prod(xs)
+    if any(math.isnan(x) for x in xs):
+        return math.nan  # min/max over a NaN member is NaN (IEEE, torch's amin/amax), whatever the order
     if op == "min":
         return min(xs) if xs else math.inf
     return max(xs) if xs else -math.inf

@@ -108,6 +108,16 @@ def _mul(a, b):
 
 
 @triton.jit
+def _min_nan(a, b):  # tl.min drops NaN (minnum); the IR's min over a NaN member is NaN, as torch's amin
+    return tl.minimum(a, b, propagate_nan=tl.PropagateNan.ALL)
+
+
+@triton.jit
+def _max_nan(a, b):
+    return tl.maximum(a, b, propagate_nan=tl.PropagateNan.ALL)
+
+
+@triton.jit
 def _ndtri(p):
     # Inverse standard normal CDF: Wichura's AS241 (PPND16, relative error ~1e-16), the algorithm of the
     # reference backend's NormalDist.inv_cdf, written in the same operation order so float64 agrees to an
@@ -448,8 +458,10 @@ class _KernelWriter:
         ident = {"sum": "0.0", "mean": "0.0", "prod": "1.0", "min": "INF", "max": "-INF"}[rop]
         masked = f"tl.where({m}, {x}, {ident})"
         var = self.fresh()
-        if rop in {"sum", "min", "max"}:
-            expr = f"tl.{rop}({masked}, axis={k}, keep_dims=True)"
+        if rop == "sum":
+            expr = f"tl.sum({masked}, axis={k}, keep_dims=True)"
+        elif rop in {"min", "max"}:
+            expr = f"tl.reduce({masked}, {k}, _{rop}_nan, keep_dims=True)"
         elif rop == "prod":
             expr = f"tl.reduce({masked}, {k}, _mul, keep_dims=True)"
         elif len(a) == 1:

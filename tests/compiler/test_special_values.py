@@ -1,0 +1,87 @@
+"""Special values every backend must compute alike (issue 9: a model that checks clean gives the same
+numbers on every backend), found by looking for them:
+
+- a `min`/`max` reduction over members of which some are NaN is NaN (IEEE, torch's amin/amax); the
+  reference's Python `max` kept a number or NaN depending on the members' order, and Triton's `tl.max`
+  drops NaN on a GPU (maxnum);
+- an integer power that overflows keeps the sign of an odd power of a negative base (`(-10)^401` is -Inf).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from backends_under_test import params
+from tolerances import compare, lockstep
+
+import econdsl
+
+NAN_EXTREMES = """model nan_extremes
+horizon 2
+agent A[3] index j
+    state v = j in [0, 2]
+    action a in {0, 1}
+    observe v[j]
+    reward worst + best + a[j]
+end
+step
+    lowest = min(v[k] for k in A if v[k] > 5)      # nobody is above 5: Inf
+    g[j] = ifelse(v[j] > 0, lowest * 0, 1)         # Inf * 0: NaN for members 1 and 2, 1 for member 0
+    worst = max(g[k] for k in A)
+    best = min(g[k] for k in A)
+    first = max(ifelse(k == 0, lowest * 0, 1) for k in A)   # NaN first, then numbers
+    next v[j] = v[j]
+end
+end
+"""
+
+OVERFLOW = """model overflow
+horizon 2
+agent A[2] index j
+    state v = -10 + 20 * j in [-10, 10]
+    action a in {0, 1}
+    observe v[j]
+    reward big[j] + a[j]
+end
+step
+    big[j] = v[j] ^ 401
+    next v[j] = v[j]
+end
+end
+"""
+
+
+def _run(tmp_path, text: str, backend: str, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    path = tmp_path / "m.econ"
+    path.write_text(text, encoding="utf-8")
+    program = econdsl.load(path).program
+    compiled = econdsl.compiler.backends.compile_program(program, backend, "cpu", dtype)
+    bufs = compiled.init(1, {}, {})
+    acts = {"A": torch.zeros((1, program.n_agents("A"), 1), dtype=torch.long)}
+    return compiled.step(bufs, acts, torch.zeros(1, dtype=dtype), {}, None).quantities
+
+
+@pytest.mark.parametrize("backend,dtype,tol", params())
+def test_min_and_max_over_a_nan_member_are_nan(tmp_path, backend, dtype, tol):
+    q = _run(tmp_path, NAN_EXTREMES, backend, dtype)
+    for name in ("worst", "best", "first"):
+        assert math.isnan(float(q[name])), (name, q[name])
+
+
+@pytest.mark.parametrize("backend,dtype,tol", params())
+def test_an_odd_power_of_a_negative_base_overflows_to_minus_inf(tmp_path, backend, dtype, tol):
+    big = _run(tmp_path, OVERFLOW, backend, dtype)["big"]
+    assert big.double().tolist() == [[-math.inf, math.inf]]
+
+
+@pytest.mark.parametrize("text", [NAN_EXTREMES, OVERFLOW], ids=["nan_extremes", "overflow"])
+@pytest.mark.parametrize("backend,dtype,tol", params(include_reference=False))
+def test_special_values_agree_with_the_reference(tmp_path, text, backend, dtype, tol):
+    path = tmp_path / "m.econ"
+    path.write_text(text, encoding="utf-8")
+    program = econdsl.load(path).program
+    for label, got, ref, mag in lockstep(program, backend, dtype, n_envs=2, n_steps=2, seed=5):
+        ok, ratio = compare(got, ref, mag, dtype)
+        assert ok, f"{label}: {got} against the reference {ref}"
