@@ -295,6 +295,8 @@ def _mag_elementwise(k: str, xs: list, ms: list, r: float) -> float:
         a, b = abs(xs[0]), xs[1]
         if a == 0:
             return ar
+        if not math.isfinite(b):
+            return ar  # x ^ ±Inf is exactly 0, 1 or Inf
         la = abs(math.log(a))
         return ar * (1.0 + abs(b) * ms[0] / a + la * (ms[1] + abs(b)))
     if k in ("floor", "ceil", "int"):

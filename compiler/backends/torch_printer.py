@@ -304,7 +304,7 @@ class Printer:
             if op.args[0] in self.fused:
                 x = self.plus_one(self.p_table, self.p_table[op.args[0]])
                 self.emit(op, f"torch.exp(torch.log1p({self.al(x, op.dims)}) * {_num(c)})")
-            elif c is not None and not float(c).is_integer() and not scal[0]:
+            elif c is not None and math.isfinite(c) and not float(c).is_integer() and not scal[0]:
                 # x^c for a fractional constant c is NaN for x < 0 either way; exp(c·log x) is several
                 # times faster than torch.pow's scalar-exponent path on CPU
                 self.emit(op, f"torch.exp(torch.log({args[0]}) * {_num(c)})")

@@ -434,16 +434,17 @@ class _KernelWriter:
                 return f"{self.p.sqrt}({f[0]})"
             if v == -1.0:
                 return self.div(f"tl.full({self.shape(())}, 1.0, DT)", f[0])
-            if v != math.floor(v):
+            if math.isfinite(v) and v != math.floor(v):
                 # a non-integer power: negative bases give nan, 0 ** v gives 0 or inf, as torch.pow
                 return f"tl.exp2({f[1]} * tl.log2({f[0]}))"
         # general real power, inlined (helper calls are slow in the interpreter): integer powers of
-        # negative bases keep their sign, x ** 0 = 1, other negative bases give nan
+        # negative bases keep their sign, x ** 0 = 1 ** y = 1 (also for y = ±inf, as IEEE pow and torch),
+        # other negative bases give nan
         x, y = f
         r, odd = self.fresh(), self.fresh()
         self.emit(f"{r} = tl.exp2({y} * tl.log2(tl.abs({x})))", "|x| ** y")
         self.emit(f"{odd} = ({y} - 2.0 * tl.floor(0.5 * {y})) == 1.0", "y is an odd integer")
-        return (f"tl.where({y} == 0.0, 1.0, tl.where({x} < 0.0, tl.where(tl.floor({y}) == {y}, "
+        return (f"tl.where(({y} == 0.0) | ({x} == 1.0), 1.0, tl.where({x} < 0.0, tl.where(tl.floor({y}) == {y}, "
                 f"tl.where({odd}, -{r}, {r}), NAN), {r}))")
 
     def div(self, a: str, b: str) -> str:

@@ -4,7 +4,9 @@ numbers on every backend), found by looking for them:
 - a `min`/`max` reduction over members of which some are NaN is NaN (IEEE, torch's amin/amax); the
   reference's Python `max` kept a number or NaN depending on the members' order, and Triton's `tl.max`
   drops NaN on a GPU (maxnum);
-- an integer power that overflows keeps the sign of an odd power of a negative base (`(-10)^401` is -Inf).
+- an integer power that overflows keeps the sign of an odd power of a negative base (`(-10)^401` is -Inf);
+- `x ^ Inf` and `x ^ -Inf` follow IEEE pow: 1 ^ ±Inf is 1 (torch's exp(c · log x) gave NaN, the Triton
+  printer crashed on `math.floor(inf)`).
 """
 
 from __future__ import annotations
@@ -48,6 +50,23 @@ end
 step
     big[j] = v[j] ^ 401
     next v[j] = v[j]
+end
+end
+"""
+
+# `x ^ Inf` is allowed for a non-negative pure number (E110 is for a unit, E701 for a negative base): 1 ^ Inf
+# is 1 (IEEE pow, Python, torch.pow), 0.5 ^ Inf is 0, 2 ^ -Inf is 0; exp(Inf · log 1) is NaN.
+INFINITE_POWERS = """model infinite_powers
+horizon 2
+agent A[4] index j
+    param x = [1, 0.5, 2, 1.5]
+    action a in {0, 1}
+    observe x[j]
+    reward up[j] + down[j] + a[j]
+end
+step
+    up[j] = x[j] ^ Inf
+    down[j] = x[j] ^ -Inf
 end
 end
 """
@@ -100,7 +119,15 @@ def test_an_odd_power_of_a_negative_base_overflows_to_minus_inf(tmp_path, backen
     assert big.double().tolist() == [[-math.inf, math.inf]]
 
 
-@pytest.mark.parametrize("text", [NAN_EXTREMES, OVERFLOW, MIXED], ids=["nan_extremes", "overflow", "mixed"])
+@pytest.mark.parametrize("backend,dtype,tol", params())
+def test_infinite_powers_follow_ieee(tmp_path, backend, dtype, tol):
+    q = _run(tmp_path, INFINITE_POWERS, backend, dtype)
+    assert q["up"].double().tolist() == [[1.0, 0.0, math.inf, math.inf]]
+    assert q["down"].double().tolist() == [[1.0, math.inf, 0.0, 0.0]]
+
+
+@pytest.mark.parametrize("text", [NAN_EXTREMES, OVERFLOW, MIXED, INFINITE_POWERS],
+                         ids=["nan_extremes", "overflow", "mixed", "infinite_powers"])
 @pytest.mark.parametrize("backend,dtype,tol", params(include_reference=False))
 def test_special_values_agree_with_the_reference(tmp_path, text, backend, dtype, tol):
     path = tmp_path / "m.econ"
