@@ -91,7 +91,7 @@ class RolloutBuffer:
     dones: torch.Tensor  # [T, E] float
     series: torch.Tensor  # [T, n_series] mean over envs (and members) of each tracked quantity
     series_names: list[str] = field(default_factory=list)
-    stepper: tuple | None = None  # (capture, env, policies, the rollout step): made by the first collect
+    steppers: dict = field(default_factory=dict)  # capture → (env, policies, the rollout step), made once
 
 
 def new_buffer(env, steps: int, series_names: list[str], device: torch.device | str,
@@ -214,6 +214,7 @@ class GraphStep:
     compilation)."""
 
     WARMUP = 2
+    needs_cuda = True
 
     def __init__(self, fn, key=lambda: ()):
         self.fn, self.key = fn, key
@@ -258,22 +259,29 @@ def _statistics_key(policies: dict) -> tuple:
 
 def _stepper(env, policies: dict, buf: RolloutBuffer, capture: str):
     """The rollout step of ``capture`` ("off", "compile", "graph"), made once and kept with the buffer."""
-    made = buf.stepper
-    if made is not None and made[0] == capture and made[1] is env and made[2] is policies:
-        return made[3]
+    made = buf.steppers.get(capture)
+    if made is not None and made[0] is env and made[1] is policies:
+        return made[2]
     step = RolloutStep(env, policies, buf)
     if capture == "compile":
         fn = torch.compile(step.__call__, dynamic=False, mode=COMPILE_MODE.get(torch.device(env.device).type))
     elif capture == "graph":
-        if torch.device(env.device).type != "cuda":
+        if GraphStep.needs_cuda and torch.device(env.device).type != "cuda":
             raise ValueError(f"capture = \"graph\" needs a CUDA device, not {env.device}")
         fn = GraphStep(step, lambda: _statistics_key(policies))
     elif capture == "off":
         fn = step
     else:
         raise ValueError(f"capture must be graph, compile or off, not {capture!r}")
-    buf.stepper = (capture, env, policies, fn)
+    buf.steppers[capture] = (env, policies, fn)
     return fn
+
+
+def _replays(capture: str, device: torch.device | str) -> bool:
+    """Whether the step of ``capture`` runs as CUDA graphs, whose outputs (and copied inputs) the next step
+    overwrites."""
+    mode = COMPILE_MODE.get(torch.device(device).type)
+    return capture == "graph" or (capture == "compile" and mode == "reduce-overhead")
 
 
 def collect(env, policies: dict[str, TypePolicy], masks: dict[str, torch.Tensor | None],
@@ -307,6 +315,10 @@ def _collect(env, policies, masks, obs, buf, generator, bounds, shard, series, c
     bounds = {a: buf.types[a].declared if b is None else b for a, b in bounds.items()}
     masks = {a: masks.get(a) for a in types}
     stages = env.stages
+    if series and buf.series_names and not getattr(env, "quantities", True) and _replays(capture, env.device):
+        # Env.state computes the quantities from the step's inputs after it, which a replayed graph's next
+        # step overwrites: the iterations that collect the economy series step eagerly
+        capture = "off"
     step = _stepper(env, policies, buf, capture)
     stepped_apart = hasattr(env, "run_step")  # an Env: its step runs inside the rollout step (else: env.step)
     for t in range(steps):

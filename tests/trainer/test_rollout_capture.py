@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
+from torch.utils._pytree import tree_leaves, tree_unflatten
 
 import econdsl
 from econdsl.trainer import rollout
@@ -138,10 +140,10 @@ def test_rollout_buffers_are_made_once_per_run():
         return out
 
     tr.iterate()
-    before, buf, step = pointers(), tr._buf, tr._buf.stepper[3]
+    before, buf, step = pointers(), tr._buf, tr._buf.steppers["off"][2]
     for _ in range(2):
         tr.iterate()
-    assert tr._buf is buf and tr._buf.stepper[3] is step
+    assert tr._buf is buf and tr._buf.steppers["off"][2] is step
     assert pointers() == before
 
 
@@ -181,6 +183,41 @@ def test_compiled_step_gives_the_eager_metrics(model, flags, n):
     flags = {**flags, "iterations": n}
     _same(_metrics(model, {**flags, "capture": "off"}, n), _metrics(model, {**flags, "capture": "compile"}, n),
           1e-9)
+
+
+class ReplayedOnTheCPU(rollout.GraphStep):
+    """CUDA graphs' semantics without a GPU: the "capture" keeps the arguments' copies and the first outputs;
+    a "replay" runs the step on the copies and writes its results into those same outputs (as a graph
+    writes into its memory pool), so what a caller keeps from one step is overwritten by the next."""
+
+    needs_cuda = False
+
+    def _capture(self, leaves: list, spec) -> tuple:
+        static = [x.clone() if isinstance(x, torch.Tensor) else x for x in leaves]
+        args = tree_unflatten(static, spec)
+        out = self.fn(*args)
+
+        def replay():
+            for old, new in zip(tree_leaves(out), tree_leaves(self.fn(*args)), strict=True):
+                if isinstance(old, torch.Tensor) and old.data_ptr() != new.data_ptr():
+                    old.copy_(new)
+
+        return SimpleNamespace(replay=replay), static, out
+
+
+@pytest.mark.parametrize("flags", [{"lean": "on", "analytics_every": 2}, {"lean": "off"}])
+def test_graph_semantics_give_the_eager_metrics(monkeypatch, flags):
+    """The rollout with its step replayed as CUDA graphs would be (arguments copied into fixed tensors,
+    outputs overwritten by the next step), emulated on the CPU: every metric of every iteration is the
+    eager rollout's, bit for bit (the same operations on the same numbers), economy series included (the
+    lean run collects them on iterations 0 and 2, eagerly: Env.state reads the step's inputs after it)."""
+    monkeypatch.setattr(rollout, "GraphStep", ReplayedOnTheCPU)
+    eager = _metrics("rbc_open", {**flags, "capture": "off"}, 3, "quick", torch.float32)
+    tr = _trainer("rbc_open", {**flags, "capture": "off"}, "quick")
+    tr.capture = "graph"  # the trainer refuses graph without CUDA; the emulation needs none
+    replayed = [{k: v for k, v in tr.iterate().items() if not k.startswith("time/")} for _ in range(3)]
+    assert isinstance(tr._buf.steppers["graph"][2], ReplayedOnTheCPU)
+    assert eager == replayed
 
 
 # ---------------------------------------------------------------- CUDA (skipped without a GPU)
