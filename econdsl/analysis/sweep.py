@@ -41,6 +41,15 @@ class SweepError(ValueError):
     """A sweep that cannot be planned or run; the message says why."""
 
 
+class EngineError(RuntimeError):
+    """An engine lost work for a reason of its own, not of the run's code (a Ray worker or node that died
+    after every retry, an object lost with its node): ``lost`` names each item it could not finish and why."""
+
+    def __init__(self, message: str, lost: Sequence[tuple[object, str]] = ()) -> None:
+        super().__init__(message)
+        self.lost = list(lost)
+
+
 @dataclass(frozen=True)
 class Point:
     """One training run of a sweep."""
@@ -261,7 +270,8 @@ class Engine(Protocol):
 
     def map(self, fn: Callable[[str, T], R], items: Sequence[T], run_dir: str | Path) -> Iterator[tuple[T, R]]:
         """``fn(run_dir, item)`` for every item (analyses of one finished run, e.g. best-response seeds), in
-        the order of ``items``; an exception of ``fn`` propagates."""
+        the order of ``items``; an exception of ``fn`` propagates. Items the engine itself could not finish
+        (a lost worker) raise :class:`EngineError` once the others have been yielded."""
 
 
 class LocalEngine:

@@ -66,6 +66,7 @@ def best_response(run: str, types: tuple[str, ...], kind: str, iterations: int, 
     learned profile (unilateral), and what the type gains by retraining its shared policy (type level, the
     paper's table 3). Writes epsilon.md, epsilon.csv, epsilon.json and curves.png."""
     from ..analysis import best_response as br
+    from ..analysis.sweep import EngineError
     from ..language import EconError
     from ..trainer.ppo import NonFiniteUpdate
     from ..trainer.run import RunError
@@ -109,15 +110,30 @@ def best_response(run: str, types: tuple[str, ...], kind: str, iterations: int, 
         agent, k = getattr(e, "unit", ("?", "?"))
         raise click.ClickException(f"the best response of `{agent}` (seed {k}) produced a non-finite "
                                    f"{e.quantity}. Hint: {e.hint}") from None
-    try:
-        paths = br.write_results(Path(out) if out else Path(run) / "best_response", results, settings, run)
-    except RunError as e:  # disk full, read-only: the earlier results stay as they were
-        raise click.ClickException(str(e)) from None
+    except EngineError as e:  # Ray lost a worker after every retry: keep what the other units measured
+        lost = "; ".join(f"`{a}` seed {k}: {why}" for (a, k), why in e.lost)
+        if results:
+            paths = _write(out, run, results, settings)
+            kept = f"the {len(units) - len(e.lost)} other unit(s) are written to {paths['json'].parent}"
+        else:
+            kept = "nothing was written"
+        raise click.ClickException(f"best response on `{run}`: the Ray engine lost {lost}; {kept}") from None
+    paths = _write(out, run, results, settings)
     if as_json:
         click.echo(paths["json"].read_text(encoding="utf-8"))
         return
     click.echo(paths["markdown"].read_text(encoding="utf-8"))
     click.echo(f"written: {paths['json']}, {paths['csv']}, {paths['plot']}")
+
+
+def _write(out: str | None, run: str, results: list, settings) -> dict[str, Path]:
+    from ..analysis import best_response as br
+    from ..trainer.run import RunError
+
+    try:
+        return br.write_results(Path(out) if out else Path(run) / "best_response", results, settings, run)
+    except RunError as e:  # disk full, read-only: the earlier results stay as they were
+        raise click.ClickException(str(e)) from None
 
 
 _loaded: dict[str, object] = {}  # run directory -> its trainer, loaded once per process

@@ -16,6 +16,7 @@ installed but not the driver's files.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -30,7 +31,7 @@ from pathlib import Path
 import ray
 
 from ..analysis import runs
-from ..analysis.sweep import Plan, Point, train_command
+from ..analysis.sweep import EngineError, Plan, Point, train_command
 from ..trainer import files as run_files
 from ..trainer.fileio import TMP_SUFFIX
 
@@ -186,6 +187,23 @@ class _Outbox:
         return tree, log
 
 
+# The files of a run directory that name the model file it was trained from (the path, and every span).
+_NAME_THE_MODEL = (run_files.CONFIG, "model.econ", "model.json")
+
+
+def _as_on_driver(tree: dict[str, bytes], scratch_src: Path) -> dict[str, bytes]:
+    """``tree`` with the worker's copies of the model sources (``SCRATCH/src/ABS/PATH``) named as the
+    driver's files (``/ABS/PATH``): config.json must name a model file the driver has, not a copy deleted
+    with the task, since the report reads the model's comments (its figures' titles) from that file."""
+    prefix = str(scratch_src)
+    spellings = {prefix.encode(), json.dumps(prefix)[1:-1].encode()}  # raw (ensure_ascii=False) and escaped
+    out = dict(tree)
+    for rel in _NAME_THE_MODEL:
+        for spelling in spellings if rel in out else ():
+            out[rel] = out[rel].replace(spelling, b"")
+    return out
+
+
 _RAY_CALLS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="econdsl-store")
 
 
@@ -203,15 +221,16 @@ def train_point(store, point: Point, plan_: Plan, sources: dict[str, str], threa
     tree = _fetch(store.begin.remote(point.id, node, os.getpid()))
     with _scratch(node) as scratch:
         root = Path(scratch)
+        src = root / "src"
         for path, text in sources.items():  # the model and its imports, at the same relative places
-            dst = root / "src" / Path(path).resolve().relative_to("/")
+            dst = src / Path(path).resolve().relative_to("/")
             dst.parent.mkdir(parents=True, exist_ok=True)
             dst.write_text(text, encoding="utf-8")
         rd = root / "run"
         if tree:
             _write_tree(rd, tree)
         resume = runs.has_checkpoint(rd)
-        local = replace(point, file=str(root / "src" / Path(point.file).resolve().relative_to("/")))
+        local = replace(point, file=str(src / Path(point.file).resolve().relative_to("/")))
         cmd = train_command(local, plan_, rd, resume)
         log = root / "log"
         with open(log, "w", encoding="utf-8") as f:
@@ -228,9 +247,10 @@ def train_point(store, point: Point, plan_: Plan, sources: dict[str, str], threa
                 if outbox.due() and (sent is None or sent.done()):
                     if sent is not None:
                         sent.result()  # a push that failed (the driver is gone) ends the task
-                    ref = store.push.remote(point.id, *outbox.take(with_files=outbox.checkpoint_changed()))
-                    sent = _RAY_CALLS.submit(ray.get, ref)
-            _fetch(store.push.remote(point.id, *outbox.take(with_files=True)))
+                    files, text = outbox.take(with_files=outbox.checkpoint_changed())
+                    sent = _RAY_CALLS.submit(ray.get, store.push.remote(point.id, _as_on_driver(files, src), text))
+            files, text = outbox.take(with_files=True)
+            _fetch(store.push.remote(point.id, _as_on_driver(files, src), text))
         finally:  # a task that ends early (its pushes fail) leaves no training behind, using CPUs Ray gave away
             if proc.poll() is None:
                 proc.kill()
@@ -247,6 +267,19 @@ def run_in_copy(fn, tree: dict[str, bytes], item):
         return fn(str(rd), item)
 
 
+def _why(e: BaseException) -> str:
+    """Why Ray lost a task, in one line: the wrapped Ray error's name and its message's first line (a
+    ``RayTaskError``'s own text is the remote traceback)."""
+    cause = getattr(e, "cause", None)
+    if isinstance(e, ray.exceptions.RayTaskError) and isinstance(cause, BaseException):
+        e = cause
+    lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+    if isinstance(e, ray.exceptions.RayTaskError):  # no cause that reached here: its traceback's last line
+        return lines[-1] if lines else type(e).__name__
+    first = lines[0] if lines else ""
+    return f"{type(e).__name__}: {first}" if first else type(e).__name__
+
+
 def _unplaceable(nodes: list[dict], cpus: float, gpus: float) -> str | None:
     """Why no node of the cluster can run a task of ``cpus`` CPUs and ``gpus`` GPUs, or None. Ray would
     queue such a task forever without a word (a task runs on one node, so the cluster's totals do not say)."""
@@ -261,19 +294,26 @@ def _unplaceable(nodes: list[dict], cpus: float, gpus: float) -> str | None:
 
 class RayEngine:
     """Runs as Ray tasks of ``cpus_per_run`` CPUs and ``gpus_per_run`` GPUs on the cluster at ``address``
-    (a local Ray instance sized to this machine when None). A task whose worker dies is retried up to
+    (a local Ray instance sized to this machine when None; the cluster this process is connected to if it
+    has started Ray, where another ``address`` is an error). A task whose worker dies is retried up to
     ``retries`` times, each time from the run's last checkpoint."""
 
     def __init__(self, address: str | None = None, cpus_per_run: float = 1.0, gpus_per_run: float = 0.0,
                  retries: int = 3, echo=None) -> None:
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-        if not ray.is_initialized():
-            if address is None:  # "local": a new instance, never a cluster that happens to run here
-                ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False,
-                         logging_level="warning")
-            else:
-                ray.init(address=address, log_to_driver=False, logging_level="warning")
+        if ray.is_initialized():
+            # Honouring another address would take ray.shutdown(): the end of every actor and object of the
+            # session this process already holds. The cluster it is connected to is the only one it can use.
+            if address is not None and address != (here := ray.get_runtime_context().gcs_address):
+                raise RuntimeError(f"--address {address}: this process is already connected to the Ray cluster at "
+                                   f"{here}, and a process uses one cluster; pass --address {here} or none, or "
+                                   f"run from a process that has not started Ray")
+        elif address is None:  # "local": a new instance, never a cluster that happens to run here
+            ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False,
+                     logging_level="warning")
+        else:
+            ray.init(address=address, log_to_driver=False, logging_level="warning")
         self.cpus, self.gpus = float(cpus_per_run), float(gpus_per_run)
         problem = _unplaceable(ray.nodes(), self.cpus, self.gpus)
         if problem:
@@ -339,22 +379,31 @@ class RayEngine:
 
     def map(self, fn, items, run_dir):
         """One Ray task per item, each with a copy of the run directory (sent once to the object store);
-        results in the order of ``items``; the first exception of ``fn`` is raised as itself."""
+        results in the order of ``items``; the first exception of ``fn`` is raised as itself. A task Ray
+        itself lost (its worker or node died after every retry) does not stop the others: their results
+        are yielded, then :class:`EngineError` names the lost items and why."""
         tree = ray.put(_read_tree(Path(run_dir)))
         refs = [self.map_task.remote(fn, tree, item) for item in items]
+        lost: list[tuple[object, str]] = []
         try:
             for item, ref in zip(items, refs, strict=True):
                 try:
                     yield item, ray.get(ref)
-                except ray.exceptions.RayTaskError as e:
+                except ray.exceptions.RayError as e:
                     cause = getattr(e, "cause", None)
-                    raise (cause if isinstance(cause, BaseException) else e) from None
+                    if isinstance(e, ray.exceptions.RayTaskError) and isinstance(cause, BaseException) \
+                            and not isinstance(cause, ray.exceptions.RayError):
+                        raise cause from None  # fn's own exception, as the local engine raises it
+                    lost.append((item, _why(e)))
         finally:  # a failed (or interrupted) map leaves no task running
             for ref in refs:
                 try:
                     ray.cancel(ref, force=True)
                 except (ray.exceptions.RayError, ValueError):
                     pass
+        if lost:
+            raise EngineError(f"Ray could not finish {len(lost)} of {len(refs)} tasks on the run `{run_dir}`: "
+                              + "; ".join(f"{item!r}: {why}" for item, why in lost), lost)
 
     def stop(self) -> list[tuple[Point, int | None]]:
         """Cancel every task; each run keeps the last checkpoint that reached the driver."""

@@ -3,6 +3,7 @@ leaves behind when it ends early, resources no node has. The engine on a real cl
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -186,3 +187,137 @@ def test_scratch_directories_of_killed_workers_are_removed(tmp_path: Path, monke
         assert Path(scratch).parent == tmp_path and Path(scratch).exists()
         assert not orphan.exists() and live.exists() and elsewhere.exists()
     assert not Path(scratch).exists()
+
+
+def _mapping_engine(monkeypatch, outcome) -> ray_engine.RayEngine:
+    """A RayEngine whose map tasks "return" ``outcome(item)`` (a value, or a :class:`_Failed`)."""
+    engine = object.__new__(ray_engine.RayEngine)
+    engine.map_task = SimpleNamespace(remote=lambda fn, tree, item: outcome(item))
+    monkeypatch.setattr(ray, "put", lambda x: x)
+    monkeypatch.setattr(ray, "get", _get)
+    monkeypatch.setattr(ray, "cancel", lambda *_, **__: None)
+    return engine
+
+
+def test_map_names_the_tasks_ray_lost_after_yielding_the_others(tmp_path: Path, monkeypatch) -> None:
+    """A worker that crashed after every retry (WorkerCrashedError, or one wrapped in a RayTaskError as a nested
+    task sees it) or an object lost with its node is the engine's failure, not the task's: the other items'
+    results still come, then one EngineError says which items were lost and why."""
+    from econdsl.analysis.sweep import EngineError
+
+    crash = ray.exceptions.WorkerCrashedError()
+    wrapped = ray.exceptions.RayTaskError("run_in_copy", "Traceback ...\nray.exceptions.ObjectLostError: gone",
+                                          ray.exceptions.ObjectLostError("ab" * 14, "owner", "call site"))
+    failures = {1: crash, 2: wrapped}
+    engine = _mapping_engine(monkeypatch, lambda i: _Failed(failures[i]) if i in failures else 10 * i)
+    got = []
+    with pytest.raises(EngineError, match=r"could not finish 2 of 4 tasks on the run") as info:
+        for item, result in engine.map(lambda *_: None, [0, 1, 2, 3], tmp_path):
+            got.append((item, result))
+    assert got == [(0, 0), (3, 30)]
+    assert [item for item, _ in info.value.lost] == [1, 2]
+    assert info.value.lost[0][1].startswith("WorkerCrashedError: The worker died unexpectedly")
+    assert info.value.lost[1][1].startswith("ObjectLostError: Failed to retrieve object")
+
+
+def test_map_raises_an_exception_of_the_task_as_itself(tmp_path: Path, monkeypatch) -> None:
+    own = ray.exceptions.RayTaskError("run_in_copy", "Traceback ...", ZeroDivisionError("the task's own"))
+    engine = _mapping_engine(monkeypatch, lambda i: _Failed(own) if i == 1 else i)
+    with pytest.raises(ZeroDivisionError, match="the task's own"):
+        list(engine.map(lambda *_: None, [0, 1, 2], tmp_path))
+
+
+def test_best_response_reports_a_lost_ray_task_and_keeps_the_other_results(tmp_path: Path, monkeypatch) -> None:
+    """`econdsl best-response --engine ray` with a task lost after every retry: exit 1 with a message naming
+    the run, the type and seed and the cause (no traceback), and the other seeds' results written."""
+    from click.testing import CliRunner
+
+    from econdsl.analysis import best_response as br
+    from econdsl.analysis.sweep import EngineError
+    from econdsl.cli import main
+    from econdsl.commands import best_response as command
+
+    trainer = SimpleNamespace(types=["Consumer"], env=SimpleNamespace(n_agents={"Consumer": 4}),
+                              cfg=SimpleNamespace(envs=2, seed=0))
+    monkeypatch.setattr(br, "load_trainer", lambda run: trainer)
+    written = {}
+
+    def write_results(out, results, settings, run_dir):
+        written["results"] = results
+        out.mkdir(parents=True, exist_ok=True)
+        return {k: out / f"epsilon.{k}" for k in ("json", "csv", "markdown", "plot")}
+
+    monkeypatch.setattr(br, "write_results", write_results)
+
+    seed0 = SimpleNamespace(kind="type", before=1.0, after=1.5, eps_abs=0.5, ci95=(0.4, 0.6))
+
+    class LosesSeed1:
+        def map(self, fn, items, run_dir):
+            yield items[0], [seed0]
+            raise EngineError("lost", [(items[1], "WorkerCrashedError: The worker died unexpectedly")])
+
+    monkeypatch.setattr(command, "engine_of", lambda *_: LosesSeed1())
+    run = tmp_path / "run"
+    run.mkdir()
+    r = CliRunner().invoke(main, ["best-response", str(run), "--seeds", "2", "--json", "--engine", "ray"])
+    assert r.exit_code == 1, r.output
+    assert not isinstance(r.exception, EngineError)
+    assert f"best response on `{run}`: the Ray engine lost `Consumer` seed 1: WorkerCrashedError: The worker " \
+           "died unexpectedly; the 1 other unit(s) are written to" in r.output
+    assert written["results"] == [seed0]
+
+
+def test_an_address_other_than_the_cluster_ray_is_connected_to_is_refused(monkeypatch) -> None:
+    """Ray already initialised in this process: another --address cannot be honoured (it would take a
+    ray.shutdown() of the session the process holds) and must not be ignored either."""
+    monkeypatch.setattr(ray, "is_initialized", lambda: True)
+    monkeypatch.setattr(ray, "get_runtime_context", lambda: SimpleNamespace(gcs_address="10.0.0.1:6379"))
+    monkeypatch.setattr(ray, "nodes", lambda: [{"Alive": True, "Resources": {"CPU": 2.0}}])
+    with pytest.raises(RuntimeError, match=r"--address 10.0.0.2:6379: this process is already connected to the "
+                                           r"Ray cluster at 10.0.0.1:6379"):
+        ray_engine.RayEngine(address="10.0.0.2:6379")
+    with pytest.raises(RuntimeError, match="asks for 4 CPUs"):  # its own address: accepted (then too few CPUs)
+        ray_engine.RayEngine(address="10.0.0.1:6379", cpus_per_run=4)
+
+
+_FAKE_TRAIN = """
+import json, sys
+from pathlib import Path
+model, rd = sys.argv[1], Path(sys.argv[2])  # what `econdsl train MODEL --out RD` writes about MODEL
+rd.mkdir(parents=True, exist_ok=True)
+(rd / "config.json").write_text(json.dumps({"model_path": model, "config": {}, "columns": ["iteration"]},
+                                                 ensure_ascii=False, indent=2))
+(rd / "model.econ").write_text(f"# Resolved from {json.dumps(model)} by econdsl train.\\nmodel x\\n")
+(rd / "model.json").write_text(json.dumps({"node": "Model", "span": f"{model}:1:1"}))
+"""
+
+
+def test_a_ray_run_names_the_drivers_model_file_and_its_report_has_the_models_titles(tmp_path: Path,
+                                                                                    monkeypatch) -> None:
+    """The task trains a scratch copy of the model; the run directory on the driver must name the driver's
+    file (config.json, model.econ, model.json), as a local run does: the report reads the model's comments,
+    its titles, from the file config.json names, and the scratch copy is deleted with the task."""
+    from econdsl.language import check_model
+    from econdsl.trainer.labels import model_labels
+    from econdsl.trainer.report import model_view
+    from econdsl.trainer.run import RunDir
+
+    model = Path(__file__).resolve().parent / "models" / "labour_leisure.econ"
+    monkeypatch.setattr(ray_engine, "train_command",
+                        lambda point, plan_, rd, resume: [sys.executable, "-c", _FAKE_TRAIN, point.file, str(rd)])
+    monkeypatch.setattr(ray, "get_runtime_context", lambda: SimpleNamespace(get_node_id=lambda: "f" * 56))
+    monkeypatch.setattr(ray, "get", _get)
+    monkeypatch.setattr(ray_engine.tempfile, "tempdir", str(tmp_path))
+    point = Point("m__seed0", "m", str(model), (), 0, "runs/m/seed0")
+    store = ray_engine.RunStore()
+    rd = tmp_path / "run"
+    store.register(point.id, str(rd), str(tmp_path / "log"))
+    sources = dict(check_model(str(model)).sources)
+    assert ray_engine.train_point(_Actor(store), point, Plan([point], None, ()), sources, 1) == 0
+    info = RunDir(rd).info()
+    assert info["model_path"] == str(model)
+    assert (rd / "model.econ").read_text().startswith(f"# Resolved from {json.dumps(str(model))} by econdsl train.")
+    assert json.loads((rd / "model.json").read_text())["span"] == f"{model}:1:1"
+    expected = model_labels(model)
+    assert any(label.description for label in expected.values())
+    assert model_view(RunDir(rd), info).labels == expected
