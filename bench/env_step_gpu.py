@@ -18,7 +18,13 @@ Modes (each row of the output is one mode at one env count):
   kernel's own throughput without Python launch overhead;
 - ``torch_step``: the torch backend's generated module on the same device, for comparison;
 - ``env_triton``: ``Env.step`` with the triton backend (auto-reset, quantities, step_observe), the
-  whole runtime path.
+  whole runtime path;
+- ``triton_step[VARIANT]`` and, on CUDA, ``triton_graph_observe_split[VARIANT]``: the step and the lean
+  rollout's fused step with split observations (CUDA-graph replay) of each kernel variant of
+  ``KERNEL_VARIANTS`` (``--variants``): the whole register tile with 1 replica per program at 8 warps (the
+  kernel before issue 16's tiling), several replicas per program, and the kernels that loop over blocks of
+  16 / 32 / 64 consumers. The default rows use the backend's choice (``triton.autotune`` on CUDA); every
+  row records the launch config used (``launch``: replicas, block, num_warps, table or autotune).
 
 What to expect for rbc_open on an H100 (derived, not measured: no GPU was available when this was
 written). The lean step moves ~3.4 KB per env-step (int8 actions 1.2 KB, states and parameters 1.1 KB
@@ -40,6 +46,7 @@ triton versions, dtype and the action dtype.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -109,8 +116,27 @@ def timed(fn: Callable[[], None], steps: int, warmup: int, repeats: int, device:
     return out
 
 
+# Kernel variants measured side by side (compile options of the triton backend; derived register and
+# occupancy estimates for rbc_open in docs/performance.md).
+KERNEL_VARIANTS: dict[str, dict] = {
+    "whole_r1_w8": {"tile": False, "replicas": 1, "num_warps": 8},  # the kernel before issue 16's tiling
+    "whole_r2_w16": {"tile": False, "replicas": 2, "num_warps": 16},
+    "tiled_b16_w8": {"tile": True, "block": 16, "num_warps": 8},
+    "tiled_b16_w4": {"tile": True, "block": 16, "num_warps": 4},
+    "tiled_b32_w8": {"tile": True, "block": 32, "num_warps": 8},
+    "tiled_b64_w8": {"tile": True, "block": 64, "num_warps": 8},
+}
+
+
+def _launch(compiled, n_envs: int) -> dict:
+    """The launch config the backend used for the step kernels at ``n_envs`` (after a first launch)."""
+    configs = getattr(compiled, "launch_configs", {})
+    names = ("k_step", "k_step_observe", "k_step_observe_split")
+    return {name: dataclasses.asdict(configs[(name, n_envs)]) for name in names if (name, n_envs) in configs}
+
+
 def bench_size(model, n_envs: int, args, dtype: torch.dtype, act_dtype: torch.dtype, num_warps: int,
-               device: str = "cuda") -> list[dict]:
+               device: str = "cuda", variants: tuple[str, ...] = tuple(KERNEL_VARIANTS)) -> list[dict]:
     """One row per mode at ``n_envs`` replicas. On a CPU (``device="cpu"``, Triton through its interpreter)
     the same code paths run without the CUDA graph: bench/gpu_check.py --dry-run."""
     from econdsl.compiler.backends import compile_program
@@ -171,18 +197,35 @@ def bench_size(model, n_envs: int, args, dtype: torch.dtype, act_dtype: torch.dt
         env_lean.reset()
         lean_acts = {a: x.to(torch.int8) for a, x in acts.items()}
         modes["env_triton_lean"] = lambda: env_lean.step(lean_acts)
+    compiled_for = {mode: lean for mode in modes} | {"triton_step_quantities": full}
+    for label in variants:
+        kv = compile_program(prog, "triton", device, dtype, **KERNEL_VARIANTS[label])
+        modes[f"triton_step[{label}]"] = chained(kv)
+        compiled_for[f"triton_step[{label}]"] = kv
+        if device.startswith("cuda"):
+            kv.step_observe_split(init, acts, t, consts)
+            torch.cuda.synchronize()
+            g = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(g):
+                kv.step_observe_split(init, acts, t, consts)
+            modes[f"triton_graph_observe_split[{label}]"] = g.replay
+            compiled_for[f"triton_graph_observe_split[{label}]"] = kv
 
     rows = []
     for mode, fn in modes.items():
         secs = timed(fn, args.steps, args.warmup, args.repeats, device)
         rates = sorted(n_envs * args.steps / s for s in secs)
         med = statistics.median(rates)
-        rows.append({"mode": mode, "n_envs": n_envs, "num_warps": lean.num_warps, "steps": args.steps,
+        launch = _launch(compiled_for.get(mode, lean), n_envs) if mode.startswith("triton") else {}
+        rows.append({"mode": mode, "n_envs": n_envs, "num_warps": lean.num_warps, "launch": launch,
+                     "steps": args.steps,
                      "repeats": args.repeats,
                      "env_steps_per_s": med, "env_steps_per_s_min": rates[0], "env_steps_per_s_max": rates[-1],
                      "agent_steps_per_s": med * n_agents, "agents_per_env": n_agents,
                      "us_per_step": 1e6 * statistics.median(secs) / args.steps})
-        print(f"{n_envs:>7} nw={lean.num_warps:<2d} {mode:<24} {med:>12.4g} env-steps/s "
+        used = next(iter(launch.values()), {})
+        cfg = f"R={used.get('replicas', '-')} BT={used.get('block') or '-'} nw={used.get('num_warps', '-')}"
+        print(f"{n_envs:>7} {cfg:<18} {mode:<38} {med:>12.4g} env-steps/s "
               f"{med * n_agents:>12.4g} agent-steps/s {rows[-1]['us_per_step']:>9.1f} µs/step", flush=True)
     return rows
 
@@ -242,6 +285,8 @@ def main() -> int:
     ap.add_argument("--num-warps", type=int, nargs="+", default=[0],
                     help="num_warps values to sweep (0: the backend's heuristic, 8 for rbc_open)")
     ap.add_argument("--no-env", dest="env", action="store_false", help="skip the Env.step row")
+    ap.add_argument("--variants", nargs="*", default=list(KERNEL_VARIANTS), choices=list(KERNEL_VARIANTS),
+                    help="kernel variants measured next to the backend's choice (none: skip)")
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--check", action="store_true", help="compare compiled kernels with torch on CUDA and exit")
     args = ap.parse_args()
@@ -269,7 +314,7 @@ def main() -> int:
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     for n in args.envs:
         for nw in args.num_warps:
-            for row in bench_size(model, n, args, dtype, act_dtype, nw):
+            for row in bench_size(model, n, args, dtype, act_dtype, nw, variants=tuple(args.variants)):
                 rows.append({"bench": "env_step_gpu", "time": stamp, "model": model.name, "dtype": args.dtype,
                              "action_dtype": args.action_dtype, **row, **info})
             torch.cuda.empty_cache()

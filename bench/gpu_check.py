@@ -11,8 +11,13 @@ the dry run's default is bench/results/gpu_check_dry.jsonl):
   on the device, against the float64 reference interpreter on seeded random actions, one step at a time
   from the reference's states, per-element tolerance from the magnitude of each value's terms
   (tests/compiler/tolerances.py, the differential tests' rule);
+  rbc_open also with the kernel variants of ``CHECK_VARIANTS`` (blocks of consumers looped over, several
+  replicas per program);
 - ``step`` (b): bench/env_step_gpu.py's modes for rbc_open at 4,096 / 16,384 / 65,536 replicas (Triton step,
-  step+observe, step with quantities, CUDA-graph replay, torch, the whole ``Env.step``);
+  step+observe, step with quantities, CUDA-graph replay, torch, the whole ``Env.step``), and the step and the
+  graph-replayed lean step of every kernel variant of ``env_step_gpu.KERNEL_VARIANTS`` (whole tile / several
+  replicas per program / blocks of 16, 32, 64 consumers; each row records its launch config, the default
+  rows the one ``triton.autotune`` chose);
 - ``train`` (c): bench/train.py's ``measure_interleaved`` at 1,024 and 4,096 replicas with the paper's settings
   (the train section without a preset) and with ``quick``, environment on Triton and on torch, a few
   iterations, with the lean rollout (``lean = on``) and its step in CUDA graphs (``capture = graph``); quick
@@ -53,6 +58,13 @@ DRY = {"check_envs": 1, "check_steps": 1, "step_envs": [1], "steps": 1, "warmup"
        "run_flags": ["--iterations", "1", "--envs", "1", "--set", "steps=2", "--set", "lean=on"]}
 
 
+# Kernel variants of the Triton backend also checked on rbc_open (compile options; the default rows use the
+# backend's own choice): blocks of 16 consumers looped over with 2 replicas per program, and the whole tile
+# with 4 replicas per program (replicas per program are powers of two).
+CHECK_VARIANTS = {"tiled_b16_r2": {"tile": True, "block": 16, "replicas": 2, "autotune": False},
+                  "whole_r4": {"tile": False, "replicas": 4, "autotune": False}}
+
+
 def section_check(device: str, size: dict) -> tuple[list[dict], bool]:
     import torch
     from tolerances import compare, lockstep
@@ -62,20 +74,25 @@ def section_check(device: str, size: dict) -> tuple[list[dict], bool]:
     rows, ok_all = [], True
     for path in MODELS:
         program = econdsl.load(path).program
-        for backend in ("triton", "torch"):
+        # the config table's launch parameters (autotune would compile and time several variants of every
+        # kernel of every model here; the step section measures the autotuned ones)
+        runs = [("triton", "triton", {"autotune": False}), ("torch", "torch", {})]
+        if path == OPEN:
+            runs += [(f"triton[{k}]", "triton", opts) for k, opts in CHECK_VARIANTS.items()]
+        for name, backend, opts in runs:
             worst, bad = 0.0, []
             t0 = time.perf_counter()
             for label, got, ref, mag in lockstep(program, backend, torch.float32, size["check_envs"],
-                                                 size["check_steps"], device=device):
+                                                 size["check_steps"], device=device, **opts):
                 ok, ratio = compare(got, ref, mag, torch.float32)
                 worst = max(worst, ratio)
                 if not ok:
                     bad.append(label)
             ok_all &= not bad
-            rows.append({"section": "check", "model": path.stem, "backend": backend, "dtype": "float32",
+            rows.append({"section": "check", "model": path.stem, "backend": name, "dtype": "float32",
                          "envs": size["check_envs"], "steps": size["check_steps"], "ok": not bad,
                          "worst_eps_M": worst, "failures": bad[:10], "seconds": round(time.perf_counter() - t0, 2)})
-            print(f"check {path.stem:<28} {backend:<7} {'ok' if not bad else 'FAILED':<7} "
+            print(f"check {path.stem:<28} {name:<20} {'ok' if not bad else 'FAILED':<7} "
                   f"worst |got - ref| = {worst:.3g} eps·M{'  ' + ', '.join(bad[:3]) if bad else ''}", flush=True)
     return rows, ok_all
 

@@ -38,11 +38,16 @@ def test_dry_run_writes_every_section(tmp_path):
     models = sorted(p.stem for p in (ROOT / "models").glob("*.econ"))
     for backend in ("triton", "torch"):
         assert sorted(r["model"] for r in by["check"] if r["backend"] == backend) == models
+    variants = {r["backend"] for r in by["check"] if r["model"] == "rbc_open"}
+    assert {"triton[tiled_b16_r2]", "triton[whole_r4]"} <= variants
     assert all(r["ok"] for r in by["check"])
     modes = {r["mode"] for r in by["step"]}
     assert {"triton_step", "triton_step_observe", "triton_step_observe_split", "torch_step", "env_triton",
             "env_triton_lean"} <= modes
     assert all(r["env_steps_per_s"] > 0 for r in by["step"])
+    # the kernel variants, each with the launch config it ran with
+    variant = next(r for r in by["step"] if r["mode"] == "triton_step[tiled_b16_w8]")
+    assert variant["launch"]["k_step"] == {"replicas": 1, "block": 16, "num_warps": 8, "source": "table"}
     assert {(r["settings"], r["backend"]) for r in by["train"]} == \
         {(s, b) for s in ("paper", "quick") for b in ("triton", "torch")}
     assert {r["lean"] for r in by["train"] if (r["settings"], r["backend"]) == ("quick", "triton")} == {True, False}

@@ -6,7 +6,18 @@ and source), imports it as a module from that file (Triton reads kernel source t
 file is built from the IR only) and returns a :class:`TritonProgram`. Triton itself caches the compiled
 GPU binaries per kernel signature.
 
-Each entry point is one kernel launch over a grid of ``E`` programs (one per replica). Outputs of a
+Each entry point is one kernel launch over a grid of ``ceil(E / R)`` programs (``R`` replicas each). Options
+that shape the kernels (issue 16; ``triton_printer.py`` describes the design):
+
+- ``tile``: ``"auto"`` (default: loop over blocks of :func:`~.triton_printer.tile_axis` when the whole padded
+  tile exceeds ``TILE_ABOVE`` lanes, e.g. 10,000 consumers), ``True`` or ``False``;
+- ``block`` (the tiled population's block ``BT``), ``replicas`` (``R``, powers of two) and ``num_warps``:
+  explicit values, else the config table :func:`table_config` (keyed on the model's padded sizes and ``E``),
+  or on a GPU (``autotune="auto"``: CUDA and not the interpreter) ``triton.autotune`` over the table's choice
+  and its neighbours (:func:`autotune_configs`), keyed on ``E``. The config each kernel ran with is recorded in
+  ``TritonProgram.launch_configs[(kernel, E)]`` (``source``: "table" or "autotune").
+
+Outputs of a
 launch live in at most three flat buffers (float, bool, int64), so a step allocates three tensors
 whatever the model; the returned tensors are views of them. States without a transition are returned
 as the input tensor itself (never written). ``quantities=False`` skips the named step quantities
@@ -20,9 +31,11 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import math
 import os
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
@@ -32,7 +45,7 @@ from .. import cache
 from ..ir import Program, real_key
 from ..philox import rng_words
 from . import CompiledProgram, StepResult
-from .triton_printer import KernelPlan, ModuleSource, print_program
+from .triton_printer import KernelPlan, ModulePrinter, ModuleSource, print_program, tile_axis
 
 Tensor = torch.Tensor
 _MODULES: dict[str, ModuleType] = {}
@@ -59,21 +72,108 @@ def load_module(source: str, key: str) -> ModuleType:
     return mod
 
 
-def _num_warps(prog: Program) -> int:
-    tile = 1
-    for p, n in prog.populations.items():
-        if p not in prog.singletons:
-            tile *= 1 << max(n - 1, 0).bit_length()
+# The explicit config table (used where autotune cannot run: the interpreter, or autotune=False).
+SMALL_TILE = 256  # lanes (replicas x padded members) a program of a small model aims at
+BLOCK_TILE = 1024  # lanes of one block of a tiled population (x the other axes' padded sizes)
+TILE_ABOVE = 4096  # padded tile size above which a tileable population is looped over (tile="auto")
+MAX_REPLICAS = 64
+MIN_PROGRAMS = 2048  # keep at least this many programs (an H100/H200 holds ~2-4 thousand at once)
+
+
+@dataclass(frozen=True)
+class LaunchConfig:
+    """How a kernel is launched: ``replicas`` per program (constexpr ``R``), the tiled population's block
+    (constexpr ``BT``, None when the module is not tiled) and ``num_warps``; ``source``: "table" or "autotune"."""
+
+    replicas: int
+    block: int | None
+    num_warps: int
+    source: str = "table"
+
+    def meta(self) -> dict[str, int]:
+        return {"R": self.replicas, **({"BT": self.block} if self.block else {})}
+
+
+def _pow2(n: int) -> int:
+    return 1 if n <= 1 else 1 << (n - 1).bit_length()
+
+
+def _pow2_floor(n: float) -> int:
+    return 1 if n < 2 else 1 << (int(n).bit_length() - 1)
+
+
+def _padded(prog: Program, skip: str | None = None) -> int:
+    """The padded product of the kernels' axis sizes (the register tile without replicas), ``skip`` left out."""
+    printer = ModulePrinter(prog)
+    return math.prod(_pow2(printer.sizes[a]) for a in printer.axes if a != skip)
+
+
+def _warps(lanes: int) -> int:
     # sm_90 compile of rbc_open's lean step (tile 128 x 16, triton_aot.py): 4 warps need 206 registers per
     # thread (2 programs = 8 warps per SM), 8 warps need 97 (2 programs = 16 warps per SM), 16 warps 64
-    return 1 if tile <= 128 else 2 if tile <= 512 else 4 if tile <= 1024 else 8
+    return 1 if lanes <= 128 else 2 if lanes <= 512 else 4 if lanes <= 1024 else 8
+
+
+def wants_tiling(prog: Program) -> bool:
+    """``tile="auto"``: loop over a population when the whole padded tile is larger than ``TILE_ABOVE``."""
+    return tile_axis(prog) is not None and _padded(prog) > TILE_ABOVE
+
+
+def table_config(prog: Program, tiled: str | None, n_envs: int, block: int | None = None,
+                 replicas: int | None = None, num_warps: int | None = None,
+                 interpreted: bool = False) -> LaunchConfig:
+    """The config table, keyed on the model's sizes and the replica count (explicit values win).
+
+    ``interpreted`` (the Triton interpreter: numpy arrays, no registers, a cost per statement executed): one
+    block spans the tiled population and programs hold as many replicas as the lane budget allows, which
+    gives the same numbers (replicas are independent, and a block of the whole population reduces in the
+    same order) at a fraction of the interpreter's time (search_matching: 0.9 s against 7.4 s per step)."""
+    if tiled:
+        rest = _padded(prog, skip=tiled)
+        whole = _pow2(prog.axis_size(tiled))
+        bt = block or (whole if interpreted else max(1, min(_pow2_floor(BLOCK_TILE / rest), whole)))
+        r = replicas or 1
+        lanes = bt * rest * r
+    else:
+        bt = None
+        tile = _padded(prog)
+        fill = min(_pow2_floor(SMALL_TILE / tile), MAX_REPLICAS)
+        r = replicas or max(1, fill if interpreted else min(fill, _pow2_floor(n_envs / MIN_PROGRAMS)))
+        lanes = tile * r
+    return LaunchConfig(r, bt, num_warps or _warps(lanes))
+
+
+def autotune_configs(prog: Program, tiled: str | None, n_envs: int) -> list[LaunchConfig]:
+    """The candidates autotune times on a GPU: the table's choice, half and double its warps, double its
+    replicas (or half and double its block) with double the warps; those that would give a thread more
+    than 8 or fewer than 1 of the tile's lanes are left out (they spill or idle: rbc_open's 2 replicas at
+    8 warps need 214 registers, triton_aot.py), so each kernel compiles at most five variants."""
+    base = table_config(prog, tiled, n_envs)
+    rest = _padded(prog, skip=tiled) if tiled else _padded(prog)
+    nw = base.num_warps
+    if tiled:
+        top = _pow2(prog.axis_size(tiled))
+        bt = base.block or 1
+        shapes = [(1, bt, nw), (1, bt, nw * 2), (1, bt, nw // 2), (1, max(1, bt // 2), nw),
+                  (1, min(top, bt * 2), nw * 2)]
+    else:
+        r = base.replicas
+        shapes = [(r, None, nw), (r, None, nw * 2), (r, None, nw // 2), (min(MAX_REPLICAS, r * 2), None, nw * 2)]
+    out: list[LaunchConfig] = []
+    for r, bt, w in shapes:
+        per_thread = r * (bt or 1) * rest / (32 * max(w, 1))
+        c = LaunchConfig(r, bt, w, "autotune")
+        if 1 <= w <= 16 and (1 <= per_thread <= 8 or (r, bt, w) == shapes[0]) and c not in out:
+            out.append(c)
+    return out
 
 
 class TritonProgram(CompiledProgram):
     backend = "triton"
 
     def __init__(self, program: Program, device: torch.device | str, dtype: torch.dtype,
-                 quantities: bool = True, num_warps: int | None = None):
+                 quantities: bool = True, num_warps: int | None = None, tile: bool | str = "auto",
+                 block: int | None = None, replicas: int | None = None, autotune: bool | str = "auto"):
         super().__init__(program, device, dtype)
         if dtype not in (torch.float32, torch.float64):
             raise ValueError(f"triton backend: dtype must be float32 or float64, not {dtype}")
@@ -82,13 +182,25 @@ class TritonProgram(CompiledProgram):
                                "importing triton to run on CPU through the Triton interpreter")
         import triton.language as tl
 
-        self.printed: ModuleSource = print_program(program, str(dtype).removeprefix("torch."))
+        for what, v in (("block", block), ("replicas", replicas)):
+            if v is not None and (v < 1 or v & (v - 1)):
+                raise ValueError(f"triton backend: {what} must be a power of two (a Triton tensor size), not {v}")
+        if tile not in (True, False, "auto"):
+            raise ValueError(f"triton backend: tile must be True, False or 'auto', not {tile!r}")
+        tiled = wants_tiling(program) if tile == "auto" else bool(tile)
+        self.printed: ModuleSource = print_program(program, str(dtype).removeprefix("torch."), tiled)
         self.key = cache.key(program, dtype=str(dtype), backend="triton", interpret=str(interpreting()),
                              extra=hashlib.sha256(self.printed.source.encode()).hexdigest())
         self.module = load_module(self.printed.source, self.key)
         self.tl_dtype = tl.float32 if dtype == torch.float32 else tl.float64
         self.write_q = quantities
-        self.num_warps = num_warps or _num_warps(program)
+        # explicit launch parameters (None: the config table, or autotune on a GPU); the choices made, per
+        # kernel and replica count, are recorded in ``launch_configs``
+        self._fixed = {"block": block, "replicas": replicas, "num_warps": num_warps}
+        self.autotune = (self.device.type == "cuda" and not interpreting()) if autotune == "auto" else bool(autotune)
+        self.launch_configs: dict[tuple[str, int], LaunchConfig] = {}
+        self._tuners: dict[tuple[str, int], Any] = {}
+        self.num_warps = num_warps or table_config(program, self.printed.tiled, 4096).num_warps
         self.tables = torch.tensor(self.printed.tables or [0.0], dtype=dtype, device=self.device)
         self._states = [b.name for b in program.states()]
         self._obs_shapes = {a: (program.n_agents(a), program.obs_dim(a)) for a in program.agents}
@@ -170,9 +282,37 @@ class TritonProgram(CompiledProgram):
                       torch.empty(n_envs, n, d - k, dtype=self.dtype, device=self.device))
         return obs, [x for a in plan.obs for x in obs[a]]
 
+    def config(self, name: str, n_envs: int) -> LaunchConfig:
+        """The launch config of kernel ``name`` at ``n_envs`` replicas (the table's until autotune has run)."""
+        key = (name, n_envs)
+        if key not in self.launch_configs:
+            self.launch_configs[key] = table_config(self.program, self.printed.tiled, n_envs, **self._fixed,
+                                                    interpreted=interpreting())
+        return self.launch_configs[key]
+
     def _launch(self, name: str, n_envs: int, args: list[Any], **meta: Any) -> None:
         kernel = getattr(self.module, name)
-        kernel[(n_envs,)](*args, n_envs, DT=self.tl_dtype, num_warps=self.num_warps, **meta)
+        if self.autotune and not any(self._fixed.values()):
+            self._launch_tuned(name, kernel, n_envs, args, meta)
+            return
+        cfg = self.config(name, n_envs)
+        grid = (-(-n_envs // cfg.replicas),)
+        kernel[grid](*args, n_envs, DT=self.tl_dtype, num_warps=cfg.num_warps, **cfg.meta(), **meta)
+
+    def _launch_tuned(self, name: str, kernel: Any, n_envs: int, args: list[Any], meta: dict[str, Any]) -> None:
+        """``triton.autotune`` over :func:`autotune_configs`, keyed on the replica count; the kernels only
+        write fresh output buffers, so timing them repeatedly changes nothing. The choice is recorded."""
+        import triton
+
+        key = (name, n_envs)
+        tuner = self._tuners.get(key)
+        if tuner is None:
+            cands = autotune_configs(self.program, self.printed.tiled, n_envs)
+            configs = [triton.Config(c.meta(), num_warps=c.num_warps) for c in cands]
+            tuner = self._tuners[key] = triton.autotune(configs=configs, key=["E"])(kernel)
+        tuner[lambda m: (triton.cdiv(n_envs, m["R"]),)](*args, n_envs, DT=self.tl_dtype, **meta)
+        best = tuner.best_config
+        self.launch_configs[key] = LaunchConfig(best.kwargs["R"], best.kwargs.get("BT"), best.num_warps, "autotune")
 
     def _actions(self, plan: KernelPlan, actions: Mapping[str, Tensor]) -> list[Tensor]:
         out = []

@@ -1,21 +1,33 @@
 """Print an IR :class:`~econdsl.compiler.ir.Program` as a Triton module: one fused kernel per entry point.
 
-Kernel design (the launch glue is ``triton_backend.py``):
+Kernel design (the launch glue and the config table are ``triton_backend.py``):
 
-- **One program per replica (env).** ``e = tl.program_id(0)``; every value of the replica lives in
-  registers/shared memory of that program, so reductions over a population are in-program ``tl.sum`` /
-  ``tl.max`` … (deterministic, no cross-program atomics) and per-replica scalars are computed and stored
-  once per env.
-- **One tensor axis per IR axis.** With the program's axes ``(A0, A1, …)`` (populations, and further roles
-  of a population where a value varies twice over it, ``Program.axes()``) every value is a tensor of rank
-  ``len(axes)`` whose axis ``k`` has the padded size ``B_k`` (next power of two of ``n_k``) if the value has
-  axis ``k`` in its dims and 1 otherwise. A ``relabel`` is a ``tl.permute`` of these tensor axes.
-  Broadcasting by dimension name (the IR rule) is then
-  ordinary Triton broadcasting, and a reduction over ``dim`` is ``tl.sum(…, axis=k, keep_dims=True)``.
+- **R replicas per program** (constexpr ``R``, chosen per model and replica count by the config table or
+  ``triton.autotune``): ``e = program_id · R + arange(R)`` is tensor axis 0 of every value, so a small model
+  fills the program's lanes with replicas. Replicas past ``E`` (the last program's) read the last replica's
+  inputs (``e`` is clamped) and store nothing (every store is masked by ``me``). Reductions over a population
+  stay inside the program (deterministic, no cross-program atomics) and per-replica scalars are stored once.
+- **One tensor axis per IR axis** after the replica axis. With the program's axes ``(A0, A1, …)``
+  (populations, and further roles of a population where a value varies twice over it, ``Program.axes()``)
+  every value is a tensor of rank ``1 + len(axes)`` whose axis ``k + 1`` has the padded size ``B_k`` (next
+  power of two of ``n_k``) if the value has axis ``k`` in its dims and 1 otherwise. A ``relabel`` is a
+  ``tl.permute`` of these tensor axes. Broadcasting by dimension name (the IR rule) is then ordinary Triton
+  broadcasting, and a reduction over ``dim`` is ``tl.sum(…, axis=k + 1, keep_dims=True)``.
+- **Loops over a large population** (``tiled=True``, :func:`tile_axis`): its axis has the constexpr size
+  ``BT`` and every value that varies along it is computed one block of ``BT`` members at a time inside loops;
+  reductions and gathers over it are accumulated across blocks (``triton_schedule.py``). Registers are then
+  bounded by ``BT`` × the other axes' padded sizes × ``R``, whatever the population's size.
 - **Padding lanes are masked at every point where lanes meet**: loads, stores, reductions (the padded
   members are replaced by the reduction's identity) and gathers.
 - **Gathers by an action-chosen index** (``w[employer[j]]``) are compare-and-reduce over the gathered axis:
   ``sum(where(index == iota, src, 0))``: no indirect loads (also works in the Triton interpreter).
+- **Layout.** Every buffer is ``[E, *sizes]`` row-major, and the last IR axis is the last tensor axis, the
+  one Triton's blocked layouts make fastest across the threads of a warp (``order = [rank-1, …, 0]``). So the
+  contiguous memory axis is the contiguous register axis: for the consumers' demand block (actions
+  ``[E, consumers, columns]``, the firm index a column) consecutive threads read consecutive bytes of one
+  consumer's row, consecutive consumers follow at the row stride, one replica's block is contiguous and the
+  ``R`` replicas of a program are adjacent blocks. Member-major (not replica-innermost) because the trainer
+  produces and stores actions and observations per replica; a transposed copy would cost a pass per step.
 - **Fusion.** ``step_observe`` is the step followed by the observation of the next state in the same
   kernel: the observation reads the next states from registers, not from memory.
 - **Outputs** of one dtype class go into one flat buffer (``[n_slots_total * E]``), each output a
@@ -30,7 +42,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ..ir import INT_LIMIT, INT_MAX, Function, Op, Output, Program, per_axis, real_key
+from ..ir import INT_LIMIT, INT_MAX, Function, Op, Output, Program, per_axis, population, real_key
+from .triton_schedule import Loop, Stmt, schedule, statement
 
 # Tables and array literals up to this many entries become nested tl.where; longer ones are read from a
 # small constant table in memory (``pk``).
@@ -92,6 +105,7 @@ class ModuleSource:
     source: str
     kernels: dict[str, KernelPlan]
     tables: list[float]  # contents of the constant table ``pk``
+    tiled: str | None = None  # the axis looped over in blocks of the constexpr ``BT``, if any
 
 
 PRELUDE = '''\
@@ -167,7 +181,7 @@ class _KernelWriter:
         self.prog = printer.prog
         self.plan = KernelPlan(name)
         self.doc = doc
-        self.lines: list[str] = []
+        self.stmts: list[Stmt] = []
         self.names: dict[str, str] = {}  # (scope-qualified) SSA name -> kernel variable
         self.dtypes: dict[str, str] = {}  # kernel variable -> IR dtype
         self.dims: dict[str, tuple[str, ...]] = {}  # kernel variable -> dims
@@ -185,11 +199,23 @@ class _KernelWriter:
         self.counter += 1
         return f"x{self.counter}"
 
-    def emit(self, line: str, comment: str = "") -> None:
-        self.lines.append(f"    {line}" + (f"  # {_safe(comment)}" if comment else ""))
+    def emit(self, line: str, comment: str = "", guard: str | None = None, more: tuple[str, ...] = ()) -> None:
+        self.stmts.append(statement(line, _safe(comment) if comment else "", guard, more))
 
-    def shape(self, dims: tuple[str, ...]) -> str:
-        return "[" + ", ".join(str(self.p.blocks[a]) if a in dims else "1" for a in self.p.axes) + "]"
+    def accumulate(self, var: str, start: str, update: str, comment: str) -> None:
+        """``var`` combined over the blocks of the tiled axis: ``start`` before the loop, ``update`` per block."""
+        self.stmts.append(statement(f"{var} = {update}", _safe(comment), start=start))
+
+    def pos(self, dim: str) -> int:
+        """The tensor axis of IR axis ``dim`` (axis 0 holds the program's replicas)."""
+        return self.p.axes.index(dim) + 1
+
+    def shape(self, dims: tuple[str, ...], replicas: str = "1") -> str:
+        return "[" + ", ".join([replicas] + [str(self.p.blocks[a]) if a in dims else "1" for a in self.p.axes]) + "]"
+
+    def store_mask(self, m: str | None) -> str:
+        """A store's mask: only the program's replicas that exist (``me``), and ``m``'s lanes."""
+        return "me" if not m else f"me & {m}"
 
     def offset(self, dims: tuple[str, ...]) -> str:
         """Row-major element offset of a point of ``dims`` inside one replica's ``[*sizes]`` block."""
@@ -453,13 +479,16 @@ class _KernelWriter:
 
     def reduce(self, op: Op, a: list[str]) -> str:
         rop, dim = str(op.attr("op")), str(op.attr("dim"))
-        k = self.p.axes.index(dim)
+        k = self.pos(dim)
         x = self.as_f(a[0])
-        m = f"mx{k}" if len(a) == 1 else f"mx{k} & {self.as_b(a[1])}"
+        mx = f"mx{k - 1}"
+        m = mx if len(a) == 1 else f"{mx} & {self.as_b(a[1])}"
         ident = {"sum": "0.0", "mean": "0.0", "prod": "1.0", "min": "INF", "max": "-INF"}[rop]
         masked = f"tl.where({m}, {x}, {ident})"
         var = self.fresh()
-        if rop == "sum":
+        if dim == self.p.tiled:
+            expr = self.reduce_blocks(op, rop, masked, m, k, ident, counted=len(a) > 1)
+        elif rop == "sum":
             expr = f"tl.sum({masked}, axis={k}, keep_dims=True)"
         elif rop in {"min", "max"}:
             expr = f"tl.reduce({masked}, {k}, _{rop}_nan, keep_dims=True)"
@@ -478,6 +507,28 @@ class _KernelWriter:
             expr = f"({expr}) != 0"
         self.define(op, var, expr)
         return var
+
+    def reduce_blocks(self, op: Op, rop: str, masked: str, m: str, k: int, ident: str, counted: bool) -> str:
+        """A reduction over the tiled axis: accumulators combined block by block (triton_schedule.py);
+        returns the final value's expression in them."""
+        acc = self.fresh()
+        start = f"tl.full({self.shape(op.dims, 'R')}, {ident}, DT)"
+        if rop in {"sum", "mean"}:
+            update = f"{acc} + tl.sum({masked}, axis={k}, keep_dims=True)"
+        elif rop == "prod":
+            update = f"{acc} * tl.reduce({masked}, {k}, _mul, keep_dims=True)"
+        else:  # NaN-propagating, as the in-block reduction (_min_nan / _max_nan)
+            update = f"_{rop}_nan({acc}, tl.reduce({masked}, {k}, _{rop}_nan, keep_dims=True))"
+        self.accumulate(acc, start, update, f"{rop} over blocks")
+        if rop != "mean":
+            return acc
+        n = self.prog.axis_size(str(op.attr("dim")))
+        if not counted:
+            return self.div(acc, f"{n}.0")
+        cnt = self.fresh()
+        self.accumulate(cnt, f"tl.full({self.shape(op.dims, 'R')}, 0.0, DT)",
+                        f"{cnt} + tl.sum(tl.where({m}, 1.0, 0.0), axis={k}, keep_dims=True)", "members counted")
+        return f"tl.where({cnt} > 0, {self.div(acc, f'tl.maximum({cnt}, 1.0)')}, 0.0)"
 
     def random(self, op: Op) -> str:
         """A uniform from ``tl.philox`` (Philox4x32-10) of (member, site, counter, replica) keyed by the seed's
@@ -521,13 +572,25 @@ class _KernelWriter:
 
     def gather(self, op: Op, a: list[str]) -> str:
         dim = str(op.attr("dim"))
-        k = self.p.axes.index(dim)
+        k = self.pos(dim)
         src, idx = a
         n = self.prog.axis_size(dim)
         hit = self.fresh()
-        self.emit(f"{hit} = tl.minimum(tl.maximum({idx}, 0), {n - 1}) == ix{k}", f"member chosen along axis {k}")
+        self.emit(f"{hit} = tl.minimum(tl.maximum({idx}, 0), {n - 1}) == ix{k - 1}", f"member chosen along axis {k}")
         var = self.fresh()
         dt = self.dtypes[src]
+        if dim == self.p.tiled:  # compare-and-reduce block by block
+            acc = self.fresh()
+            start = f"tl.full({self.shape(op.dims, 'R')}, {'0.0, DT' if dt == 'f' else '0, tl.int32'})"
+            if dt == "f":
+                update = f"{acc} + tl.sum(tl.where({hit}, {src}, 0.0), axis={k}, keep_dims=True)"
+            elif dt == "i":
+                update = f"{acc} + tl.sum(tl.where({hit}, {src}, 0), axis={k}, keep_dims=True)"
+            else:
+                update = f"tl.maximum({acc}, tl.max(tl.where({hit}, {src}.to(tl.int32), 0), axis={k}, keep_dims=True))"
+            self.accumulate(acc, start, update, "gather over blocks")
+            self.define(op, var, acc if dt != "b" else f"{acc} != 0")
+            return var
         if dt == "f":
             expr = f"tl.sum(tl.where({hit}, {src}, 0.0), axis={k}, keep_dims=True)"
         elif dt == "i":
@@ -541,12 +604,11 @@ class _KernelWriter:
         """Renamed axes: tensor axis ``from`` moves to the position of ``to``; the size-1 axes at the ``to``
         positions that are not renamed themselves fill the ``from`` positions left empty."""
         ren = dict(op.attr("axes"))
-        axes = self.p.axes
-        perm = list(range(len(axes)))  # result position -> source position
+        perm = list(range(len(self.p.axes) + 1))  # result position -> source position (0: the replicas)
         for src, dst in ren.items():
-            perm[axes.index(dst)] = axes.index(src)
-        freed = [axes.index(src) for src in ren if src not in ren.values()]
-        ones = [axes.index(dst) for dst in ren.values() if dst not in ren]
+            perm[self.pos(dst)] = self.pos(src)
+        freed = [self.pos(src) for src in ren if src not in ren.values()]
+        ones = [self.pos(dst) for dst in ren.values() if dst not in ren]
         for f, o in zip(freed, ones, strict=True):
             perm[f] = o
         var = self.fresh()
@@ -574,7 +636,7 @@ class _KernelWriter:
                 self.define(op, var, f"ix{self.p.axes.index(str(op.attr('dim')))}")
             elif op.kind == "broadcast":
                 var = self.fresh()
-                self.define(op, var, f"tl.broadcast_to({a[0]}, {self.shape(op.dims)})")
+                self.define(op, var, f"tl.broadcast_to({a[0]}, {self.shape(op.dims, 'R')})")
             elif op.kind == "reduce":
                 var = self.reduce(op, a)
             elif op.kind == "gather":
@@ -596,16 +658,16 @@ class _KernelWriter:
         self.plan.slots.append(s)
         return s
 
-    def store_slot(self, s: Slot, var: str, dims: tuple[str, ...], comment: str) -> None:
+    def store_slot(self, s: Slot, var: str, dims: tuple[str, ...], comment: str, guard: str | None = None) -> None:
         ptr = {"f": "pof", "b": "pob", "i": "poi"}[s.cls]
-        m = self.mask(dims)
-        mask = f", mask={m}" if m else ""
+        mask = f", mask={self.store_mask(self.mask(dims))}"
         val = var
         if s.cls == "b":
             val = f"{self.as_b(var)}.to(tl.int8)"
         elif s.cls == "f":
             val = self.as_f(var)
-        self.emit(f"tl.store({ptr} + {s.offset} * E64 + e * {s.numel} + {self.offset(dims)}, {val}{mask})", comment)
+        self.emit(f"tl.store({ptr} + {s.offset} * E64 + e * {s.numel} + {self.offset(dims)}, {val}{mask})", comment,
+                  guard)
 
     def store_obs(self, out: Output, var: str, obs_ptr: str, col: int, width: int, once: bool = False) -> None:
         """Store one observation item into rows ``[e, m, col:col + len(labels)]``.
@@ -631,14 +693,14 @@ class _KernelWriter:
         if adims and agent in feat:
             # rows on a new leading axis; the value is the same for every row (no aligned dims)
             b = self.p.blocks[agent]
-            rank = len(self.p.axes) + 1
+            rank = len(self.p.axes) + 2  # rows, replicas, axes
             rsl = "[" + ", ".join(":" if j == 0 else "None" for j in range(rank)) + "]"
             row = self.fresh()
             self.emit(f"{row} = tl.arange(0, {b}){rsl}", f"rows of {agent}, apart from its feature axis")
             foff = " + ".join(fterms) if fterms else "Z"
             fm = self.mask(self.prog.canonical(feat))
-            mask = f"({row} < {self.prog.axis_size(agent)}) & tl.expand_dims({fm}, 0)"
-            addr = f"{base} + {row} * {width} + tl.expand_dims({foff}, 0)"
+            mask = f"({row} < {self.prog.axis_size(agent)}) & tl.expand_dims({self.store_mask(fm)}, 0)"
+            addr = f"tl.expand_dims({base} + {foff}, 0) + {row} * {width}"
             self.emit(f"tl.store({obs_ptr} + {addr}, tl.expand_dims({self.as_f(var)}, 0), mask={mask})", what)
             return
         terms = [base]
@@ -647,14 +709,13 @@ class _KernelWriter:
             terms.append(f"ix{self.p.axes.index(agent)} * {width}")
             mdims.append(agent)
         terms.extend(fterms)
-        m = self.mask(self.prog.canonical(tuple(mdims)))
-        mask = f", mask={m}" if m else ""
+        mask = f", mask={self.store_mask(self.mask(self.prog.canonical(tuple(mdims))))}"
         addr = " + ".join(terms)
         if not adims and not feat:
             addr += " + Z"
         if out.onehot:
-            self.emit(f"for k in tl.static_range({out.onehot}):", what + " (one-hot)")
-            self.emit(f"    tl.store({obs_ptr} + {addr} + k, tl.where({var} == k, 1.0, 0.0).to(DT){mask})")
+            self.emit(f"for k in tl.static_range({out.onehot}):", what + " (one-hot)",
+                      more=(f"    tl.store({obs_ptr} + {addr} + k, tl.where({var} == k, 1.0, 0.0).to(DT){mask})",))
         else:
             self.emit(f"tl.store({obs_ptr} + {addr}, {self.as_f(var)}{mask})", what)
 
@@ -673,17 +734,13 @@ class _KernelWriter:
                 s = self.slot("external", out.name, "f", ())
                 self.store_slot(s, var, (), f"external flow {out.name}")
         self.plan.flat_sizes_noq = dict(self.slots)
-        if any(o.kind == "quantity" for o in fn.outputs):
-            self.emit("if WRITE_Q:", "named step quantities (Env.state)")
-        for out in fn.outputs:
+        for out in fn.outputs:  # named step quantities (Env.state), only if WRITE_Q
             if out.kind != "quantity":
                 continue
             var = self.names[f"{scope}:{out.value}"]
             dims = self.dims[var]
             s = self.slot("quantity", out.name, self.dtypes[var], dims)
-            before = len(self.lines)
-            self.store_slot(s, var, dims, f"quantity {out.name}")
-            self.lines[before] = "    " + self.lines[before]
+            self.store_slot(s, var, dims, f"quantity {out.name}", guard="WRITE_Q")
         self.plan.flat_sizes = dict(self.slots)
 
     def outputs_init(self, fn: Function, scope: str) -> None:
@@ -728,7 +785,9 @@ class _KernelWriter:
         if self.plan.slots:
             args += ["pof", "pob", "poi"]
         args += [f"po{k}" for k in range(len(self.plan.obs) * (2 if self.plan.obs_split else 1))]
-        args += ["E", "DT: tl.constexpr"]
+        args += ["E", "DT: tl.constexpr", "R: tl.constexpr"]
+        if self.p.tiled:
+            args.append("BT: tl.constexpr")
         if write_q:
             args.append("WRITE_Q: tl.constexpr")
         arg_doc = [f"    # {a}: {_safe(src)} {_safe(nm)}" for (src, nm), a in self.input_args.items()]
@@ -738,22 +797,46 @@ class _KernelWriter:
             f"def {self.plan.name}({', '.join(args)}):",
             f'    """{self.doc}"""',
             *arg_doc,
-            "    e = tl.program_id(0).to(tl.int64)  # one program per replica",
+            f"    e = tl.program_id(0).to(tl.int64) * R + tl.arange(0, R){self.p.slicing(0)}  # R replicas per program",
+            "    me = e < E  # the replicas that exist (the last program's may not): every store is masked by it",
+            "    e = tl.minimum(e, E - 1)  # a missing replica reads the last one's inputs and stores nothing",
             "    E64 = e * 0 + E  # the replica count in int64: output offsets never overflow",
             f"    Z = tl.zeros({self.shape(())}, tl.int32)  # offset of a per-replica scalar",
         ]
+        loop = None
         for k, a in enumerate(self.p.axes):
             n, b = self.p.sizes[a], self.p.blocks[a]
-            rank = len(self.p.axes)
-            sl = "" if rank == 1 else "[" + ", ".join(":" if j == k else "None" for j in range(rank)) + "]"
             what = "no populations: one lane for scalars" if self.p.dummy else f"members of {_safe(a)}"
-            head.append(f"    ix{k} = tl.arange(0, {b}){sl}  # {what} (n = {n}, padded to {b})")
+            if a == self.p.tiled:
+                loop = Loop(f"ix{k}", f"mx{k}", n, self.p.slicing(k + 1),
+                            f"blocks of BT members of {_safe(a)} (n = {n})")
+                continue
+            head.append(f"    ix{k} = tl.arange(0, {b}){self.p.slicing(k + 1)}  # {what} (n = {n}, padded to {b})")
             head.append(f"    mx{k} = ix{k} < {n}")
-        return "\n".join(head + self.lines) + "\n"
+        return "\n".join(head + schedule(self.stmts, loop)) + "\n"
+
+
+def tile_axis(prog: Program) -> str | None:
+    """The population a kernel may loop over in blocks (the largest that qualifies), or None.
+
+    It must be the only axis of its population (no second role: a relabel, a pairwise or per-member value
+    over it would need the whole population at once along the other role) and no agent type of it may
+    observe it as a feature axis (those rows have a leading axis of all members)."""
+    axes = prog.axes()
+    ok = []
+    for a in axes:
+        if a not in prog.populations or a in prog.singletons:
+            continue
+        if any(b != a and population(b) == a for b in axes):
+            continue
+        if any(o.name == a and a in o.features for o in prog.observe.outputs):
+            continue
+        ok.append(a)
+    return max(ok, key=lambda a: prog.axis_size(a), default=None)
 
 
 class ModulePrinter:
-    def __init__(self, prog: Program, dtype: str = "float32"):
+    def __init__(self, prog: Program, dtype: str = "float32", tiled: bool = False):
         if dtype not in ("float32", "float64"):
             raise ValueError(f"triton printer: dtype must be float32 or float64, not {dtype!r}")
         self.prog = prog
@@ -765,10 +848,18 @@ class ModulePrinter:
         self.axes = axes or ["__replica__"]
         # a model without populations gets one dummy axis of size 1 that holds its scalars
         self.sizes = {a: prog.axis_size(a) if a in axes else 1 for a in self.axes}
-        self.blocks = {a: _pow2(n) for a, n in self.sizes.items()}
+        self.blocks: dict[str, int | str] = {a: _pow2(n) for a, n in self.sizes.items()}
+        # the population looped over in blocks of the constexpr BT members (triton_schedule.py), if any
+        self.tiled = tile_axis(prog) if tiled else None
+        if self.tiled:
+            self.blocks[self.tiled] = "BT"
         self.tables: list[float] = []
         self.table_index: dict[tuple[float, ...], int] = {}
         self.tables_used = False
+
+    def slicing(self, k: int) -> str:
+        """Index that places a 1-d range on tensor axis ``k`` (0: the replicas, ``k + 1``: axis ``k``)."""
+        return "[" + ", ".join(":" if j == k else "None" for j in range(len(self.axes) + 1)) + "]"
 
     def table_offset(self, table: tuple[float, ...]) -> int:
         self.tables_used = True
@@ -812,7 +903,7 @@ class ModulePrinter:
                     aliases[(src, nm)] = var
                 if src == "runtime_const":
                     aliases[(src, nm)] = var
-            w.lines.append("    # ---- observation of the next state (t + 1)")
+            w.emit("# ---- observation of the next state (t + 1)")
             for key in [k for k in w.loaded if k[0] == "time"]:
                 del w.loaded[key]  # the observation reads t + 1
             w.ops(prog.observe, "obs", aliases=aliases, time_shift=True)
@@ -827,9 +918,10 @@ class ModulePrinter:
             has_q = w.plan.name in {"k_step", "k_step_observe", "k_step_observe_split"}
             body.append("\n\n" + w.text(write_q=has_q))
             plans[w.plan.name] = w.plan
-        return ModuleSource("".join(body), plans, list(self.tables))
+        return ModuleSource("".join(body), plans, list(self.tables), self.tiled)
 
 
-def print_program(prog: Program, dtype: str = "float32") -> ModuleSource:
-    """Print ``prog`` as Triton source (six kernels, for ``dtype``) plus the plans the launcher needs."""
-    return ModulePrinter(prog, dtype).print()
+def print_program(prog: Program, dtype: str = "float32", tiled: bool = False) -> ModuleSource:
+    """Print ``prog`` as Triton source (six kernels, for ``dtype``) plus the plans the launcher needs;
+    ``tiled``: loop over blocks of :func:`tile_axis` (if the program has one) instead of holding it whole."""
+    return ModulePrinter(prog, dtype, tiled).print()

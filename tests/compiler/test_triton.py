@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 import torch
 from econdsl.compiler.backends import compile_program
+from econdsl.compiler.backends.triton_printer import tile_axis
 from econdsl.compiler.ir import Program, real_key
 
 import econdsl
@@ -86,6 +87,27 @@ step
 end
 end
 """
+
+
+def _edited(text: str, edits: list[tuple[str, str]]) -> str:
+    for old, new in edits:
+        assert old in text, old
+        text = text.replace(old, new)
+    return text
+
+
+# The lanes model with Shop (5 members) tileable (its agents no longer observe every shop's s) and every kind
+# of reduction and gather over it: sum, min, max, prod, mean, masked mean, gathers of a float, a bool and an
+# int (`ref[pick[j]]`) by an action-chosen shop. Looped in blocks of 2 shops, each is accumulated over 3 blocks.
+TILES = _edited(LANES, [
+    ("model lanes", "model tiles"),
+    ("    observe s, s[i], β[i], onehot(i), t\n", "    action ref in Person\n    observe s[i], β[i], onehot(i), t\n"),
+    ("    cnt[i] =", "    mu = mean(s[i] for i in Shop)\n    big[i] = s[i] > 2\n    cnt[i] ="),
+    ("    v[j] = s[pick[j]] + sum(spend[j, i] * pr[i] for i in Shop)\n",
+     "    v[j] = s[pick[j]] + sum(spend[j, i] * pr[i] for i in Shop) + (big[pick[j]] ? 1 : 0)"
+     " + m[ref[pick[j]]] / 10\n"),
+    ("log(pp) + avg\n", "log(pp) + avg + mu\n"),
+])
 
 
 # No population at all: every value is a per-replica scalar (the printer's one-lane dummy axis).
@@ -156,9 +178,10 @@ def assert_close(got: dict, want: dict, tol: float, what: str) -> None:
 
 
 def compare_trajectories(prog: Program, other: str, dtype: torch.dtype, tol: float, n_envs: int,
-                         steps: int) -> None:
-    """Run triton and ``other`` side by side from init on the same actions; compare everything."""
-    tri = compile_program(prog, "triton", "cpu", dtype)
+                         steps: int, **opts) -> None:
+    """Run triton (``opts``: its compile options) and ``other`` side by side from init on the same actions;
+    compare everything."""
+    tri = compile_program(prog, "triton", "cpu", dtype, **opts)
     ref = compile_program(prog, other, "cpu", torch.float64 if other == "reference" else dtype)
     gen = torch.Generator().manual_seed(7)
     uniforms = {n: torch.rand(n_envs, *prog.size(d), generator=gen, dtype=torch.float64)
@@ -192,6 +215,64 @@ def test_float64_matches_reference(path, lanes_path):
 @pytest.mark.parametrize("path", model_paths())
 def test_float32_matches_torch(path, lanes_path):
     compare_trajectories(resolve(path, lanes_path), "torch", torch.float32, 2e-4, n_envs=4, steps=3)
+
+
+def check_variant(prog: Program, n_envs: int, steps: int, **opts) -> None:
+    """A kernel variant in float32 against the float64 reference, per element with the differential tests'
+    tolerance (tolerances.py: 2^6 · eps · M from the magnitude of each value's terms)."""
+    from tolerances import compare, lockstep
+
+    for label, got, ref, mag in lockstep(prog, "triton", torch.float32, n_envs, steps, **opts):
+        ok, ratio = compare(got, ref, mag, torch.float32)
+        assert ok, f"{opts}: {label} differs from the reference by {ratio:.3g} eps·M"
+
+
+@pytest.mark.parametrize("path", model_paths())
+def test_tiled_kernels_and_several_replicas_per_program_match_reference(path, lanes_path):
+    """The kernels that loop over blocks of the largest population that can be tiled (2 or 3 blocks: the
+    loop runs several times, the last block partly masked, every reduction and gather over it
+    accumulated across blocks), with 3 replicas per program for 4 replicas (the last program holds one
+    replica that exists and two that do not, whose stores are masked)."""
+    prog = resolve(path, lanes_path)
+    axis = tile_axis(prog)
+    n = prog.axis_size(axis) if axis else 1
+    block = 1 << (-(-n // 3) - 1).bit_length()  # the power of two at or above n / 3: 2 to 3 blocks
+    assert n == 1 or n > block  # the loop runs more than once
+    check_variant(prog, 3, 2, tile=True, block=block, replicas=2)
+
+
+def test_tiled_rbc_open_loops_and_accumulates_across_blocks():
+    """rbc_open tiled over its 100 consumers in blocks of 16 (7 blocks, the last with 4 members): the firms'
+    demand and labour, the consumers' taxes and the government's reward are sums across blocks."""
+    prog = econdsl.load(ROOT / "models" / "rbc_open.econ").program
+    tri = compile_program(prog, "triton", "cpu", torch.float32, tile=True, block=16, replicas=4)
+    assert tri.printed.tiled == "Consumer"
+    assert "for j0 in range(0, 100, BT)" in tri.printed.source and "sum over blocks" in tri.printed.source
+    check_variant(prog, 5, 2, tile=True, block=16, replicas=4)  # 2 programs, the second with 1 of 4 replicas
+
+
+def test_every_reduction_and_gather_kind_accumulates_across_blocks(tmp_path):
+    path = tmp_path / "tiles.econ"
+    path.write_text(TILES, encoding="utf-8")
+    prog = econdsl.load(path).program
+    assert tile_axis(prog) == "Shop"
+    src = compile_program(prog, "triton", "cpu", torch.float32, tile=True, block=2).printed.source
+    for kind in ("sum", "min", "max", "prod", "mean"):
+        assert f"# {kind} over blocks" in src, kind
+    assert "# gather over blocks" in src and "# members counted" in src
+    check_variant(prog, 3, 3, tile=True, block=2, replicas=2)
+
+
+def test_config_table_is_keyed_on_the_models_sizes():
+    from econdsl.compiler.backends.triton_backend import table_config, wants_tiling
+
+    rbc = econdsl.load(ROOT / "models" / "rbc_open.econ").lean_program()
+    cournot = econdsl.load(ROOT / "models" / "cournot.econ").lean_program()
+    assert not wants_tiling(rbc)  # 128 x 16 lanes: one register tile
+    assert table_config(rbc, None, 65536).replicas == 1
+    assert table_config(rbc, "Consumer", 65536).block * 16 <= 1024
+    assert table_config(cournot, None, 65536).replicas > 1  # 2 firms: many replicas per program
+    assert table_config(cournot, None, 4).replicas == 1  # ... but never fewer programs than the GPU holds
 
 
 def s1_actions(n_envs: int) -> dict[str, torch.Tensor]:
@@ -278,7 +359,8 @@ def test_quantities_can_be_skipped():
 
 
 # names the printer itself introduces; anything else in code (not comments) would be user text
-GENERATED_NAME = re.compile(r"^(x\d+|pi\d+|pa\d+|po\d+|ix\d+|mx\d+|pof|pob|poi|pk|E|DT|WRITE_Q|Z|e|k|a|b|p|q|r|s|"
+GENERATED_NAME = re.compile(r"^(x\d+|pi\d+|pa\d+|po\d+|ix\d+|mx\d+|pof|pob|poi|pk|E|DT|R|BT|j0|me|WRITE_Q|Z|e|k|a|b|"
+                            r"p|q|r|s|"
                             r"E64|pt|num_c|den_c|s_mid|num_mid|den_mid|s_far|num_far|den_far|tail|tl|triton|INF|NAN|_mul|_ndtri|k_init|k_step|"
                             r"k_observe|k_step_observe|k_observe_split|k_step_observe_split|float|float64)$")
 
@@ -340,7 +422,14 @@ def test_kernels_compile_for_sm90_without_a_gpu(lanes_path, tmp_path):
     """The interpreter accepts programs the Triton compiler rejects: compile rbc_open's fused step (whole
     and split observations) and every kernel of the padding-lane model to sm_90 cubins (bundled ptxas; no
     GPU needed), in a fresh process without TRITON_INTERPRET, and check rbc_open's step does not spill
-    registers."""
+    registers. The looped kernels too: every kernel of the model with every reduction and gather kind over
+    the looped population (2 replicas per program), and the step of rbc_open with 10,000 consumers (the
+    config table's block), whose registers are bounded by the block (below 128, no spills)."""
+    tiles = tmp_path / "tiles.econ"
+    tiles.write_text(TILES, encoding="utf-8")
+    big = tmp_path / "rbc10k.econ"
+    big.write_text((ROOT / "models" / "rbc_open.econ").read_text(encoding="utf-8")
+                   .replace("agent Consumer[100]", "agent Consumer[10000]"), encoding="utf-8")
     script = (
         "import sys, econdsl\n"
         "from econdsl.compiler.backends.triton_aot import compile_kernels\n"
@@ -349,15 +438,25 @@ def test_kernels_compile_for_sm90_without_a_gpu(lanes_path, tmp_path):
         "    print('rbc', k.name, k.registers, k.spill_bytes)\n"
         "lanes = econdsl.load(sys.argv[2]).program\n"
         "for k in compile_kernels(lanes, 'float64'): print('lanes', k.name, k.registers, k.spill_bytes)\n"
+        "tiles = econdsl.load(sys.argv[3]).program\n"
+        "for k in compile_kernels(tiles, tile=True, block=2, replicas=2,\n"
+        "                         kernels=('k_init', 'k_step', 'k_observe', 'k_step_observe_split')):\n"
+        "    print('tiles', k.name, k.registers, k.spill_bytes)\n"
+        "big = econdsl.load(sys.argv[4]).lean_program()\n"
+        "for k in compile_kernels(big, tile=True, kernels=('k_step',)):\n"
+        "    print('big', k.name, k.registers, k.spill_bytes)\n"
     )
     env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
     env["ECONDSL_CACHE"] = str(tmp_path)
-    proc = subprocess.run([sys.executable, "-c", script, str(ROOT / "models" / "rbc_open.econ"), str(lanes_path)],
-                          env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([sys.executable, "-c", script, str(ROOT / "models" / "rbc_open.econ"), str(lanes_path),
+                           str(tiles), str(big)], env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = [line.split() for line in proc.stdout.splitlines()]
     assert [r[:2] for r in rows] == [["rbc", "k_step_observe"], ["rbc", "k_step_observe_split"], ["lanes", "k_init"],
-                                     ["lanes", "k_step"], ["lanes", "k_observe"], ["lanes", "k_step_observe"]]
+                                     ["lanes", "k_step"], ["lanes", "k_observe"], ["lanes", "k_step_observe"],
+                                     ["tiles", "k_init"], ["tiles", "k_step"], ["tiles", "k_observe"],
+                                     ["tiles", "k_step_observe_split"], ["big", "k_step"]]
     assert all(int(r[2]) > 0 for r in rows)
     for r in rows[:2]:
         assert r[3] == "0", f"rbc_open's {r[1]} spills {r[3]} bytes"
+    assert int(rows[-1][2]) < 128 and rows[-1][3] == "0", rows[-1]

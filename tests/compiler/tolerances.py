@@ -108,16 +108,18 @@ def reference_run(program: Program, n_envs: int, n_steps: int, seed: int) -> Ref
 
 
 def lockstep(program: Program, backend: str, dtype: torch.dtype, n_envs: int = 3, n_steps: int = 12,
-             seed: int = 7, device: str = "cpu") -> Iterator[tuple[str, torch.Tensor, torch.Tensor, torch.Tensor]]:
+             seed: int = 7, device: str = "cpu",
+             **opts) -> Iterator[tuple[str, torch.Tensor, torch.Tensor, torch.Tensor]]:
     """(label, backend value, reference value, magnitude) for every parameter and initial state, then for
     every step: next states, rewards, quantities, externals (from the backend's fused ``step_observe``)
     and the observations of the next states (with stages, also the observations of each period given its
     actions, those later stages see); the fused observation is also checked against the
     backend's own ``observe`` of its next states. Actions are uniformly random (seeded); each step starts
     from the reference's states, and ``t`` wraps at the horizon. ``device``: where the backend runs
-    (bench/gpu_check.py checks the compiled kernels on CUDA); the reference runs on the CPU."""
+    (bench/gpu_check.py checks the compiled kernels on CUDA); the reference runs on the CPU. ``opts``: the
+    backend's compile options (the Triton kernel variants: ``tile``, ``block``, ``replicas``)."""
     run = reference_run(program, n_envs, n_steps, seed)
-    got = compile_program(program, backend, device, dtype)
+    got = compile_program(program, backend, device, dtype, **opts)
     consts = {n: v.to(device, dtype) for n, v in run.consts.items()}
 
     def cast(bufs):
