@@ -241,6 +241,7 @@ def test_tiled_kernels_and_several_replicas_per_program_match_reference(path, la
     check_variant(prog, 3, 2, tile=True, block=block, replicas=2)
 
 
+@pytest.mark.slow  # 7 blocks in 2 loops per step through the interpreter: about a minute of one core
 def test_tiled_rbc_open_loops_and_accumulates_across_blocks():
     """rbc_open tiled over its 100 consumers in blocks of 16 (7 blocks, the last with 4 members): the firms'
     demand and labour, the consumers' taxes and the government's reward are sums across blocks."""
