@@ -264,6 +264,27 @@ def test_every_reduction_and_gather_kind_accumulates_across_blocks(tmp_path):
     check_variant(prog, 3, 3, tile=True, block=2, replicas=2)
 
 
+def test_autotune_launch_path_records_its_choice():
+    """The triton.autotune launch path (the default on a GPU) through the interpreter: cournot at 4 replicas
+    has one candidate (autotune_configs leaves out configs that would idle threads), so nothing is timed;
+    the kernel gives the config table's numbers and the choice is recorded."""
+    from econdsl.compiler.backends.triton_backend import autotune_configs
+
+    prog = econdsl.load(ROOT / "models" / "cournot.econ").program
+    assert len(autotune_configs(prog, None, 4)) == 1
+    tuned = compile_program(prog, "triton", "cpu", torch.float32, autotune=True)
+    table = compile_program(prog, "triton", "cpu", torch.float32)
+    consts = {n: torch.tensor(v) for n, v in prog.runtime_consts.items()}
+    bufs = table.init(4, {}, consts)
+    acts = random_actions(prog, 4, torch.Generator().manual_seed(0))
+    t = torch.zeros(4)
+    (got, got_obs), (want, want_obs) = (p.step_observe(bufs, acts, t, consts) for p in (tuned, table))
+    assert_close(got.rewards, want.rewards, 0.0, "rewards")
+    assert_close(got_obs, want_obs, 0.0, "observations")
+    assert tuned.launch_configs[("k_step_observe", 4)].source == "autotune"
+    assert table.launch_configs[("k_step_observe", 4)].source == "table"
+
+
 def test_config_table_is_keyed_on_the_models_sizes():
     from econdsl.compiler.backends.triton_backend import table_config, wants_tiling
 
