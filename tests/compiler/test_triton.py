@@ -383,7 +383,8 @@ def test_quantities_can_be_skipped():
 # names the printer itself introduces; anything else in code (not comments) would be user text
 GENERATED_NAME = re.compile(r"^(x\d+|pi\d+|pa\d+|po\d+|ix\d+|mx\d+|pof|pob|poi|pk|E|DT|R|BT|j0|me|WRITE_Q|Z|e|k|a|b|"
                             r"p|q|r|s|"
-                            r"E64|pt|num_c|den_c|s_mid|num_mid|den_mid|s_far|num_far|den_far|tail|tl|triton|INF|NAN|_mul|_ndtri|k_init|k_step|"
+                            r"E64|pt|num_c|den_c|s_mid|num_mid|den_mid|s_far|num_far|den_far|tail|tl|triton|INF|NAN|_mul|_min_nan|_max_nan|_ndtri|"
+                            r"k_init|k_step|"
                             r"k_observe|k_step_observe|k_observe_split|k_step_observe_split|float|float64)$")
 
 
