@@ -452,7 +452,8 @@ def test_kernels_compile_for_sm90_without_a_gpu(lanes_path, tmp_path):
     tiles.write_text(TILES, encoding="utf-8")
     big = tmp_path / "rbc10k.econ"
     big.write_text((ROOT / "models" / "rbc_open.econ").read_text(encoding="utf-8")
-                   .replace("agent Consumer[100]", "agent Consumer[10000]"), encoding="utf-8")
+                   .replace("agent Consumer[100]", "agent Consumer[10000]")
+                   .replace("(1 - j / 100)", "(1 - j / 10000)"), encoding="utf-8")  # θ stays in its bounds
     script = (
         "import sys, econdsl\n"
         "from econdsl.compiler.backends.triton_aot import compile_kernels\n"
