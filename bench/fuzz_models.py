@@ -58,6 +58,12 @@ MAX_WORK = 200_000  # elements the reference interpreter computes per replica-st
 SAVE_EVERY = 100
 
 
+def beyond_float32(ref: torch.Tensor) -> bool:
+    """Whether a reference (float64) value lies beyond float32's range (finite there, ±inf in float32)."""
+    finite = torch.isfinite(ref)
+    return bool((ref[finite].abs() > torch.finfo(torch.float32).max).any())
+
+
 def work(program) -> int:
     """Elements computed per replica by one step and one observation (the reference's cost)."""
     return sum(math.prod(program.size(op.dims)) for fn in (program.step, program.observe) for op in fn.ops)
@@ -75,7 +81,8 @@ class Campaign:
         c = self.counts.setdefault(source, {k: 0 for k in ("tried", "accepted", "rejected", "crashes",
                                                              "compile_failures", "disagreements",
                                                              "wrong_verdicts",
-                                                             "triton_checked", "too_large_to_run")})
+                                                             "triton_checked", "too_large_to_run",
+                                                             "beyond_float32")})
         c[what] += 1
 
     def fail(self, source: str, kind: str, text: str, detail: str) -> None:
@@ -126,16 +133,26 @@ class Campaign:
             backends.append(("triton", torch.float32))
             self.count(source, "triton_checked")
         try:
-            bad = []
+            bad, beyond = [], False
             for backend, dtype in backends:
                 for label, got, ref, mag in lockstep(program, backend, dtype, n_envs=n_envs, n_steps=n_steps,
                                                      seed=accepted):
+                    if dtype == torch.float32 and ref.is_floating_point() and beyond_float32(ref):
+                        # A float32 program cannot hold this model's values: they are ±inf there (the
+                        # contract of test_constants_beyond_float32_round_to_the_programs_dtype) and
+                        # whatever is computed from them differs; training reports the first non-finite
+                        # equation as an error. Only the float64 comparison applies to such a model.
+                        beyond = True
+                        continue
                     ok, ratio = compare(got, ref, mag, dtype)
                     if not ok:
                         bad.append(f"{backend} {dtype}: {label} differs by {ratio:.3g} eps·M")
         except Exception:  # noqa: BLE001
             self.fail(source, "crashes", text, traceback.format_exc())
             return
+        if beyond:
+            self.count(source, "beyond_float32")
+            bad = [b for b in bad if "float32" not in b]
         if bad:
             self.fail(source, "disagreements", text, "\n".join(bad[:10]))
 
