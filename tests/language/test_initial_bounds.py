@@ -126,3 +126,32 @@ def test_the_error_points_at_the_entry_and_names_the_bounds(tmp_path: Path) -> N
     assert (d.span.line, d.span.col, d.span.end_col) == (8, 22, 23)
     assert "`x`" in d.message and "5" in d.message and "[0, 3]" in d.message
     assert d.hint
+
+
+
+ANNEALED = """
+model annealed
+horizon 2
+const s0 = 5
+agent A[2] index j
+    state x = s0 in [0, 10]
+    action a in {0, 1}
+    observe x[j]
+    reward log(x[j]) + log(s0) + a[j]
+end
+step
+    next x[j] = x[j]
+end
+curriculum
+    anneal s0 = ANNEAL
+end
+end
+"""
+
+
+def test_an_annealed_constant_ranges_over_every_value_the_curriculum_gives_it(tmp_path: Path) -> None:
+    # s0 is 5 in the model, 20·e − 30 during training (e = 0, 1, ...): -30 at the first iteration
+    bad = diagnostics(tmp_path, ANNEALED.replace("ANNEAL", "20 * e - 30"))
+    assert sorted(d.code for d in bad if d.code.startswith("E")) == ["E701", "E703"], [d.message for d in bad]
+    clean = diagnostics(tmp_path, ANNEALED.replace("ANNEAL", "5 - 4 * exp(-e)"))  # 1 .. 5
+    assert [d.message for d in clean if d.code.startswith("E")] == []

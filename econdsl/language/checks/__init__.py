@@ -2,8 +2,9 @@
 
 Checks run in a fixed order; each one is a function ``(resolved, diags) -> None`` in its own module.
 The first group needs only names and shapes and always runs, so that one run reports every such error;
-the second group reasons symbolically about values and runs only on a model free of errors, where
-its expressions are known to be well formed.
+the second group reasons symbolically about values and runs only on a model free of errors of the first
+group, where its expressions are known to be well formed (each of its checks runs, whatever the others
+of the group report).
 """
 
 from __future__ import annotations
@@ -37,7 +38,12 @@ CHECKS: list[Check] = STRUCTURAL + SEMANTIC
 
 
 def run_checks(resolved: Resolved, diags: Diagnostics) -> None:
+    structural_errors: bool | None = None  # known once the structural checks have run
     for check in CHECKS:
-        if check in SEMANTIC and diags.has_errors():
-            continue
+        if check in SEMANTIC:
+            if structural_errors is None:
+                structural_errors = diags.has_errors()
+            if structural_errors:
+                continue  # the semantic checks assume well-formed names and shapes
+        # every semantic check runs, so that one run reports every value problem (E701 and E703 alike)
         check(resolved, diags)

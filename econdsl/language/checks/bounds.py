@@ -110,7 +110,7 @@ class _Bounds:
 
     def _members(self, e: ast.Expr, index: tuple[str, int] | None) -> list[float] | None:
         """The value of every member when ``e`` is a compile-time formula of the member's index."""
-        consts = self.domains.consts
+        consts = {k: v for k, v in self.domains.consts.items() if k not in self.domains.annealed}
         try:
             if index is None:
                 return [eval_const(e, consts, self.r.tables)]

@@ -67,6 +67,7 @@ class Domains:
         self.reported: set[tuple[str, ast.Span]] = set()
         self.depth = 0
         self.consts = const_env(r)
+        self.annealed: set[str] = set()  # constants the curriculum changes during training
         self._declared()
 
     # ------------------------------------------------------------ declared bounds
@@ -123,6 +124,10 @@ class Domains:
             self.symbols["t"] = Interval(0, max(r.horizon - 1, 0))
         for n in CURRICULUM_NAMES:
             self.symbols.setdefault(n, I.NONNEG)
+        for c in r.curriculum.items if r.curriculum is not None else ():
+            if isinstance(c, ast.Anneal) and c.name in r.consts:  # the default, then every annealed value
+                self.annealed.add(c.name)
+                self.symbols[c.name] = I.hull(self.symbols[c.name], self._value_iv(c.value, Env()))
 
     def _value_iv(self, e: ast.Expr, env: Env) -> Interval:
         if isinstance(e, ast.Array):
