@@ -171,8 +171,9 @@ def main(argv: list[str] | None = None) -> int:
 
     def save() -> None:
         summary = {
-            "command": "OMP_NUM_THREADS=1 nice -n 15 python bench/fuzz_models.py "
-                       + " ".join(sys.argv[1:] if argv is None else argv),
+            # what actually ran: the process's niceness and thread setting, not a recommended command line
+            "command": f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '')} nice -n {os.nice(0)} "
+                       "python bench/fuzz_models.py " + " ".join(sys.argv[1:] if argv is None else argv),
             "seed": args.seed,
             "triton_every": args.triton_every,
             "lockstep": {"generated": "2 replicas x 2 steps", "mutants": "1 replica x 1 step"},
