@@ -180,7 +180,7 @@ class Trainer:
         series = self.collects_series(e)
         for a in self.types:
             self.policies[a].norm.prepare(self._dtype)  # before the rollout: it then reads nothing back
-        if series:
+        if series and hasattr(self.env, "prepare_state"):  # envs with only step/state (test fakes) make nothing
             self.env.prepare_state()  # the program of Env.state's quantities, also made before the rollout
         self._obs = collect(self.env, self.policies, masks, self._obs, buf, self.generator, self.bounds(e), self.shard,
                             series=series, capture=self.capture)
