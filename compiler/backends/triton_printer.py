@@ -579,25 +579,18 @@ class _KernelWriter:
         self.emit(f"{hit} = tl.minimum(tl.maximum({idx}, 0), {n - 1}) == ix{k - 1}", f"member chosen along axis {k}")
         var = self.fresh()
         dt = self.dtypes[src]
+        # the chosen member's value over this block: a sum of one hit (a max of 0/1 for booleans)
+        if dt == "b":
+            picked = f"tl.max(tl.where({hit}, {src}.to(tl.int32), 0), axis={k}, keep_dims=True)"
+        else:
+            picked = f"tl.sum(tl.where({hit}, {src}, {'0.0' if dt == 'f' else '0'}), axis={k}, keep_dims=True)"
         if dim == self.p.tiled:  # compare-and-reduce block by block
             acc = self.fresh()
             start = f"tl.full({self.shape(op.dims, 'R')}, {'0.0, DT' if dt == 'f' else '0, tl.int32'})"
-            if dt == "f":
-                update = f"{acc} + tl.sum(tl.where({hit}, {src}, 0.0), axis={k}, keep_dims=True)"
-            elif dt == "i":
-                update = f"{acc} + tl.sum(tl.where({hit}, {src}, 0), axis={k}, keep_dims=True)"
-            else:
-                update = f"tl.maximum({acc}, tl.max(tl.where({hit}, {src}.to(tl.int32), 0), axis={k}, keep_dims=True))"
+            update = f"tl.maximum({acc}, {picked})" if dt == "b" else f"{acc} + {picked}"
             self.accumulate(acc, start, update, "gather over blocks")
-            self.define(op, var, acc if dt != "b" else f"{acc} != 0")
-            return var
-        if dt == "f":
-            expr = f"tl.sum(tl.where({hit}, {src}, 0.0), axis={k}, keep_dims=True)"
-        elif dt == "i":
-            expr = f"tl.sum(tl.where({hit}, {src}, 0), axis={k}, keep_dims=True)"
-        else:
-            expr = f"tl.max(tl.where({hit}, {src}.to(tl.int32), 0), axis={k}, keep_dims=True) != 0"
-        self.define(op, var, expr)
+            picked = acc
+        self.define(op, var, f"{picked} != 0" if dt == "b" else picked)
         return var
 
     def relabel(self, op: Op, a: list[str]) -> str:
