@@ -137,13 +137,11 @@ class Campaign:
             for backend, dtype in backends:
                 for label, got, ref, mag in lockstep(program, backend, dtype, n_envs=n_envs, n_steps=n_steps,
                                                      seed=accepted):
-                    if dtype == torch.float32 and ref.is_floating_point() and beyond_float32(ref):
-                        # A float32 program cannot hold this model's values: they are ±inf there (the
-                        # contract of test_constants_beyond_float32_round_to_the_programs_dtype) and
-                        # whatever is computed from them differs; training reports the first non-finite
-                        # equation as an error. Only the float64 comparison applies to such a model.
-                        beyond = True
-                        continue
+                    # A float32 program cannot hold values beyond float32's range: they are ±inf there (the
+                    # contract of test_constants_beyond_float32_round_to_the_programs_dtype) and whatever is
+                    # computed from them differs; training reports the first non-finite equation as an error.
+                    # Only the float64 comparison applies to such a model.
+                    beyond |= dtype == torch.float32 and ref.is_floating_point() and beyond_float32(ref)
                     ok, ratio = compare(got, ref, mag, dtype)
                     if not ok:
                         bad.append(f"{backend} {dtype}: {label} differs by {ratio:.3g} eps·M")
