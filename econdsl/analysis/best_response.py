@@ -19,11 +19,18 @@ on independent evaluation episodes (so the choice does not bias the measured gai
 - a copy with a fresh policy head (uniform over the model's action set) and the type's initial entropy
   weight, decaying linearly to 0 over the best-response iterations: it explores even when the learned
   policy has settled (entropy ≈ 0), played sampled and greedily;
-- for discrete heads, every fixed (open-loop) action (joint actions when there are at most
-  :data:`JOINT_LIMIT`, else one action column at a time, the others as learned), and one-step deviations
+- for discrete heads, every fixed (open-loop) action: one action column at a time (the others as learned),
+  every column of a per-member head at one value (``demand[Firm]`` all at v: the even basket), and joint
+  actions when there are at most :data:`JOINT_LIMIT`; and one-step deviations
   (a fixed action at step t only, the learned policy otherwise), batched over replicas. In a one-shot game
   against the others' policies the fixed actions are the exact best response; in a dynamic one they give
   a lower bound on ε that a settled policy cannot hide.
+
+The screening also says what each action head's choices are worth (:func:`head_payoffs`): for every head, the
+largest and smallest gain of the fixed choices of that head alone (its columns held, the others as learned).
+A head whose best fixed choice gains nothing measurable is one the payoff is flat in at the profile: a
+near-uniform policy there is close to a best response (an equilibrium in mixed strategies), not a failure to
+learn; the run report quotes these numbers next to the head's entropy.
 
 Every ε is a lower bound on the true gain (no exact oracle exists for dynamic games). "Before" is the
 profile as played: the run's last masks and curriculum constants (``game="played"``); the deviator is free
@@ -129,6 +136,11 @@ class BRResult:
     """The deviators' mean reward in each best-response training iteration."""
     screened: list[tuple[str, float]] = field(default_factory=list)
     """Unilateral: the best candidate deviations on the screening episodes, with their estimated gains."""
+    heads: dict[str, dict] = field(default_factory=dict)
+    """Unilateral: per action head, the gains of its fixed choices on the screening episodes
+    (:func:`head_payoffs`)."""
+    abs_reward: float = math.nan
+    """The type's mean |reward| per agent and step under the profile (the payoff's size)."""
 
     @property
     def eps_abs(self) -> float:
@@ -158,7 +170,8 @@ class Setup:
                  entropy_end: dict[str, float], entropy_start: dict[str, float],
                  masks: dict[str, torch.Tensor | None] | None = None,
                  make_env: Callable[[int], object] | None = None,
-                 bounds: dict[str, torch.Tensor | None] | None = None):
+                 bounds: dict[str, torch.Tensor | None] | None = None,
+                 heads: dict[str, list[tuple[str, list[int]]]] | None = None):
         self.env = env
         self.n_envs = n_envs
         self.policies = policies
@@ -169,6 +182,7 @@ class Setup:
         self.masks = masks or {}
         self.bounds = bounds or {}  # the curriculum's intervals of continuous actions (None: as declared)
         self.types = list(env.agent_types)
+        self.heads = heads or {}  # per type: (name, discrete action columns) of each head with a choice
         self._make_env = make_env
         self._envs = {n_envs: env}
 
@@ -312,13 +326,16 @@ def member_params(env, agent: str) -> dict[str, np.ndarray]:
 Candidate = tuple[tuple[int, ...], int | None]
 
 
-def fixed_candidates(nvec: list[int], horizon: int, limit: int, gen: torch.Generator) -> list[Candidate]:
-    """Fixed-action deviations: (action per column, −1 = as learned; step or None = every step)."""
-    if math.prod(nvec) <= JOINT_LIMIT:
-        actions = [tuple(a) for a in itertools.product(*(range(n) for n in nvec))]
-    else:
-        actions = [tuple(v if c == col else -1 for c in range(len(nvec))) for col, n in enumerate(nvec)
-                   for v in range(n)]
+def fixed_candidates(nvec: list[int], horizon: int, limit: int, gen: torch.Generator,
+                     groups: list[list[int]] = ()) -> list[Candidate]:
+    """Fixed-action deviations: (action per column, −1 = as learned; step or None = every step). ``groups``:
+    the columns of each head that has several (a per-member head), also held all at one value together."""
+    # one action column at a time, the others as learned (what each head's choices are worth) ...
+    actions = [tuple(v if c == col else -1 for c in range(len(nvec))) for col, n in enumerate(nvec) for v in range(n)]
+    for cols in (g for g in groups if len(g) > 1):  # ... a whole per-member head at one value ...
+        actions += [tuple(v if c in cols else -1 for c in range(len(nvec))) for v in range(nvec[cols[0]])]
+    if len(nvec) > 1 and math.prod(nvec) <= JOINT_LIMIT:  # ... and every joint action where there are few
+        actions += [tuple(a) for a in itertools.product(*(range(n) for n in nvec))]
     cands: list[Candidate] = [(a, None) for a in actions]
     if horizon > 1:
         cands += [(a, t) for t in range(horizon) for a in actions]
@@ -339,11 +356,29 @@ def _describe(blk: dv.Block, nvec: list[int]) -> str:
     return f"fixed action index ({cols}), {when}"
 
 
+def head_payoffs(heads: list[tuple[str, list[int]]], blocks: list[dv.Block], gains: list[tuple[float, float]],
+                 nvec: list[int]) -> dict[str, dict]:
+    """Per action head: the screened gains of the fixed-action ``blocks`` that fix that head's columns only
+    (open-loop and one-step): ``best`` and ``worst`` gain, the best one's standard error and deviation, and
+    how many candidates. Heads without such a candidate are left out."""
+    out: dict[str, dict] = {}
+    for name, cols in heads:
+        mine = [(g, blk) for blk, g in zip(blocks, gains, strict=True) if blk.kind == "fixed"
+                and {c for c, v in enumerate(blk.action) if v >= 0} <= set(cols)]
+        if not mine:
+            continue
+        (best, se), blk = max(mine, key=lambda x: x[0][0])
+        out[name] = {"best": best, "best_se": se, "best_deviation": _describe(blk, nvec),
+                     "worst": min(g for (g, _), _ in mine), "candidates": len(mine)}
+    return out
+
+
 def _screen(s: Setup, policies: dict[str, TypePolicy], agent: str, blocks: list[dv.Block], replicas: int,
-            seed: int) -> list[float]:
+            seed: int) -> list[tuple[float, float]]:
     """Estimated gain of every candidate block (its members' mean reward minus theirs under the profile on
-    the same replicas and random numbers), played in chunks of at most :data:`MAX_REPLICAS` replicas."""
-    gains: list[float] = []
+    the same replicas and random numbers) and its standard error, played in chunks of at most
+    :data:`MAX_REPLICAS` replicas."""
+    gains: list[tuple[float, float]] = []
     per_chunk = max(1, MAX_REPLICAS // replicas)
     for c in range(0, len(blocks), per_chunk):
         chunk = blocks[c:c + per_chunk]
@@ -353,7 +388,8 @@ def _screen(s: Setup, policies: dict[str, TypePolicy], agent: str, blocks: list[
         for blk in chunk:
             m = torch.tensor(blk.members)
             d = (after.mean[agent][:, blk.start:blk.stop][..., m] - before.mean[agent][:, blk.start:blk.stop][..., m])
-            gains.append(float(d.mean()))
+            d = d.reshape(-1).double()
+            gains.append((float(d.mean()), float(d.std() / math.sqrt(d.numel())) if d.numel() > 1 else 0.0))
     return gains
 
 
@@ -397,7 +433,8 @@ def unilateral(s: Setup, agent: str, settings: BRSettings, seed: int = 0,
         cands[m].append(dv.Block((m,), kind="greedy", policy=blk.policy, label=blk.label + ", greedy",
                                  extra={"curve": curves.get(id(blk), [])}))
     if settings.exact and nvec:  # fixed actions of the discrete heads (continuous heads: trained deviators)
-        fixed = fixed_candidates(nvec, horizon, settings.candidates, gen)
+        fixed = fixed_candidates(nvec, horizon, settings.candidates, gen,
+                                 [cols for _, cols in s.heads.get(agent, [])])
         for m in members:
             cands[m] += [dv.Block((m,), kind="fixed", action=a, at=t) for a, t in fixed]
     everything = [b for m in members for b in cands[m]]
@@ -405,7 +442,7 @@ def unilateral(s: Setup, agent: str, settings: BRSettings, seed: int = 0,
     gains = _screen(s, policies, agent, everything, screen_reps, 20_000 + seed) if everything else []
     best: dict[int, tuple[float, dv.Block | None]] = {m: (0.0, None) for m in members}  # staying gains 0
     ranked: dict[int, list[tuple[str, float]]] = {m: [] for m in members}
-    for blk, g in zip(everything, gains, strict=True):
+    for blk, (g, _) in zip(everything, gains, strict=True):
         m = blk.members[0]
         ranked[m].append((_describe(blk, nvec), g))
         if g > best[m][0]:
@@ -420,7 +457,9 @@ def unilateral(s: Setup, agent: str, settings: BRSettings, seed: int = 0,
     eval_seed = 10_000 + seed
     before = dv.play(env, s.actors(policies), settings.eval_iterations, eval_seed, period=eval_reps)
     after = dv.play(env, s.actors(policies, agent, final), settings.eval_iterations, eval_seed, period=eval_reps)
-    scale = relative_scale(float(before.abs[agent].mean()), train_gain)
+    abs_reward = float(before.abs[agent].mean())
+    scale = relative_scale(abs_reward, train_gain)
+    heads = s.heads.get(agent, [])
     out = []
     for blk in final:
         m = blk.members[0]
@@ -430,7 +469,11 @@ def unilateral(s: Setup, agent: str, settings: BRSettings, seed: int = 0,
         out.append(BRResult(agent, seed, b, a, "unilateral", (m,), se, scale, train_gain, blk.label,
                             {k: float(v[m]) for k, v in params.items()},
                             curve=list(blk.extra.get("curve", [])),
-                            screened=sorted(ranked[m], key=lambda x: -x[1])[:SHOW_SCREENED]))
+                            screened=sorted(ranked[m], key=lambda x: -x[1])[:SHOW_SCREENED],
+                            heads=head_payoffs(heads, [b for b in everything if b.members[0] == m],
+                                               [g for b, g in zip(everything, gains, strict=True)
+                                                if b.members[0] == m], nvec),
+                            abs_reward=abs_reward))
     return out
 
 
@@ -463,7 +506,9 @@ def setup_from_trainer(trainer, n_envs: int, seed: int, game: str = "played") ->
     end = {a: cur.entropy_coef(a, e, cfg.get("entropy", a)) for a in trainer.types}
     masks = trainer.masks(e) if game == "played" else {}
     bounds = trainer.bounds(e) if game == "played" else {}
-    return Setup(make_env(n_envs), n_envs, trainer.policies, cfg, trainer.steps, end, start, masks, make_env, bounds)
+    heads = {a: [(name, cols) for name, cols, _ in trainer.heads_with_choice(a)] for a in trainer.types}
+    return Setup(make_env(n_envs), n_envs, trainer.policies, cfg, trainer.steps, end, start, masks, make_env, bounds,
+                 heads)
 
 
 def training_gain(run_dir: str | Path, agent: str) -> float:
@@ -519,15 +564,58 @@ def summarize(results: list[BRResult]) -> dict[str, dict]:
                      members=[{"member": r.members[0], "seed": r.seed, "params": r.params, "epsilon": r.eps_abs,
                                "epsilon_relative": r.eps_rel, "ci95": list(r.ci95), "before": r.before,
                                "after": r.after, "deviation": r.deviation,
-                               "screened": [{"deviation": d, "gain": g} for d, g in r.screened]} for r in uni],
+                               "screened": [{"deviation": d, "gain": g} for d, g in r.screened],
+                               "heads": r.heads} for r in uni],
                      distribution={"min": float(eps.min()), "median": float(np.median(eps)),
-                                   "max": float(eps.max()), "n": int(eps.size)})
+                                   "max": float(eps.max()), "n": int(eps.size)},
+                     heads=_heads_over_members(uni))
             entry["unilateral"] = e
         typ = [r for r in results if r.agent == a and r.kind == "type"]
         if typ:
             entry["type"] = _entry(typ)
             entry["type"]["members"] = "all"
         out[a] = entry
+    return out
+
+
+def _heads_over_members(uni: list[BRResult]) -> dict[str, dict]:
+    """Per action head, over every tested member and seed: the largest screened gain of a fixed choice of
+    that head (and whose), the smallest, and the type's mean |reward| per step to compare them with."""
+    out: dict[str, dict] = {}
+    for r in uni:
+        for name, h in r.heads.items():
+            o = out.setdefault(name, {"best": -math.inf, "worst": math.inf, "abs_reward": r.abs_reward,
+                                      "candidates": 0})
+            o["candidates"] += h["candidates"]
+            o["worst"] = min(o["worst"], h["worst"])
+            if h["best"] > o["best"]:
+                o.update(best=h["best"], best_se=h["best_se"], best_member=r.members[0],
+                         best_deviation=h["best_deviation"])
+    for o in out.values():
+        o["best_relative"] = o["best"] / o["abs_reward"] if o["abs_reward"] else math.nan
+    return out
+
+
+def head_lines(data: dict) -> list[str]:
+    """One line per type with several action heads: what a fixed choice of each head gains at most (the
+    screening of the unilateral test), as a share of the type's mean |reward|."""
+    from .report import fmt
+
+    out = []
+    for a, entry in data["types"].items():
+        heads = (entry.get("unilateral") or {}).get("heads") or {}
+        if len(heads) < 2:
+            continue
+        parts = [f"{name} {fmt(h['best'])} (±{fmt(h.get('best_se', 0))}, {_pct(h['best_relative'])}; "
+                 f"worst {fmt(h['worst'])})" for name, h in heads.items()]
+        out.append(f"- `{a}` (mean |reward| {fmt(next(iter(heads.values()))['abs_reward'])} per step): "
+                   + ", ".join(parts))
+    if out:
+        out = ["", "Fixed choices of one action head (its columns held, the other heads as learned; largest "
+                   "screened gain per step over the tested members, ± its standard error, as a share of the "
+                   "type's mean |reward|; and the smallest gain). A head whose best fixed choice gains "
+                   "about nothing is one the payoff is flat in: near-uniform play there is close to a best response.",
+               ""] + out
     return out
 
 
@@ -580,7 +668,7 @@ def markdown(data: dict, settings: BRSettings) -> str:
             lines.append(f"| {a} | {label} | {fmt(e['before'])} | {fmt(e['after'])} | {fmt(e['epsilon'])} | "
                          f"[{fmt(e['ci95'][0])}, {fmt(e['ci95'][1])}] | {_pct(e['epsilon_relative'])} | "
                          f"{fmt(e['scale'])} | {who} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + head_lines(data)) + "\n"
 
 
 def write_results(out: Path, results: list[BRResult], settings: BRSettings, run_dir: str | Path) -> dict[str, Path]:

@@ -7,14 +7,17 @@ not a verdict.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 ENTROPY_NEAR_MAX = 0.9  # final entropy above this share of the uniform policy's: the type barely learned
 REWARD_DROP = 0.1  # last-tenth mean reward below the first-tenth mean by this share of its size
+FLAT_GAIN = 0.02  # a head whose best fixed choice gains at most this share of |reward|: the payoff is flat in it
 COLLAPSE_SHARE = 0.99  # an action at 0 (or a quantity at 0) in this share of agent-steps: activity stopped
 
 
@@ -33,16 +36,57 @@ def _floats(rows: list[dict[str, str]], key: str) -> np.ndarray:
     return np.array([float(r[key]) if r.get(key) not in (None, "") else np.nan for r in rows])
 
 
-def _head_fractions(rows: list[dict[str, str]], a: str) -> str:
-    """``; per head: demand 97%, hours 6%`` (each head's final entropy as a share of its maximum, from the
-    ``a/entropy_fraction[head]`` metrics), or "" when the run did not log them (one head, older runs)."""
+def _head_fractions(rows: list[dict[str, str]], a: str) -> dict[str, float]:
+    """Each head's final entropy as a share of its maximum (from the ``a/entropy_fraction[head]`` metrics);
+    empty when the run did not log them (one head, older runs)."""
     prefix = f"{a}/entropy_fraction["
     names = [k[len(prefix):-1] for k in (rows[-1] if rows else {}) if k.startswith(prefix) and k.endswith("]")]
-    shares = [(n, _tenth(_floats(rows, f"{prefix}{n}]"), last=True)) for n in names]
-    shares = [(n, f) for n, f in shares if np.isfinite(f)]
-    if len(shares) < 2:
-        return ""
-    return "; per head: " + ", ".join(f"{n} {100 * f:.0f}%" for n, f in shares)
+    shares = {n: _tenth(_floats(rows, f"{prefix}{n}]"), last=True) for n in names}
+    shares = {n: f for n, f in shares.items() if np.isfinite(f)}
+    return shares if len(shares) >= 2 else {}
+
+
+BEST_RESPONSE_RESULTS = Path("best_response") / "epsilon.json"
+"""Where ``econdsl best-response RUN`` writes its results by default, relative to the run directory."""
+
+
+def head_payoffs(run_dir: str | Path) -> dict[str, dict[str, dict]]:
+    """Per type and action head, what a fixed choice of the head gains at most (the unilateral screening of
+    ``econdsl best-response``, from its default results file; empty when there is none or it is unreadable)."""
+    try:
+        data = json.loads((Path(run_dir) / BEST_RESPONSE_RESULTS).read_text(encoding="utf-8"))
+        return {a: dict(e["unilateral"]["heads"]) for a, e in data["types"].items()
+                if (e.get("unilateral") or {}).get("heads")}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+
+
+def _payoff_note(fractions: dict[str, float], payoffs: dict[str, dict]) -> tuple[str, bool]:
+    """The screened gains of each head, for the entropy finding, and whether every head near its maximum
+    entropy is one where no fixed choice gains more than :data:`FLAT_GAIN` of the type's mean |reward|."""
+    if not payoffs:
+        return "", False
+    parts, near, flat = [], [], []
+    for name, h in payoffs.items():
+        best, size = h.get("best"), h.get("abs_reward")
+        if best is None or not size:
+            continue
+        parts.append(f"{name} {best:+.3g} ({100 * best / size:.1f}%)")
+        if fractions.get(name, 0.0) > ENTROPY_NEAR_MAX:
+            near.append(name)
+            if best <= FLAT_GAIN * size:
+                flat.append(name)
+    if not parts:
+        return "", False
+    size = next(iter(payoffs.values())).get("abs_reward")
+    note = (f"; the best fixed choice of one head gains per step, as a share of the mean |reward| {size:.3g} "
+            f"(`econdsl best-response`, {BEST_RESPONSE_RESULTS}): " + ", ".join(parts))
+    all_flat = bool(near) and flat == near
+    if all_flat:
+        note += (f". The payoff is flat in the heads near uniform ({', '.join(near)}: no fixed choice gains more "
+                 f"than {100 * FLAT_GAIN:.0f}% of it): near-uniform play there is close to a best response, "
+                 f"not a failure to learn")
+    return note, all_flat
 
 
 def _tenth(v: np.ndarray, last: bool) -> float:
@@ -54,9 +98,11 @@ def _tenth(v: np.ndarray, last: bool) -> float:
 
 
 def check_run(info: dict[str, Any], rows: list[dict[str, str]], types: list[str],
-              arrays: dict[str, np.ndarray] | None, resolved: Any | None) -> list[Finding]:
+              arrays: dict[str, np.ndarray] | None, resolved: Any | None,
+              payoffs: dict[str, dict[str, dict]] | None = None) -> list[Finding]:
     """Every health finding of a run: ``info`` is config.json, ``rows`` metrics.csv, ``arrays`` the evaluation
-    episode (None if the run has none), ``resolved`` the model as trained (None if it no longer checks)."""
+    episode (None if the run has none), ``resolved`` the model as trained (None if it no longer checks),
+    ``payoffs`` what each type's action heads are worth (:func:`head_payoffs`; None: not measured)."""
     out: list[Finding] = []
     limited_types: set[str] = set()
     cfg = info["config"]
@@ -110,15 +156,24 @@ def check_run(info: dict[str, Any], rows: list[dict[str, str]], types: list[str]
             continue
         top = float(sum(math.log(n) for n in nvec if n > 1))
         final = _tenth(ent, last=True)
-        heads = _head_fractions(rows, a)
+        fractions = _head_fractions(rows, a)
+        if not fractions and top > 0 and len((payoffs or {}).get(a, {})) == 1:  # one head: the total is its share
+            fractions = {next(iter(payoffs[a])): final / top}
+        heads = "; per head: " + ", ".join(f"{n} {100 * f:.0f}%" for n, f in fractions.items()) \
+            if len(fractions) >= 2 else ""
+        note, flat = _payoff_note(fractions, (payoffs or {}).get(a, {}))
         if top > 0 and final > ENTROPY_NEAR_MAX * top:
-            out.append(Finding("warning", "entropy near its maximum",
+            if not note:
+                note = (f"; `econdsl best-response RUN` measures whether the payoff depends on "
+                        f"{'these heads' if heads else 'these actions'}")
+            out.append(Finding("ok" if flat else "warning",
+                               "entropy near its maximum, payoff flat" if flat else "entropy near its maximum",
                                f"`{a}`'s policy entropy ends at {final:.3g} of at most {top:.3g} nats "
                                f"({100 * final / top:.0f}%): its actions are still close to uniformly random"
-                               + heads))
+                               + heads + note))
         elif top > 0:
             out.append(Finding("ok", "entropy", f"`{a}`: {final:.3g} of at most {top:.3g} nats "
-                                                f"({100 * final / top:.0f}%)" + heads))
+                                                f"({100 * final / top:.0f}%)" + heads + note))
     # -- falling reward
     for a in types:
         r = _floats(rows, f"{a}/reward")

@@ -19,7 +19,7 @@ import numpy as np
 from . import evaluate
 from .fileio import write_atomic
 from .files import EVAL_ARRAYS, REAL_ACTION
-from .health import Finding, check_run, verdict
+from .health import Finding, check_run, head_payoffs, verdict
 from .labels import GROUPS, Label, group_of, model_labels, reward_names
 from .run import RunDir
 
@@ -405,7 +405,7 @@ def build_report(path: str | Path, out: str | Path | None = None) -> Report:
     arrays = summary = None
     if (run.path / EVAL_ARRAYS).exists():
         arrays, summary = evaluate.load(run.path)
-    findings = check_run(info, rows, types, arrays, view.resolved)
+    findings = check_run(info, rows, types, arrays, view.resolved, head_payoffs(run.path))
     train_figs = [render(f, out) for f in training_figures(rows, types, info, view)]
     ep_figs = ([render(f, out) for f in episode_figures(arrays, summary, view, int(cfg.get("eval_envs", 0)))]
                if arrays is not None else [])

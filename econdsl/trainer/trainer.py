@@ -249,7 +249,7 @@ class Trainer:
         """Whether iteration ``e`` collects the economy series (every ``analytics_every``-th and the last)."""
         return bool(self.series_names) and (e % self.cfg.series_every() == 0 or e == self.cfg.iterations - 1)
 
-    def _heads_with_choice(self, a: str) -> list[tuple[str, list[int], int]]:
+    def heads_with_choice(self, a: str) -> list[tuple[str, list[int], int]]:
         """(name, action columns, choices) of each action head of ``a`` that has more than one choice."""
         layout = self.curriculum.layouts[a]
         out = []
@@ -261,14 +261,14 @@ class Trainer:
 
     def head_metric_names(self) -> tuple[str, ...]:
         """The per-head metric columns (see :meth:`_head_entropies`)."""
-        return tuple(f"{a}/{m}[{name}]" for a in self.types for name, _, _ in self._heads_with_choice(a)
+        return tuple(f"{a}/{m}[{name}]" for a in self.types for name, _, _ in self.heads_with_choice(a)
                      for m in ("entropy", "entropy_fraction"))
 
     def _head_entropies(self, a: str, columns: list[float]) -> dict[str, float]:
         """Per action head of ``a``: its entropy (mean over the head's columns, nats) and that entropy as a
         fraction of its maximum ln(choices): ``a/entropy[head]``, ``a/entropy_fraction[head]``."""
         out: dict[str, float] = {}
-        for name, cols, n in self._heads_with_choice(a):
+        for name, cols, n in self.heads_with_choice(a):
             h = sum(columns[c] for c in cols) / len(cols)
             out[f"{a}/entropy[{name}]"] = h
             out[f"{a}/entropy_fraction[{name}]"] = h / math.log(n)
