@@ -199,10 +199,11 @@ def _anneals(resolved: Any) -> bool:
 
 
 def _collapse(arrays: dict[str, np.ndarray], resolved: Any, skip: set[str]) -> list[Finding]:
-    """Actions at 0 for everyone (a warning: zero can be optimal, a tax rate say) of types that trained with
+    """Actions of goods or hours at 0 for everyone (a warning: zero can be optimal) of types that trained with
     every action allowed; quantities of goods or hours at 0 throughout (a problem: nothing is produced,
-    consumed or worked)."""
-    from ..language.checks.units import quantity_units
+    consumed or worked). An action in other units (a tax rate, a price) at 0 is a choice, not an activity
+    that stopped."""
+    from ..language.checks.units import of, quantity_units, show
     from .actions import action_values
 
     out = []
@@ -213,7 +214,10 @@ def _collapse(arrays: dict[str, np.ndarray], resolved: Any, skip: set[str]) -> l
         for name, v in action_values(resolved, a, arrays[f"action/{a}"]).items():  # discrete heads
             grid = [x for h in resolved.heads[a] for c, vals in zip(h.components, h.values, strict=True)
                     if c == name for x in vals]
-            if any(x != 0 for x in grid) and 0 in grid and np.mean(v == 0) >= COLLAPSE_SHARE:
+            sym = resolved.symbols.get(name)
+            u = of(sym.unit) if sym is not None else None
+            unit = show(u).strip("`") if u else None
+            if _activity(unit) and any(x != 0 for x in grid) and 0 in grid and np.mean(v == 0) >= COLLAPSE_SHARE:
                 out.append(Finding("warning", "collapse",
                                    f"every `{a}` chose `{name}` = 0 in {100 * np.mean(v == 0):.0f}% of the "
                                    f"evaluation's agent-steps"))
