@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from .files import METRICS
+
 ENTROPY_NEAR_MAX = 0.9  # final entropy above this share of the uniform policy's: the type barely learned
 REWARD_DROP = 0.1  # last-tenth mean reward below the first-tenth mean by this share of its size
 FLAT_GAIN = 0.02  # a head whose best fixed choice gains at most this share of |reward|: the payoff is flat in it
@@ -52,9 +54,14 @@ BEST_RESPONSE_RESULTS = Path("best_response") / "epsilon.json"
 
 def head_payoffs(run_dir: str | Path) -> dict[str, dict[str, dict]]:
     """Per type and action head, what a fixed choice of the head gains at most (the unilateral screening of
-    ``econdsl best-response``, from its default results file; empty when there is none or it is unreadable)."""
+    ``econdsl best-response``, from its default results file; empty when there is none, it is unreadable, or
+    it is older than the run's metrics: a run trained again since)."""
+    path = Path(run_dir) / BEST_RESPONSE_RESULTS
     try:
-        data = json.loads((Path(run_dir) / BEST_RESPONSE_RESULTS).read_text(encoding="utf-8"))
+        metrics = Path(run_dir) / METRICS
+        if metrics.exists() and path.stat().st_mtime < metrics.stat().st_mtime:
+            return {}
+        data = json.loads(path.read_text(encoding="utf-8"))
         return {a: dict(e["unilateral"]["heads"]) for a, e in data["types"].items()
                 if (e.get("unilateral") or {}).get("heads")}
     except (OSError, ValueError, KeyError, TypeError, AttributeError):

@@ -113,3 +113,22 @@ def test_a_per_member_head_is_also_held_whole() -> None:
     assert all(t is None for _, t in cands) and len(actions) == 8 + 3 + 18
     assert actions[8:11] == [(0, 0, -1), (1, 1, -1), (2, 2, -1)]
     assert (-1, -1, 1) in actions and (2, 1, 0) in actions
+
+
+def test_results_older_than_the_run_are_not_quoted(tmp_path: Path) -> None:
+    """A run directory trained again after its best response: the old per-head gains are not the run's."""
+    import os
+
+    from econdsl.trainer.health import BEST_RESPONSE_RESULTS, head_payoffs
+
+    heads = {"demand": {"best": 0.004, "abs_reward": 0.4}, "hours": {"best": 0.1, "abs_reward": 0.4}}
+    (tmp_path / BEST_RESPONSE_RESULTS).parent.mkdir()
+    (tmp_path / BEST_RESPONSE_RESULTS).write_text(json.dumps({"types": {"Consumer": {"unilateral": {"heads": heads},
+                                                                                    "type": {}}}}))
+    (tmp_path / "metrics.csv").write_text("iteration\n0\n")
+    os.utime(tmp_path / "metrics.csv", (1, 1))  # the run is older than its best response
+    assert head_payoffs(tmp_path) == {"Consumer": heads}
+    os.utime(tmp_path / "metrics.csv")  # trained again: now newer
+    assert head_payoffs(tmp_path) == {}
+    (tmp_path / BEST_RESPONSE_RESULTS).write_text("not json")
+    assert head_payoffs(tmp_path / "missing") == {}
