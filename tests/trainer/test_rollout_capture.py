@@ -126,25 +126,29 @@ def test_no_host_synchronisation_inside_a_rollout(monkeypatch, model, flags, pre
 
 def test_rollout_buffers_are_made_once_per_run():
     """Every buffer the rollout fills keeps its storage from iteration to iteration (no allocation of a
-    buffer per iteration), and the rollout step is made once."""
+    buffer per iteration), and the rollout step is made once. The first iteration's tensors stay referenced,
+    so that a buffer made again cannot land at a freed buffer's address; checked after every iteration."""
     tr = _trainer("rbc_open", {"lean": "on"})
 
-    def pointers() -> dict:
+    def buffers() -> dict[str, torch.Tensor]:
         buf = tr._buf
-        out = {"dones": buf.dones.data_ptr(), "series": buf.series.data_ptr()}
+        out = {"dones": buf.dones, "series": buf.series}
         for a, b in buf.types.items():
             for name in ("actions", "logp", "values", "rewards", "last_value", "shared", "own", "reals"):
                 x = getattr(b, name)
                 if x is not None:
-                    out[f"{a}.{name}"] = x.data_ptr()
+                    out[f"{a}.{name}"] = x
         return out
 
+    def pointers(tensors: dict[str, torch.Tensor]) -> dict[str, int]:
+        return {k: x.data_ptr() for k, x in tensors.items()}
+
     tr.iterate()
-    before, buf, step = pointers(), tr._buf, tr._buf.steppers["off"][2]
+    before, buf, step = buffers(), tr._buf, tr._buf.steppers["off"][2]
     for _ in range(2):
         tr.iterate()
-    assert tr._buf is buf and tr._buf.steppers["off"][2] is step
-    assert pointers() == before
+        assert tr._buf is buf and tr._buf.steppers["off"][2] is step
+        assert pointers(buffers()) == pointers(before)
 
 
 def test_capture_setting():
