@@ -88,6 +88,10 @@ class Trainer:
             self.env = model.env(cfg.envs if shard is None else shard.envs, backend=cfg.backend, device=cfg.device,
                                  seed=cfg.seed, dtype=dtype,
                                  quantities=bool(tracked_series(self.resolved)) and not self.lean, **share)
+            if self.lean and tracked_series(self.resolved):
+                # Env.state computes the series' quantities (iteration 0 collects them): its program made
+                # now, so that no rollout sets anything up (split_obs above: an Env, not a test's fake)
+                self.env.prepare_state()
         except Exception as e:  # noqa: BLE001 - torch, Triton (InterpreterError) and import failures alike
             raise ConfigError(f"cannot build the {cfg.backend} environment on {cfg.device}: {e!r}") from None
         self.types: list[str] = list(self.env.agent_types)
@@ -180,8 +184,6 @@ class Trainer:
         series = self.collects_series(e)
         for a in self.types:
             self.policies[a].norm.prepare(self._dtype)  # before the rollout: it then reads nothing back
-        if series and hasattr(self.env, "prepare_state"):  # envs with only step/state (test fakes) make nothing
-            self.env.prepare_state()  # the program of Env.state's quantities, also made before the rollout
         self._obs = collect(self.env, self.policies, masks, self._obs, buf, self.generator, self.bounds(e), self.shard,
                             series=series, capture=self.capture)
         self._check_finite(buf, e, series)
