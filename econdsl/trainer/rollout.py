@@ -91,7 +91,7 @@ class RolloutBuffer:
     dones: torch.Tensor  # [T, E] float
     series: torch.Tensor  # [T, n_series] mean over envs (and members) of each tracked quantity
     series_names: list[str] = field(default_factory=list)
-    steppers: dict = field(default_factory=dict)  # capture → (env, policies, the rollout step), made once
+    steppers: dict = field(default_factory=dict)  # capture → (env, policies, its rollout step, RolloutStep)
 
 
 def new_buffer(env, steps: int, series_names: list[str], device: torch.device | str,
@@ -181,22 +181,28 @@ class RolloutStep:
         env, acted, seen, actions = self.env, {}, {}, {}
         for k, stage in enumerate(self.stages):
             if k:  # a later stage observes the actions of the earlier ones
-                seen.update(env.observe_stage(actions, k) if inputs is None else
-                            env.observe_stage(actions, k, at=inputs))
+                seen.update(env.observe_stage(actions, k, at=inputs))
             for a in stage:
-                E, n, action_type, lean, dtype = self.layout[a]
-                policy = self.policies[a]
-                dist, value = policy.dist(as_policy_input(policy, seen[a] if k else obs[a], lean, dtype), masks[a])
-                act = TypePolicy.sample_action(dist, None, False, *draws[a], dtype=action_type)
-                actions[a] = act.index.view(E, n, -1)
-                z = act.z.view(E, n, -1) if a in bounds else None
-                if z is not None:
-                    actions[env.real_key[a]] = real_values(z, bounds[a])
-                acted[a] = (actions[a], z, TypePolicy.action_log_prob(dist, act).view(E, n), value.view(E, n))
+                acted[a] = self.act(a, seen[a] if k else obs[a], draws[a], masks[a], bounds, actions)
         if inputs is None:  # an environment with only `step` (a test's fake): the caller steps it
             return acted, seen, actions, None, None
         result, nxt = env.run_step(inputs, actions)
         return acted, seen, actions, result, nxt
+
+    def act(self, a: str, obs: torch.Tensor | SplitObs, draws: tuple, mask: torch.Tensor | None, bounds: dict,
+            actions: dict) -> tuple:
+        """Type ``a``'s actions sampled from its policy at ``obs`` with ``draws`` (:func:`action_draws`), put
+        in ``actions`` as the environment takes them (with the real values of its continuous heads); returns
+        (actions, z or None, log-probabilities, values) as ``acted[a]`` holds them."""
+        E, n, action_type, lean, dtype = self.layout[a]
+        policy = self.policies[a]
+        dist, value = policy.dist(as_policy_input(policy, obs, lean, dtype), mask)
+        act = TypePolicy.sample_action(dist, None, False, *draws, dtype=action_type)
+        actions[a] = act.index.view(E, n, -1)
+        z = act.z.view(E, n, -1) if a in bounds else None
+        if z is not None:
+            actions[self.env.real_key[a]] = real_values(z, bounds[a])
+        return actions[a], z, TypePolicy.action_log_prob(dist, act).view(E, n), value.view(E, n)
 
 
 COMPILE_MODE = {"cpu": "default", "cuda": "reduce-overhead"}  # torch.compile's mode per device type (settings)
@@ -257,11 +263,12 @@ def _statistics_key(policies: dict) -> tuple:
     return tuple(p.norm.stats_key() if isinstance(p, TypePolicy) else None for p in policies.values())
 
 
-def _stepper(env, policies: dict, buf: RolloutBuffer, capture: str):
-    """The rollout step of ``capture`` ("off", "compile", "graph"), made once and kept with the buffer."""
+def _stepper(env, policies: dict, buf: RolloutBuffer, capture: str) -> tuple:
+    """The rollout step of ``capture`` ("off", "compile", "graph") and the eager :class:`RolloutStep` it runs,
+    made once and kept with the buffer."""
     made = buf.steppers.get(capture)
     if made is not None and made[0] is env and made[1] is policies:
-        return made[2]
+        return made[2:]
     step = RolloutStep(env, policies, buf)
     if capture == "compile":
         fn = torch.compile(step.__call__, dynamic=False, mode=COMPILE_MODE.get(torch.device(env.device).type))
@@ -273,8 +280,8 @@ def _stepper(env, policies: dict, buf: RolloutBuffer, capture: str):
         fn = step
     else:
         raise ValueError(f"capture must be graph, compile or off, not {capture!r}")
-    buf.steppers[capture] = (env, policies, fn)
-    return fn
+    buf.steppers[capture] = (env, policies, fn, step)
+    return fn, step
 
 
 def _replays(capture: str, device: torch.device | str) -> bool:
@@ -319,7 +326,7 @@ def _collect(env, policies, masks, obs, buf, generator, bounds, shard, series, c
         # Env.state computes the quantities from the step's inputs after it, which a replayed graph's next
         # step overwrites: the iterations that collect the economy series step eagerly
         capture = "off"
-    step = _stepper(env, policies, buf, capture)
+    step, eager = _stepper(env, policies, buf, capture)
     stepped_apart = hasattr(env, "run_step")  # an Env: its step runs inside the rollout step (else: env.step)
     for t in range(steps):
         for a in stages[0]:
@@ -350,14 +357,7 @@ def _collect(env, policies, masks, obs, buf, generator, bounds, shard, series, c
         acts: dict[str, torch.Tensor] = {}
         for k, stage in enumerate(stages[:-1]):
             for a in stage:
-                b = buf.types[a]
-                E, n = b.rewards.shape[1:]
-                dist, _ = policies[a].dist(as_policy_input(policies[a], last[a], b.lean, b.logp.dtype), masks[a])
-                both = TypePolicy.sample_action(dist, None, False, *action_draws(b, generator, shard),
-                                                dtype=b.actions.dtype)
-                acts[a] = both.index.view(E, n, -1)
-                if a in bounds:
-                    acts[env.real_key[a]] = real_values(both.z.view(E, n, -1), bounds[a])
+                eager.act(a, last[a], action_draws(buf.types[a], generator, shard), masks[a], bounds, acts)
             last.update(env.observe_stage(acts, k + 1))
     for a in types:
         b = buf.types[a]
