@@ -114,6 +114,12 @@ def test_economy_wide_states_are_checked(tmp_path: Path) -> None:
     assert errors(tmp_path, "state X = 3 in [0, 3]", ECONOMY) == []
 
 
+def test_a_bound_may_be_an_entry_of_a_vector_constant(tmp_path: Path) -> None:
+    z = "const z = [0.5, 1.0, 1.5]\n"  # the compiler folds `z[2]` to 1.5
+    assert any(e.startswith("E703") for e in errors(tmp_path, z + "state X = 2 in [0, z[2]]", ECONOMY))
+    assert errors(tmp_path, z + "state X = 1.5 in [z[0], z[2]]", ECONOMY) == []
+
+
 def test_what_cannot_be_proven_is_said_so(tmp_path: Path) -> None:
     # φ(1 − φ) <= 1/4 holds, but neither intervals ([0, 1]) nor SymPy's sign rules prove it
     errs = errors(tmp_path, "    state x = φ[j] * (1 - φ[j]) in [0, 0.25]")

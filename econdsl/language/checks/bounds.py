@@ -21,7 +21,7 @@ from ..diagnostics import Diagnostics
 from ..resolve import NotConstant, Resolved, eval_const
 from . import _interval as I
 from ._interval import Interval
-from .domains import Domains, Env, _ToSympy, _Unsupported
+from .domains import Domains, Env
 
 MAX_MEMBERS = 4096  # a formula of the index is evaluated member by member up to this population size
 
@@ -61,7 +61,8 @@ class _Bounds:
     def decl(self, d: ast.Decl, agent: str | None) -> None:
         if not isinstance(d, ast.State | ast.Param) or d.bounds is None:
             return
-        lo, hi = self._end(d.bounds.lo, -math.inf), self._end(d.bounds.hi, math.inf)
+        declared = self.domains._bounds(d.bounds)  # an end that is not a constant promises nothing
+        lo, hi = declared.lo, declared.hi
         what = f"the initial value of `{d.name}`" if isinstance(d, ast.State) else f"the value of `{d.name}`"
         if lo > hi:
             self.diags.add("E703", f"the bounds {_ends(lo, hi)} of `{d.name}` are empty: no value can keep them",
@@ -78,12 +79,6 @@ class _Bounds:
                 self._value(item, f"entry {k} of {what}", lo, hi, env, None, agent)
         elif value is not None:
             self._value(value, what, lo, hi, env, index, agent)
-
-    def _end(self, e: ast.Expr, default: float) -> float:
-        try:
-            return eval_const(e, self.domains.consts, self.r.tables)
-        except (NotConstant, RecursionError):
-            return default  # not a constant: the resolver has said so; the end promises nothing
 
     # ------------------------------------------------------------ a value
     def _value(self, e: ast.Expr, what: str, lo: float, hi: float, env: Env,
@@ -122,15 +117,9 @@ class _Bounds:
             return None
 
     def _proven(self, e: ast.Expr, env: Env, lo: float, hi: float) -> bool:
-        """SymPy: ``e - lo`` and ``hi - e`` non-negative, with step quantities as atoms, then expanded."""
-        for expand in (False, True):
-            try:
-                x = _ToSympy(self.domains, env, expand).conv(e)
-            except (_Unsupported, RecursionError, TypeError, ValueError):
-                continue
-            if (lo == -math.inf or _nonneg(x - _exact(lo))) and (hi == math.inf or _nonneg(_exact(hi) - x)):
-                return True
-        return False
+        """SymPy: ``e - lo`` and ``hi - e`` non-negative in one of the forms the domain check tries."""
+        return any((lo == -math.inf or _nonneg(x - _exact(lo))) and (hi == math.inf or _nonneg(_exact(hi) - x))
+                   for x in self.domains.sympy_forms(e, env))
 
     # ------------------------------------------------------------ a distribution
     def _support(self, d: ast.Param, dist: ast.Call, lo: float, hi: float, env: Env) -> None:

@@ -13,6 +13,7 @@ underlined.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 import sympy
@@ -75,7 +76,7 @@ class Domains:
         if e is None:
             return None
         try:
-            return Interval.point(eval_const(e, self.consts))
+            return Interval.point(eval_const(e, self.consts, self.r.tables))
         except (NotConstant, RecursionError):
             return None
 
@@ -454,17 +455,18 @@ class Domains:
     # ------------------------------------------------------------ SymPy fallback
     def _sympy(self, e: ast.Expr, env: Env, want: str) -> bool:
         """Try to prove ``e`` non-negative or non-zero with SymPy's assumptions."""
-        # First with step quantities as atoms (their intervals may carry guard facts), then with them
-        # replaced by their equations, which keeps the correlation of `inc - tax` with `tax = τ * inc`.
+        return any(bool({"nonneg": x.is_nonnegative, "positive": x.is_positive}.get(want, x.is_nonzero))
+                   for x in self.sympy_forms(e, env))
+
+    def sympy_forms(self, e: ast.Expr, env: Env) -> Iterator[sympy.Expr]:
+        """``e`` in SymPy (symbols carry the signs the intervals know), each form a proof may try in turn:
+        first with step quantities as atoms (their intervals may carry guard facts), then with them replaced
+        by their equations, which keeps the correlation of `inc - tax` with `tax = τ * inc`."""
         for expand in (False, True):
             try:
-                expr = _ToSympy(self, env, expand).conv(e)
+                yield _ToSympy(self, env, expand).conv(e)
             except (_Unsupported, RecursionError, TypeError, ValueError):
                 continue
-            proven = {"nonneg": expr.is_nonnegative, "positive": expr.is_positive}.get(want, expr.is_nonzero)
-            if bool(proven):
-                return True
-        return False
 
 
 class _Unsupported(Exception):
