@@ -149,11 +149,16 @@ def _wrapped(doc: Doc, indent: int) -> list[str]:
     for i in range(n - 1, -1, -1):
         width = indent + (len(INDENT) if i else 0)
         choice = (float("inf"), n)
-        for j in range(n, i, -1):  # ties: the fuller line
+        for j in range(i + 1, n + 1):
             over = max(0, width + len(line(i, j)) - LINE_LENGTH)
             cost = 1000.0 * over + (2 + levels[j - 1] if j < n else 0) + best[j][0]
-            if cost < choice[0]:
+            if cost <= choice[0]:  # ties: the fuller line
                 choice = (cost, j)
+            # a longer first line is at most 2 columns (its ` \\`) shorter than this one: once that
+            # alone costs more than the best choice, no longer line can win (a statement of thousands of
+            # list entries would otherwise try every pair of breaks)
+            if 1000.0 * (over - 2) > choice[0]:
+                break
         best[i] = choice
     out, i = [], 0
     while i < n:
