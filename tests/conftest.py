@@ -10,8 +10,9 @@ from pathlib import Path
 
 os.environ.setdefault("TRITON_INTERPRET", "1")
 if _worker := os.environ.get("PYTEST_XDIST_WORKER"):  # gw0, gw1, …: one artifact cache per worker
-    _cache = os.environ.get("ECONDSL_CACHE") or str(Path.home() / ".cache" / "econdsl")
-    os.environ["ECONDSL_CACHE"] = str(Path(_cache) / f"xdist-{_worker}")
+    from econdsl.compiler.cache import cache_dir
+
+    os.environ["ECONDSL_CACHE"] = str(cache_dir() / f"xdist-{_worker}")
 
 # Workers for `-n auto`: the CPUs this process may use, at most MAX_WORKERS (each worker holds torch, a
 # compiled model or two and a trainer: about 1 GB), unless PYTEST_XDIST_AUTO_NUM_WORKERS says otherwise.
