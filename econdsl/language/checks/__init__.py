@@ -38,12 +38,9 @@ CHECKS: list[Check] = STRUCTURAL + SEMANTIC
 
 
 def run_checks(resolved: Resolved, diags: Diagnostics) -> None:
-    structural_errors: bool | None = None  # known once the structural checks have run
-    for check in CHECKS:
-        if check in SEMANTIC:
-            if structural_errors is None:
-                structural_errors = diags.has_errors()
-            if structural_errors:
-                continue  # the semantic checks assume well-formed names and shapes
-        # every semantic check runs, so that one run reports every value problem (E701 and E703 alike)
+    for check in [c for c in CHECKS if c not in SEMANTIC]:
+        check(resolved, diags)
+    if diags.has_errors():
+        return  # the semantic checks assume well-formed names and shapes
+    for check in [c for c in CHECKS if c in SEMANTIC]:  # each runs: one run reports E701 and E703 alike
         check(resolved, diags)
