@@ -198,8 +198,8 @@ def _as_on_driver(tree: dict[str, bytes], scratch_src: Path) -> dict[str, bytes]
     prefix = str(scratch_src)
     spellings = {prefix.encode(), json.dumps(prefix)[1:-1].encode()}  # raw (ensure_ascii=False) and escaped
     out = dict(tree)
-    for rel in _NAME_THE_MODEL:
-        for spelling in spellings if rel in out else ():
+    for rel in set(_NAME_THE_MODEL) & set(out):
+        for spelling in spellings:
             out[rel] = out[rel].replace(spelling, b"")
     return out
 
