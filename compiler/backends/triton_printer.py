@@ -484,23 +484,17 @@ class _KernelWriter:
         mx = f"mx{k - 1}"
         m = mx if len(a) == 1 else f"{mx} & {self.as_b(a[1])}"
         ident = {"sum": "0.0", "mean": "0.0", "prod": "1.0", "min": "INF", "max": "-INF"}[rop]
-        masked = f"tl.where({m}, {x}, {ident})"
         var = self.fresh()
-        if dim == self.p.tiled:
-            expr = self.reduce_blocks(op, rop, masked, m, k, ident, counted=len(a) > 1)
-        elif rop == "sum":
-            expr = f"tl.sum({masked}, axis={k}, keep_dims=True)"
-        elif rop in {"min", "max"}:
-            expr = f"tl.reduce({masked}, {k}, _{rop}_nan, keep_dims=True)"
-        elif rop == "prod":
-            expr = f"tl.reduce({masked}, {k}, _mul, keep_dims=True)"
-        elif len(a) == 1:
-            expr = self.div(f"tl.sum({masked}, axis={k}, keep_dims=True)", f"{self.prog.axis_size(dim)}.0")
-        else:
-            cnt = self.fresh()
-            self.emit(f"{cnt} = tl.sum(tl.where({m}, 1.0, 0.0), axis={k}, keep_dims=True)", "members counted")
-            total = self.div(f"tl.sum({masked}, axis={k}, keep_dims=True)", f"tl.maximum({cnt}, 1.0)")
-            expr = f"tl.where({cnt} > 0, {total}, 0.0)"
+        expr = self.along(op, rop, f"tl.where({m}, {x}, {ident})", dim, ident)
+        if rop == "mean" and len(a) == 1:
+            expr = self.div(expr, f"{self.prog.axis_size(dim)}.0")
+        elif rop == "mean":
+            cnt = self.along(op, "sum", f"tl.where({m}, 1.0, 0.0)", dim, "0.0", "members counted")
+            if dim != self.p.tiled:  # an in-program count, read twice: bound once
+                c = self.fresh()
+                self.emit(f"{c} = {cnt}", "members counted")
+                cnt = c
+            expr = f"tl.where({cnt} > 0, {self.div(expr, f'tl.maximum({cnt}, 1.0)')}, 0.0)"
         if op.dtype == "i":
             expr = f"({expr}).to(tl.int32)"
         elif op.dtype == "b":
@@ -508,27 +502,20 @@ class _KernelWriter:
         self.define(op, var, expr)
         return var
 
-    def reduce_blocks(self, op: Op, rop: str, masked: str, m: str, k: int, ident: str, counted: bool) -> str:
-        """A reduction over the tiled axis: accumulators combined block by block (triton_schedule.py);
-        returns the final value's expression in them."""
+    def along(self, op: Op, rop: str, masked: str, dim: str, ident: str, what: str = "") -> str:
+        """``masked`` reduced along IR axis ``dim`` (a sum for ``mean``): in the program over the whole tile,
+        or, over the tiled axis, an accumulator combined block by block (triton_schedule.py) whose name is
+        returned. min and max propagate NaN (_min_nan / _max_nan), in a block and across blocks."""
+        k = self.pos(dim)
+        combine = {"prod": "_mul", "min": "_min_nan", "max": "_max_nan"}.get(rop)  # None: a sum (mean)
+        part = f"tl.reduce({masked}, {k}, {combine}, keep_dims=True)" if combine else \
+            f"tl.sum({masked}, axis={k}, keep_dims=True)"
+        if dim != self.p.tiled:
+            return part
         acc = self.fresh()
-        start = f"tl.full({self.shape(op.dims, 'R')}, {ident}, DT)"
-        if rop in {"sum", "mean"}:
-            update = f"{acc} + tl.sum({masked}, axis={k}, keep_dims=True)"
-        elif rop == "prod":
-            update = f"{acc} * tl.reduce({masked}, {k}, _mul, keep_dims=True)"
-        else:  # NaN-propagating, as the in-block reduction (_min_nan / _max_nan)
-            update = f"_{rop}_nan({acc}, tl.reduce({masked}, {k}, _{rop}_nan, keep_dims=True))"
-        self.accumulate(acc, start, update, f"{rop} over blocks")
-        if rop != "mean":
-            return acc
-        n = self.prog.axis_size(str(op.attr("dim")))
-        if not counted:
-            return self.div(acc, f"{n}.0")
-        cnt = self.fresh()
-        self.accumulate(cnt, f"tl.full({self.shape(op.dims, 'R')}, 0.0, DT)",
-                        f"{cnt} + tl.sum(tl.where({m}, 1.0, 0.0), axis={k}, keep_dims=True)", "members counted")
-        return f"tl.where({cnt} > 0, {self.div(acc, f'tl.maximum({cnt}, 1.0)')}, 0.0)"
+        update = f"{combine}({acc}, {part})" if combine else f"{acc} + {part}"
+        self.accumulate(acc, f"tl.full({self.shape(op.dims, 'R')}, {ident}, DT)", update, what or f"{rop} over blocks")
+        return acc
 
     def random(self, op: Op) -> str:
         """A uniform from ``tl.philox`` (Philox4x32-10) of (member, site, counter, replica) keyed by the seed's
