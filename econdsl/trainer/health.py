@@ -19,7 +19,7 @@ from .files import METRICS
 
 ENTROPY_NEAR_MAX = 0.9  # final entropy above this share of the uniform policy's: the type barely learned
 REWARD_DROP = 0.1  # last-tenth mean reward below the first-tenth mean by this share of its size
-FLAT_GAIN = 0.02  # a head whose best fixed choice gains at most this share of |reward|: the payoff is flat in it
+FLAT_GAIN = 0.02  # no fixed choice of a head gains more than this share of |reward|: close to a best response
 COLLAPSE_SHARE = 0.99  # an action at 0 (or a quantity at 0) in this share of agent-steps: activity stopped
 
 
@@ -69,8 +69,9 @@ def head_payoffs(run_dir: str | Path) -> dict[str, dict[str, dict]]:
 
 
 def _payoff_note(fractions: dict[str, float], payoffs: dict[str, dict]) -> tuple[str, bool]:
-    """The screened gains of each head, for the entropy finding, and whether every head near its maximum
-    entropy is one where no fixed choice gains more than :data:`FLAT_GAIN` of the type's mean |reward|."""
+    """The screened gains of each head (best and worst fixed choice), for the entropy finding, and whether every
+    head near its maximum entropy is one where no fixed choice gains more than :data:`FLAT_GAIN` of the type's
+    mean |reward| (the play there is close to a best response against fixed choices)."""
     if not payoffs:
         return "", False
     parts, near, flat = [], [], []
@@ -78,7 +79,9 @@ def _payoff_note(fractions: dict[str, float], payoffs: dict[str, dict]) -> tuple
         best, size = h.get("best"), h.get("abs_reward")
         if best is None or not size:
             continue
-        parts.append(f"{name} {best:+.3g} ({100 * best / size:.1f}%)")
+        worst = h.get("worst")
+        parts.append(f"{name} {best:+.3g} ({100 * best / size:.1f}%"
+                     + (f"; worst {worst:+.3g})" if worst is not None else ")"))
         if fractions.get(name, 0.0) > ENTROPY_NEAR_MAX:
             near.append(name)
             if best <= FLAT_GAIN * size:
@@ -90,9 +93,10 @@ def _payoff_note(fractions: dict[str, float], payoffs: dict[str, dict]) -> tuple
             f"(`econdsl best-response`, {BEST_RESPONSE_RESULTS}): " + ", ".join(parts))
     all_flat = bool(near) and flat == near
     if all_flat:
-        note += (f". The payoff is flat in the heads near uniform ({', '.join(near)}: no fixed choice gains more "
-                 f"than {100 * FLAT_GAIN:.0f}% of it): near-uniform play there is close to a best response, "
-                 f"not a failure to learn")
+        note += (f". In the heads near uniform ({', '.join(near)}) no fixed choice gains more than "
+                 f"{100 * FLAT_GAIN:.0f}% of it: the play there is close to a best response, not a failure to learn "
+                 f"(where the worst fixed choice costs little too, the payoff is flat in the head; where it costs "
+                 f"much, the policy already avoids it)")
     return note, all_flat
 
 
@@ -174,7 +178,8 @@ def check_run(info: dict[str, Any], rows: list[dict[str, str]], types: list[str]
                 note = (f"; `econdsl best-response RUN` measures whether the payoff depends on "
                         f"{'these heads' if heads else 'these actions'}")
             out.append(Finding("ok" if flat else "warning",
-                               "entropy near its maximum, payoff flat" if flat else "entropy near its maximum",
+                               "entropy near its maximum, close to a best response" if flat
+                               else "entropy near its maximum",
                                f"`{a}`'s policy entropy ends at {final:.3g} of at most {top:.3g} nats "
                                f"({100 * final / top:.0f}%): its actions are still close to uniformly random"
                                + heads + note))

@@ -65,21 +65,21 @@ def _finding(payoffs: dict | None):
 
 
 def _payoffs(demand_best: float) -> dict:
-    return {"Consumer": {"demand": {"best": demand_best, "abs_reward": 0.4},
-                         "hours": {"best": 0.1, "abs_reward": 0.4}}}
+    return {"Consumer": {"demand": {"best": demand_best, "worst": -0.01, "abs_reward": 0.4},
+                         "hours": {"best": 0.1, "worst": -1.5, "abs_reward": 0.4}}}
 
 
-def test_report_says_when_the_payoff_is_flat_in_the_uniform_heads() -> None:
-    f = _finding(_payoffs(0.004))  # 1% of |reward|: flat
-    assert f.level == "ok" and f.check == "entropy near its maximum, payoff flat"
-    assert "demand +0.004 (1.0%), hours +0.1 (25.0%)" in f.detail
-    assert "flat in the heads near uniform (demand" in f.detail
+def test_report_says_when_no_fixed_choice_beats_the_uniform_heads() -> None:
+    f = _finding(_payoffs(0.004))  # 1% of |reward|: close to a best response
+    assert f.level == "ok" and f.check == "entropy near its maximum, close to a best response"
+    assert "demand +0.004 (1.0%; worst -0.01), hours +0.1 (25.0%; worst -1.5)" in f.detail
+    assert "In the heads near uniform (demand) no fixed choice gains more than 2%" in f.detail
 
 
 def test_report_keeps_the_warning_when_a_uniform_head_pays() -> None:
     f = _finding(_payoffs(0.05))  # 12.5% of |reward|: the demand head matters and is left uniform
     assert f.level == "warning" and f.check == "entropy near its maximum"
-    assert "demand +0.05 (12.5%)" in f.detail and "flat" not in f.detail
+    assert "demand +0.05 (12.5%; worst -0.01)" in f.detail and "best response" not in f.detail
 
 
 def test_report_without_a_measurement_says_how_to_get_one() -> None:
@@ -102,7 +102,7 @@ def test_best_response_results_reach_the_run_report(tmp_path: Path) -> None:
     md = (run / "best_response" / "epsilon.md").read_text(encoding="utf-8")
     assert "- `Worker` (mean |reward|" in md and "shop 0 (±0, 0.00%; worst 0)" in md
     report = make_report(run).read_text(encoding="utf-8")
-    assert "the best fixed choice of one head gains per step" in report and "shop +0 (0.0%)" in report
+    assert "the best fixed choice of one head gains per step" in report and "shop +0 (0.0%; worst +0)" in report
 
 
 def test_a_per_member_head_is_also_held_whole() -> None:
