@@ -79,8 +79,8 @@ def _payoff_note(fractions: dict[str, float], payoffs: dict[str, dict]) -> tuple
         best, size = h.get("best"), h.get("abs_reward")
         if best is None or not size:
             continue
-        worst = h.get("worst")
-        parts.append(f"{name} {best:+.3g} ({100 * best / size:.1f}%"
+        worst, se = h.get("worst"), h.get("best_se")
+        parts.append(f"{name} {best:+.3g}" + (f" ± {se:.2g}" if se else "") + f" ({100 * best / size:.1f}%"
                      + (f"; worst {worst:+.3g})" if worst is not None else ")"))
         if fractions.get(name, 0.0) > ENTROPY_NEAR_MAX:
             near.append(name)
@@ -89,8 +89,9 @@ def _payoff_note(fractions: dict[str, float], payoffs: dict[str, dict]) -> tuple
     if not parts:
         return "", False
     size = next(iter(payoffs.values())).get("abs_reward")
-    note = (f"; the best fixed choice of one head gains per step, as a share of the mean |reward| {size:.3g} "
-            f"(`econdsl best-response`, {BEST_RESPONSE_RESULTS}): " + ", ".join(parts))
+    note = (f"; the best fixed choice of one head gains per step (± its standard error on the screening "
+            f"episodes), as a share of the mean |reward| {size:.3g} (`econdsl best-response`, "
+            f"{BEST_RESPONSE_RESULTS}): " + ", ".join(parts))
     all_flat = bool(near) and flat == near
     if all_flat:
         note += (f". In the heads near uniform ({', '.join(near)}) no fixed choice gains more than "

@@ -77,9 +77,11 @@ def test_report_says_when_no_fixed_choice_beats_the_uniform_heads() -> None:
 
 
 def test_report_keeps_the_warning_when_a_uniform_head_pays() -> None:
-    f = _finding(_payoffs(0.05))  # 12.5% of |reward|: the demand head matters and is left uniform
+    payoffs = _payoffs(0.05)  # 12.5% of |reward|: the demand head matters and is left uniform
+    payoffs["Consumer"]["demand"]["best_se"] = 0.004
+    f = _finding(payoffs)
     assert f.level == "warning" and f.check == "entropy near its maximum"
-    assert "demand +0.05 (12.5%; worst -0.01)" in f.detail and "best response" not in f.detail
+    assert "demand +0.05 ± 0.004 (12.5%; worst -0.01)" in f.detail and "best response" not in f.detail
 
 
 def test_report_without_a_measurement_says_how_to_get_one() -> None:
