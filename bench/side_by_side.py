@@ -49,7 +49,8 @@ def run_script(tree: Path, script: str, args: list[str]) -> list[dict]:
 
 
 def variant(row: dict) -> tuple:
-    return tuple((k, str(row[k])) for k in KEYS if k in row)
+    """The row's naming fields as they are (numbers stay numbers in the output)."""
+    return tuple((k, row[k]) for k in KEYS if k in row)
 
 
 def main() -> None:
