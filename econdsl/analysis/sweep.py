@@ -168,6 +168,12 @@ def plan(files: Sequence[str | Path], sets: Sequence[tuple[str, list[str]]], see
         clash = [n for n, _ in abl if n in names]
         if clash:
             raise SweepError(f"`{clash[0]}` is both a --set grid dimension and changed by --ablate")
+    # `train` lets its flags win over --set, so a grid or an ablation of a name that a flag fixes would run
+    # every point with the flag's value under another label
+    fixed = {a[2:] for a in train_args[::2] if a.startswith("--")}
+    for n in [*names, *(k for abl in ablations for k, _ in abl)]:
+        if n in fixed:
+            raise SweepError(f"`{n}` is fixed for every run by --{n} and varied by --set/--ablate: give only one")
     points: list[Point] = []
     for f, stem in zip(files, stems, strict=True):
         # Two files with the same stem (a/m.econ, b/m.econ) get their position as a prefix.
@@ -217,11 +223,18 @@ def train_command(point: Point, plan_: Plan, run_dir: Path, resume: bool) -> lis
            "--out", str(run_dir)]
     if plan_.preset:
         cmd += ["--preset", plan_.preset]
-    for k, v in point.overrides:
-        cmd += ["--set", f"{k}={v}"]
+    # The shared flags first, without the --set names this point overrides: an ablation changes a setting
+    # that a one-valued --set fixes for the others (`--set N_a=60 --ablate N_a=40`), and `train` keeps the
+    # last --set of a name, so the point's own values must be the only ones (validate() builds the same).
+    mine = {k for k, _ in point.overrides}
+    args = list(plan_.train_args)
+    for flag, value in zip(args[::2], args[1::2], strict=False):
+        if not (flag == "--set" and value.partition("=")[0].strip() in mine):
+            cmd += [flag, value]
     # The thread budget per job reaches the run only through OMP_NUM_THREADS (see Sweep._start), so a
     # `threads` setting of the model's preset or of --set still wins.
-    cmd += plan_.train_args
+    for k, v in point.overrides:
+        cmd += ["--set", f"{k}={v}"]
     if resume:
         cmd.append("--resume")
     return cmd

@@ -155,3 +155,34 @@ def test_a_status_file_is_written_durably_and_a_full_disk_stops_the_sweep(tmp_pa
         sw.run()
     assert engine.stopped, "the other training run was left running"
     assert sorted(f.name for f in (tmp_path / "sw" / "status").iterdir()) == []
+
+
+def _effective_sets(cmd: list[str]) -> dict[str, str]:
+    """What `econdsl train` runs with: its last --set of each name wins."""
+    out: dict[str, str] = {}
+    for flag, value in zip(cmd, cmd[1:], strict=False):
+        if flag == "--set":
+            name, _, v = value.partition("=")
+            out[name] = v
+    return out
+
+
+def test_an_ablation_overrides_a_one_valued_set_of_the_same_name(tmp_path: Path) -> None:
+    # `--set N_a=60 --ablate "N_a=40 D_decay=15"`: the ablated point must run N_a = 40 (it once ran 60, under
+    # the label N_a=40), and the unchanged point 60
+    p = plan(["m.econ"], parse_sets(["N_a=60", "D_decay=22", "lr[Government]=0.0005"]), seeds=1,
+             train_args=["--iterations", "300"], ablations=parse_ablations(["N_a=40 D_decay=15"]))
+    base, ablated = p.points
+    assert _effective_sets(train_command(base, p, tmp_path, resume=False)) == \
+        {"N_a": "60", "D_decay": "22", "lr[Government]": "0.0005"}
+    cmd = train_command(ablated, p, tmp_path, resume=False)
+    assert _effective_sets(cmd) == {"N_a": "40", "D_decay": "15", "lr[Government]": "0.0005"}
+    assert sum(a.startswith("N_a=") for a in cmd) == 1 and cmd[cmd.index("--iterations") + 1] == "300"
+
+
+def test_a_name_fixed_by_a_flag_cannot_be_varied() -> None:
+    for sets, abl in ((["iterations=10,20"], []), ([], ["iterations=10"]), ([], ["envs=4 lr=0.1"])):
+        with pytest.raises(SweepError, match="fixed for every run"):
+            plan(["m.econ"], parse_sets(sets), seeds=1, train_args=["--iterations", "300", "--envs", "8"],
+                 ablations=parse_ablations(abl))
+    plan(["m.econ"], [], seeds=1, train_args=["--iterations", "300"], ablations=parse_ablations(["envs=4"]))
