@@ -17,7 +17,8 @@ from .compare import checked, engine_of, finish, run_options, train_passthrough
                    "(repeatable; the grid is the Cartesian product).")
 @click.option("--ablate", "ablations", multiple=True, metavar="'NAME=V [NAME=V …]'",
               help="One more variant of every grid point with these settings changed together (repeatable: "
-                   "one ablation at a time, each against the unchanged point).")
+                   "one ablation at a time, each against the unchanged point; its values replace a "
+                   "one-valued --set of the same name).")
 @run_options
 @click.option("--out", default=None, type=click.Path(file_okay=False),
               help="Sweep directory (default sweeps/<model>-sweep). Rerunning resumes it.")
