@@ -47,11 +47,15 @@ def test_paper_preset_is_the_papers_configuration_compressed_in_time(rbc):
     cfg = paper.config
     assert (cfg.epochs, cfg.minibatches, cfg.returns, cfg.gamma, cfg.clip) == (4, 1, "monte_carlo", 1.0, 0.1)
     assert (cfg.obs_norm, cfg.digits) == ("scaled", "y, B, B_f")
-    assert [cfg.get("lr", a) for a in ("Consumer", "Firm", "Government")] == [1e-3, 1e-3, 5e-5]
+    # the government's rate of the paper's table 2 (the train section has the released code's 5e-5)
+    assert [cfg.get("lr", a) for a in ("Consumer", "Firm", "Government")] == [1e-3, 1e-3, 5e-4]
+    assert [full.config.get("lr", a) for a in ("Consumer", "Firm", "Government")] == [1e-3, 1e-3, 5e-5]
     assert [cfg.get("reward_scale", a) for a in ("Consumer", "Firm", "Government")] == [5, 30000, 1000]
     time_scale = {"iterations", "envs", "threads"}  # and the curriculum constants N_a, D_decay
     differ = {k for k, v in cfg.to_dict().items() if full.config.to_dict()[k] != v}
-    assert differ <= time_scale and paper.curriculum_consts == {"N_a": 80, "D_decay": 30}
+    assert differ - {"per_type"} <= time_scale and paper.curriculum_consts == {"N_a": 160, "D_decay": 60}
+    assert cfg.to_dict()["per_type"] == dict(full.config.to_dict()["per_type"], lr={"Government": 5e-4})
+    assert paper.curriculum_consts["N_a"] / paper.curriculum_consts["D_decay"] == pytest.approx(3, rel=0.15)
     tr = Trainer(rbc, build_layers(rbc.resolved, "paper", flags={"envs": 2}).config, paper.curriculum_consts)
     assert {a: p.norm.out_dim for a, p in tr.policies.items()} == {"Consumer": 144, "Firm": 155, "Government": 133}
     obs = tr.env.reset()
