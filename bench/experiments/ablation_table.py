@@ -27,6 +27,10 @@ def series(rows: list[dict], key: str, scale: float = 1.0) -> np.ndarray:
     return np.array([float(r[key]) if r.get(key) not in (None, "") else np.nan for r in rows]) * scale
 
 
+def _mean(x: np.ndarray) -> float:
+    return float(np.nanmean(x)) if len(x) and not np.isnan(x).all() else float("nan")
+
+
 def run_numbers(run: Path, windows: list[tuple[int, int]]) -> dict[str, list[float]] | None:
     path = run / "metrics.csv"
     if not path.exists():
@@ -34,10 +38,10 @@ def run_numbers(run: Path, windows: list[tuple[int, int]]) -> dict[str, list[flo
     rows = list(csv.DictReader(path.open(encoding="utf-8")))
     hours = series(rows, "econ/L", N_FIRMS / N_CONSUMERS)
     out = {
-        "hours": [float(np.nanmean(hours[a:b])) for a, b in windows],
-        "output": [float(np.nanmean(series(rows, "econ/Y", N_FIRMS)[a:b])) for a, b in windows],
-        "welfare": [float(np.nanmean(series(rows, "Government/reward")[a:b])) for a, b in windows],
-        "entropy": [float(np.nanmean(series(rows, "Consumer/entropy")[a:b])) for a, b in windows],
+        "hours": [_mean(hours[a:b]) for a, b in windows],
+        "output": [_mean(series(rows, "econ/Y", N_FIRMS)[a:b]) for a, b in windows],
+        "welfare": [_mean(series(rows, "Government/reward")[a:b]) for a, b in windows],
+        "entropy": [_mean(series(rows, "Consumer/entropy")[a:b]) for a, b in windows],
         "min_hours": [float(min(np.nanmean(hours[k:k + 10]) for k in range(max(len(hours) - 9, 1))))],
         "last_hours": [float(np.nanmean(hours[-10:]))],
         "iterations": [float(len(rows))],
@@ -50,7 +54,14 @@ def fmt(v: float) -> str:
 
 
 def cell(xs: list[float]) -> str:
-    return fmt(xs[0]) if len(xs) == 1 else f"{fmt(float(np.mean(xs)))} ± {fmt(float(np.std(xs, ddof=1)))}"
+    """Mean ± sd over the runs that reached the window (a run stopped earlier has no value there)."""
+    have = [x for x in xs if not np.isnan(x)]
+    note = f" ({len(have)} of {len(xs)})" if len(have) < len(xs) else ""
+    if not have:
+        return "–"
+    if len(have) == 1:
+        return fmt(have[0]) + note
+    return f"{fmt(float(np.mean(have)))} ± {fmt(float(np.std(have, ddof=1)))}{note}"
 
 
 def main() -> None:
