@@ -53,7 +53,7 @@ def test_paper_preset_is_the_papers_configuration_compressed_in_time(rbc):
     assert [cfg.get("reward_scale", a) for a in ("Consumer", "Firm", "Government")] == [5, 30000, 1000]
     time_scale = {"iterations", "envs", "threads"}  # and the curriculum constants N_a, D_decay
     differ = {k for k, v in cfg.to_dict().items() if full.config.to_dict()[k] != v}
-    assert differ - {"per_type"} <= time_scale and paper.curriculum_consts == {"N_a": 160, "D_decay": 60}
+    assert differ - {"per_type"} <= time_scale and paper.curriculum_consts == {"N_a": 240, "D_decay": 90}
     assert cfg.to_dict()["per_type"] == dict(full.config.to_dict()["per_type"], lr={"Government": 5e-4})
     assert paper.curriculum_consts["N_a"] / paper.curriculum_consts["D_decay"] == pytest.approx(3, rel=0.15)
     tr = Trainer(rbc, build_layers(rbc.resolved, "paper", flags={"envs": 2}).config, paper.curriculum_consts)
