@@ -66,20 +66,23 @@ def format_source(text: str, file: str = "<input>") -> tuple[str | None, Diagnos
     diags = Diagnostics()
     try:
         model = parse(text, file, diags)
+        if model is None:
+            return None, diags
+        src = model.source.split("\n")
+        toks = tokens(model.source)
+        notes = [_Comment(c.line, c.column, c.value.rstrip(), not src[c.line - 1][: c.column - 1].strip())
+                 for c in toks if c.type == "COMMENT"]
+        layout = _Layout(src, {c.line: c for c in notes}, _written_parentheses(model, toks))
+        layout.model(model)
+        out = _weave(layout.lines, notes, src)
+        _verify(model, notes, out, file)
     except RecursionError:
-        model = None
+        # Parsing, printing and the round-trip comparison all recurse on the expression's depth, and which of
+        # them hits the limit depends on the caller's stack, so a model near the limit gets E108 from any
+        # stage and the file is left as is.
         diags.add("E108", "the model is nested too deeply to process", ast.Span(file, 1, 1, 1, 2),
                   "split deeply nested expressions into several step quantities")
-    if model is None:
         return None, diags
-    src = model.source.split("\n")
-    toks = tokens(model.source)
-    notes = [_Comment(c.line, c.column, c.value.rstrip(), not src[c.line - 1][: c.column - 1].strip())
-             for c in toks if c.type == "COMMENT"]
-    layout = _Layout(src, {c.line: c for c in notes}, _written_parentheses(model, toks))
-    layout.model(model)
-    out = _weave(layout.lines, notes, src)
-    _verify(model, notes, out, file)
     return out, diags
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -44,7 +45,12 @@ def _assert_formats(text: str) -> str:
     return out
 
 
-@pytest.mark.parametrize("path", MODELS + OTHER, ids=lambda p: p.name)
+# Nested near the recursion limit: whether parsing, printing or the round-trip comparison hits it depends on the
+# caller's stack depth (pytest-xdist workers differ from `-n 0`), so these get their own test below.
+DEEP = [p for p in OTHER if p.name.startswith("e108_")]
+
+
+@pytest.mark.parametrize("path", [p for p in MODELS + OTHER if p not in DEEP], ids=lambda p: p.name)
 def test_every_model_formats(path: Path) -> None:
     text = path.read_text(encoding="utf-8")
     if _parse_or_none(text) is None:
@@ -328,3 +334,43 @@ def test_construct_without_printed_form_is_kept_verbatim(monkeypatch) -> None:
     text = "model m\nhorizon  1\naccounting\n      external  x = 1 +2   # kept as written\nend\nend\n"
     assert _assert_formats(text) == ("model m\nhorizon 1\naccounting\n    external  x = 1 +2   # kept as written\n"
                                      "end\nend\n")
+
+
+
+def _at_stack_depth(depth: int, fn):
+    return fn() if depth == 0 else _at_stack_depth(depth - 1, fn)
+
+
+@pytest.mark.parametrize("depth", [0, 400])
+@pytest.mark.parametrize("limit", [1000, 1500, 2500, 4000])
+@pytest.mark.parametrize("path", DEEP, ids=lambda p: p.name)
+def test_a_model_nested_too_deeply_gets_e108_from_fmt_at_any_stack_depth(path: Path, limit: int, depth: int) -> None:
+    """Never a RecursionError, whatever the recursion limit (hypothesis and others change it within a worker)
+    and the caller's depth: either text that formats to itself or E108 with nothing written."""
+    text = path.read_text(encoding="utf-8")
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(limit)
+    try:
+        out, diags = _at_stack_depth(depth, lambda: format_source(text, path.name))
+        again = None if out is None else _at_stack_depth(depth, lambda: format_source(out, path.name))[0]
+    finally:
+        sys.setrecursionlimit(old)
+    if out is None:
+        assert [d.code for d in diags.items] == ["E108"], diags.render()
+    else:
+        assert again in (out, None)
+    if limit == 1000:  # Python's default: 700 nested products are beyond what the parser can follow
+        assert out is None
+
+
+def test_fmt_on_a_model_nested_too_deeply_is_a_located_error_not_a_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "deep.econ"
+    path.write_text(DEEP[0].read_text(encoding="utf-8"), encoding="utf-8")
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)
+    try:
+        res = CliRunner().invoke(main, ["fmt", str(path)])
+    finally:
+        sys.setrecursionlimit(old)
+    assert res.exit_code == 1 and "E108" in res.output and "Traceback" not in res.output, res.output
+    assert path.read_text(encoding="utf-8") == DEEP[0].read_text(encoding="utf-8")
