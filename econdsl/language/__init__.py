@@ -60,9 +60,7 @@ def check_text(text: str, path: str | Path) -> CheckResult:
         stage = "check"
         run_checks(resolved, diags)
     except RecursionError:
-        # The stage that hits the limit depends on the caller's stack depth, so the message does not name it.
-        diags.add("E108", "the model is nested too deeply to process", ast.Span(path, 1, 1, 1, 2),
-                  "split deeply nested expressions into several step quantities")
+        diags.nested_too_deeply(path)
     except Exception as e:  # noqa: BLE001 - a checker bug must still end in a diagnostic, not a traceback
         where = traceback.extract_tb(e.__traceback__)[-1]
         diags.add("E100", f"internal error while trying to {stage} the model: {e.__class__.__name__}: {e} "

@@ -46,6 +46,13 @@ class Diagnostics:
         if (check, span, what) not in self.unchecked:
             self.unchecked.append((check, span, what))
 
+    def nested_too_deeply(self, file: str) -> None:
+        """E108 for a model that some stage could not follow within Python's recursion limit. Which stage hits
+        the limit depends on the caller's stack and on the limit, so the message names none and points at the
+        file's start."""
+        self.add("E108", "the model is nested too deeply to process", Span(file, 1, 1, 1, 2),
+                 "split deeply nested expressions into several step quantities")
+
     def add(self, code: str, message: str, span: Span, hint: str | None = None, *notes: str) -> None:
         assert code in CATALOGUE, f"unknown diagnostic code {code}"
         d = Diagnostic(code, message, span, hint, tuple(notes))

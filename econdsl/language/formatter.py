@@ -76,12 +76,8 @@ def format_source(text: str, file: str = "<input>") -> tuple[str | None, Diagnos
         layout.model(model)
         out = _weave(layout.lines, notes, src)
         _verify(model, notes, out, file)
-    except RecursionError:
-        # Parsing, printing and the round-trip comparison all recurse on the expression's depth, and which of
-        # them hits the limit depends on the caller's stack, so a model near the limit gets E108 from any
-        # stage and the file is left as is.
-        diags.add("E108", "the model is nested too deeply to process", ast.Span(file, 1, 1, 1, 2),
-                  "split deeply nested expressions into several step quantities")
+    except RecursionError:  # parsing, printing and the round-trip comparison all recurse on the nesting
+        diags.nested_too_deeply(file)
         return None, diags
     return out, diags
 
