@@ -56,7 +56,9 @@ CATALOGUE: dict[str, Entry] = _entries(
           "(`ifelse(a == 1, ...)`).",
           "Use `=` after the name being defined and `==` inside expressions."),
     Entry("E108", "expression nested too deeply",
-          "The model nests expressions (brackets, operators) deeper than the checker can follow.",
+          "An expression nests deeper than 150 levels of the syntax tree (each bracketed operand, operator or "
+          "function call adds one or two; the models in models/ reach 16). Every stage after the parser "
+          "recurses on the nesting, so the limit is fixed rather than left to Python's stack.",
           "Split the expression into several step quantities."),
     Entry("E120", "`..` written for a range",
           "econdsl writes ranges the way Julia does, with colons: `lo:hi` (whole numbers) and `lo:step:hi`; "

@@ -116,6 +116,10 @@ def _style(text: str, code: str, color: bool) -> str:
     return f"\x1b[{code}m{text}\x1b[0m" if color else text
 
 
+LONG_LINE = 160  # source lines longer than this are shown as a window of SHOWN characters around the caret
+SHOWN = 120
+
+
 def render(d: Diagnostic, source: str | None, color: bool = False) -> str:
     """``file:line:col: error[E201]: message``, the source line, a caret underline, then hint and notes."""
     sev = _style(d.severity, "1;31" if d.is_error else "1;33", color)
@@ -126,12 +130,18 @@ def render(d: Diagnostic, source: str | None, color: bool = False) -> str:
         if 0 < d.span.line <= len(src_lines):
             text = src_lines[d.span.line - 1].replace("\t", " ")
             gutter = f"{d.span.line:>4} | "
-            lines.append(gutter + text)
             start = max(d.span.col - 1, 0)
             if d.span.end_line == d.span.line and d.span.end_col > d.span.col:
                 width = d.span.end_col - d.span.col
             else:
                 width = max(len(text.rstrip()) - start, 1)
+            if len(text) > LONG_LINE:  # a window around the caret, with … where the line goes on
+                left = max(0, start - 40)
+                shown = ("…" if left else "") + text[left:left + SHOWN]
+                start -= left - (1 if left else 0)
+                width = min(width, len(shown) - start)
+                text = shown + ("…" if left + SHOWN < len(text) else "")
+            lines.append(gutter + text)
             lines.append(" " * len(gutter) + " " * start + _style("^" * max(width, 1), "1;36", color))
     if d.hint:
         lines.append(f"  = hint: {d.hint}")

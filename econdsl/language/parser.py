@@ -638,6 +638,38 @@ def _syntax_diagnostic(e: UnexpectedInput, file: str, text: str, diags: Diagnost
     return False
 
 
+MAX_NESTING = 150
+"""The deepest syntax tree a model may have, in levels (each bracketed operand, operator or function call
+adds one or two). The deepest model in models/ and tests/ has 21. Every stage after the parser (building the
+AST, the checks, printing, code generation) recurses on the nesting, about three Python frames a level, so a
+fixed cap gives the same E108 on every machine and at every recursion limit, instead of a RecursionError
+wherever the stack runs out; 150 levels leave room for a caller 400 frames deep at Python's default limit."""
+
+
+def _too_deep(tree: Tree, file: str, diags: Diagnostics) -> bool:
+    """E108 at the first node (in source order) below :data:`MAX_NESTING` levels of each statement that nests
+    deeper; measured without recursion, before anything recurses on the tree."""
+    found = False
+    lines: set[int] = set()
+    stack: list[tuple[Tree | Token, int]] = [(tree, 1)]
+    while stack:
+        node, level = stack.pop()
+        if level > MAX_NESTING:
+            first = node if isinstance(node, Token) else next(
+                (t for t in node.scan_values(lambda v: isinstance(v, Token))), None)
+            if first is not None and first.line not in lines:
+                lines.add(first.line)
+                end = first.end_column if first.end_line == first.line else first.column + 1
+                diags.add("E108", f"this expression is nested more than {MAX_NESTING} levels deep",
+                          ast.Span(file, first.line, first.column, first.line, end),
+                          "split deeply nested expressions into several step quantities")
+                found = True
+            continue
+        if isinstance(node, Tree):
+            stack.extend((c, level + 1) for c in reversed(node.children))
+    return found
+
+
 def parse(text: str, file: str = "<input>", diags: Diagnostics | None = None) -> ast.Model | None:
     """Parse one ``.econ`` source. Returns the AST, or None after adding syntax diagnostics to ``diags``.
 
@@ -674,7 +706,7 @@ def parse(text: str, file: str = "<input>", diags: Diagnostics | None = None) ->
         reported = True
         if _syntax_diagnostic(e, file, text, diags):
             break
-    if errors or tree is None or reported:
+    if errors or tree is None or reported or _too_deep(tree, file, diags):
         return None
     try:
         model = _ToAST(file).transform(tree)
