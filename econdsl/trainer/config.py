@@ -62,6 +62,11 @@ class TrainConfig:
     """The entropy bonus of a type is the mean entropy of its action heads (those with a choice) instead of
     their sum (the paper's): with the sum, a type with twelve heads is pushed towards randomness twelve
     times as hard as a type with one."""
+    entropy_exclude: str = ""
+    """Action heads that get no entropy bonus, comma-separated action names (per type: ``entropy_exclude[Consumer]
+    = "demand"``; a joint head is named by any of its components). For heads over which the agent is close to
+    indifferent, where a bonus summed with the other heads' holds the policy uniform; their entropy is still
+    logged. Empty: every head gets the bonus."""
     epochs: int = 4
     """PPO epochs over each iteration's batch."""
     minibatches: int = 1
@@ -204,7 +209,7 @@ class ConfigError(ValueError):
 
 # Every settable field (the `train` section's vocabulary), and those that may be set per agent type.
 SETTINGS: dict[str, type] = {f.name: f.type for f in fields(TrainConfig) if f.name != "per_type"}  # type: ignore
-PER_TYPE = frozenset({"lr", "reward_scale", "gamma", "gae_lambda", "entropy"})
+PER_TYPE = frozenset({"lr", "reward_scale", "gamma", "gae_lambda", "entropy", "entropy_exclude"})
 CHOICES = {
     "returns": ("gae", "monte_carlo"),
     "obs_norm": ("running", "digits", "scaled", "none"),
@@ -228,7 +233,7 @@ def _coerce(name: str, value: Any) -> Any:
             text = ", ".join(str(v).strip() for v in (value if isinstance(value, list | tuple) else [value]))
             parse_scales(text)  # refuse a malformed list now, not when the policies are built
             return text
-        if name == "digits":
+        if name in ("digits", "entropy_exclude"):
             return ", ".join(str(v).strip() for v in (value if isinstance(value, list | tuple) else [value])
                              if str(v).strip())
         if name == "hidden":
@@ -260,6 +265,11 @@ def _coerce(name: str, value: Any) -> Any:
     if math.isnan(v):
         raise ConfigError(f"`{name}` must be a number, not NaN")
     return v
+
+
+def names(text: str) -> tuple[str, ...]:
+    """The names of a comma-separated setting (``digits``, ``entropy_exclude``)."""
+    return tuple(n.strip() for n in text.split(",") if n.strip())
 
 
 def parse_scales(text: str) -> dict[str, float]:

@@ -92,6 +92,10 @@ class PPOSettings:
     entropy_per_head: bool = False
     """The entropy bonus is the mean over the heads that have a choice, instead of their sum (the paper's):
     a type with twelve heads then gets the push of a type with one."""
+    entropy_columns: tuple[bool, ...] | None = None
+    """Which discrete action columns get the entropy bonus (``entropy_exclude``); None: all."""
+    entropy_reals: tuple[bool, ...] | None = None
+    """Which continuous columns get it; None: all."""
 
 
 class NonFiniteUpdate(ArithmeticError):
@@ -141,7 +145,14 @@ def update(policy: TypePolicy, optimizer: torch.optim.Optimizer, batch: Batch, m
             adv = (adv - mean) / (var.sqrt() + 1e-8)
     mb = max(n // s.minibatches, 1)
     live = policy.valid.sum(-1) > 1  # heads with a choice: the per-head bonus averages over these
-    per_head = s.entropy_per_head and (bool(live.any()) or policy.n_real > 0)
+    keep = keep_reals = None  # the columns that get the bonus (entropy_exclude); None: all of them
+    if s.entropy_columns is not None:
+        keep = torch.tensor(s.entropy_columns, dtype=torch.bool, device=live.device)
+        live = live & keep
+    if s.entropy_reals is not None:
+        keep_reals = torch.tensor(s.entropy_reals, dtype=torch.bool, device=live.device)
+    n_reals = policy.n_real if keep_reals is None else int(keep_reals.sum())
+    per_head = s.entropy_per_head and (bool(live.any()) or n_reals > 0)
     stats: dict[str, torch.Tensor] = {}
     for _ in range(s.epochs):
         order = torch.randperm(n, generator=generator, device=generator.device if generator else "cpu")
@@ -179,12 +190,19 @@ def update(policy: TypePolicy, optimizer: torch.optim.Optimizer, batch: Batch, m
                 v_clipped = old_v + (value - old_v).clamp(-s.value_clip, s.value_clip)
                 v_loss = torch.max(v_loss, loss_fn(v_clipped, ret, reduction="none"))
             v_loss = avg(v_loss)
+            if keep_reals is not None and gauss is not None:
+                gauss_bonus = gauss[keep_reals]
+            else:
+                gauss_bonus = gauss
             if per_head:  # the mean over the discrete heads with a choice and the continuous columns
-                cols = [heads[:, live]] + ([gauss.expand(heads.shape[0], -1)] if gauss is not None else [])
+                cols = [heads[:, live]] + ([gauss_bonus.expand(heads.shape[0], -1)] if gauss_bonus is not None else [])
                 both = torch.cat(cols, 1)
                 bonus = both.mean() if shard is None else both.sum() / (count * both.shape[1])
-            else:
+            elif keep is None and keep_reals is None:
                 bonus = entropy
+            else:  # the sum over the columns that get the bonus
+                bonus = avg(heads[:, keep].sum(-1) if keep is not None else heads.sum(-1)) + (
+                    gauss_bonus.sum() * share if gauss_bonus is not None else 0.0)
             loss = pg_loss - s.entropy * bonus + s.value_coef * v_loss
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

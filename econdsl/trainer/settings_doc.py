@@ -58,6 +58,8 @@ def _range(name: str) -> str:
         return low if math.isinf(hi) else f"{_num(lo)}-{_num(hi)}" if not open_lo else f"{low}, ≤ {_num(hi)}"
     if name == "digits":
         return "names of observed states"
+    if name == "entropy_exclude":
+        return "names of actions"
     return "any"
 
 

@@ -16,7 +16,7 @@ import torch
 from ..language import ast
 from ..language.resolve import Resolved
 from . import ppo
-from .config import ConfigError, TrainConfig, parse_scales
+from .config import ConfigError, TrainConfig, names, parse_scales
 from .curriculum import Curriculum, CurriculumError
 from .policy import TypePolicy
 from .rollout import RolloutBuffer, collect, finite_flags, new_buffer
@@ -119,6 +119,7 @@ class Trainer:
                 pol = pol.to(dtype)
             self.policies[a] = pol
             self.optimizers[a] = torch.optim.Adam(pol.parameters(), lr=cfg.get("lr", a), eps=1e-5)
+        self._bonus_columns = {a: self.entropy_bonus_columns(a) for a in self.types}
         self.generator = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
         self.series_names = tracked_series(self.resolved)
         self.iteration = 0
@@ -204,7 +205,8 @@ class Trainer:
                 clip=cfg.clip, value_clip=cfg.value_clip_range(),
                 value_coef=cfg.value_coef, value_loss=cfg.value_loss, entropy=coef, epochs=cfg.epochs,
                 minibatches=cfg.minibatches, max_grad_norm=cfg.max_grad_norm, norm_adv=cfg.norm_adv,
-                entropy_per_head=cfg.entropy_per_head)
+                entropy_per_head=cfg.entropy_per_head, entropy_columns=self._bonus_columns[a][0],
+                entropy_reals=self._bonus_columns[a][1])
             lr = self.learning_rate(a, e)
             for group in self.optimizers[a].param_groups:
                 group["lr"] = lr
@@ -250,6 +252,26 @@ class Trainer:
     def collects_series(self, e: int) -> bool:
         """Whether iteration ``e`` collects the economy series (every ``analytics_every``-th and the last)."""
         return bool(self.series_names) and (e % self.cfg.series_every() == 0 or e == self.cfg.iterations - 1)
+
+    def entropy_bonus_columns(self, a: str) -> tuple[tuple[bool, ...] | None, tuple[bool, ...] | None]:
+        """Which discrete and which continuous action columns of ``a`` get the entropy bonus: those of heads
+        not named by ``entropy_exclude`` (None: all of them). ConfigError for a name that is not an action of
+        ``a`` (the checker reports it in a model; this catches ``--set``)."""
+        excluded = set(names(self.cfg.get("entropy_exclude", a)))
+        if not excluded:
+            return None, None
+        heads = self.resolved.heads[a]
+        known = {c for h in heads for c in h.components}
+        unknown = sorted(excluded - known) if a in self.cfg.per_type.get("entropy_exclude", {}) else sorted(
+            n for n in excluded if not any(n in {c for h in self.resolved.heads[b] for c in h.components}
+                                           for b in self.types))
+        if unknown:
+            raise ConfigError(f"`entropy_exclude` names {', '.join(f'`{n}`' for n in unknown)}, which "
+                              f"{'is' if len(unknown) == 1 else 'are'} not an action of `{a}` "
+                              f"(its actions: {', '.join(sorted(known)) or 'none'})")
+        layout = self.curriculum.layouts[a]
+        gets = [not excluded & set(h.components) for h in heads]
+        return tuple(gets[k] for k in layout.columns), tuple(gets[k] for k, _ in layout.real_columns)
 
     def heads_with_choice(self, a: str) -> list[tuple[str, list[int], int]]:
         """(name, action columns, choices) of each action head of ``a`` that has more than one choice."""

@@ -123,3 +123,31 @@ def _logp_with_bias(pol: TypePolicy, obs: torch.Tensor, bias: torch.Tensor) -> t
     logits = (z @ pol.logits.weight.T + bias).view(-1, pol.n_heads, pol.max_n)
     logits = logits + torch.where(pol.valid, 0.0, -1e9)
     return logits - logits.logsumexp(-1, keepdim=True)
+
+
+@pytest.mark.parametrize("per_head", [False, True])
+def test_excluded_heads_get_no_entropy_bonus(per_head):
+    """``entropy_exclude``: with no reward signal, the logits of an excluded head do not move at all, and the
+    others move as if the excluded head did not exist (summed, or averaged over the 2 live heads left)."""
+    torch.manual_seed(0)
+    pol = TypePolicy(2, [4, 4, 4, 1], (8,), obs_norm="none")
+    with torch.no_grad():
+        pol.logits.bias.copy_(torch.linspace(-1.0, 1.0, pol.logits.bias.numel()))
+    obs = torch.randn(64, 2)
+    with torch.no_grad():
+        logp_all, v = pol(obs)
+    a = TypePolicy.sample(logp_all)
+    batch = ppo.Batch(obs, a, TypePolicy.log_prob(logp_all, a), v, torch.zeros(64), v)
+    s = ppo.PPOSettings(clip=0.2, value_clip=0.0, value_coef=0.0, value_loss="mse", entropy=1.0, epochs=1,
+                        minibatches=1, max_grad_norm=0.0, norm_adv=False, entropy_per_head=per_head,
+                        entropy_columns=(False, True, True, True))
+    opt = torch.optim.SGD(pol.parameters(), lr=1.0)
+    before = pol.logits.bias.detach().clone()
+    grad = torch.autograd.functional.jacobian(  # d(entropy of heads 1-3)/d(bias)
+        lambda b: TypePolicy.head_entropy(_logp_with_bias(pol, obs, b))[:, 1:].sum(-1).mean(), before)
+    stats = ppo.update(pol, opt, batch, None, s)
+    step = (pol.logits.bias.detach() - before).view(4, -1)
+    assert float(step[0].abs().sum()) == 0.0  # the excluded head: untouched
+    assert float(step.abs().sum()) == pytest.approx(float(grad.abs().sum()) / (2 if per_head else 1), rel=1e-4)
+    heads = TypePolicy.head_entropy(logp_all)
+    assert stats["entropy"] == pytest.approx(float(heads.sum(-1).mean()), rel=1e-5)  # still logged in full

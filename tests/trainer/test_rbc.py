@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 import econdsl
 from econdsl.cli import main
-from econdsl.trainer.config import build_layers
+from econdsl.trainer.config import ConfigError, build_layers
 from econdsl.trainer.trainer import Trainer
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
@@ -71,3 +71,22 @@ def test_nan_in_a_real_model_names_the_equation(tmp_path):
     assert res.exit_code == 1
     assert "non-finite reward of agent type `Firm`" in res.output
     assert "`P` at" in res.output and "P = max(a - b * Q, 0)`" in res.output
+
+
+def test_entropy_exclude_names_the_columns_without_a_bonus(rbc):
+    layers = build_layers(rbc.resolved, None, {"envs": "2"})
+    layers.config.set("entropy_exclude", "demand", "Consumer")
+    tr = Trainer(rbc, layers.config, layers.curriculum_consts)
+    assert tr.entropy_bonus_columns("Consumer") == ((False,) * 10 + (True, True), ())
+    assert tr.entropy_bonus_columns("Firm") == (None, None)  # not excluded: the unchanged bonus
+    joint = build_layers(rbc.resolved, None, {"envs": "2", "entropy_exclude": "wage"})  # any component names it
+    assert Trainer(rbc, joint.config, joint.curriculum_consts).entropy_bonus_columns("Firm") == ((False,), ())
+    m = tr.iterate()
+    assert m["Consumer/entropy"] > 0
+
+
+def test_entropy_exclude_of_an_unknown_action_is_refused(rbc):
+    layers = build_layers(rbc.resolved, None, {"envs": "2"})
+    layers.config.set("entropy_exclude", "hour", "Consumer")
+    with pytest.raises(ConfigError, match="`hour`, which is not an action of `Consumer`"):
+        Trainer(rbc, layers.config, layers.curriculum_consts)

@@ -188,6 +188,21 @@ def _settings(r: Resolved, diags: Diagnostics, settings: tuple[ast.Setting, ...]
             diags.add("E1002", f"`{label}` {problem}", s.value.span, _TYPE_HINTS.get(vocab.types[s.name]))
         elif (problem := _range_problem(s, env)) is not None:
             diags.add("E1010", f"`{label}` {problem}", s.value.span, "see the train section of docs/language.md")
+        elif s.name == "entropy_exclude" and isinstance(s.value, ast.Str):
+            _entropy_exclude(r, diags, s, label)
+
+
+def _entropy_exclude(r: Resolved, diags: Diagnostics, s: ast.Setting, label: str) -> None:
+    """Each name of ``entropy_exclude`` must be an action of the type (of some type when set for all)."""
+    from ...trainer.config import names
+
+    agents = [s.agent] if s.agent else list(r.agents)
+    known = sorted({c for a in agents for h in r.heads.get(a, ()) for c in h.components})
+    whose = f"`{s.agent}`" if s.agent else "any agent type"
+    for name in names(s.value.value):
+        if name not in known:
+            diags.add("E1002", f"`{label}` names `{name}`, which is not an action of {whose}", s.value.span,
+                      did_you_mean(name, known) or "actions: " + (", ".join(known) or "none"))
 
 
 _TYPE_HINTS = {
