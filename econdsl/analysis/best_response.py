@@ -171,7 +171,8 @@ class Setup:
                  masks: dict[str, torch.Tensor | None] | None = None,
                  make_env: Callable[[int], object] | None = None,
                  bounds: dict[str, torch.Tensor | None] | None = None,
-                 heads: dict[str, list[tuple[str, list[int]]]] | None = None):
+                 heads: dict[str, list[tuple[str, list[int]]]] | None = None,
+                 bonus_columns: dict[str, tuple[tuple[bool, ...] | None, tuple[bool, ...] | None]] | None = None):
         self.env = env
         self.n_envs = n_envs
         self.policies = policies
@@ -183,6 +184,8 @@ class Setup:
         self.bounds = bounds or {}  # the curriculum's intervals of continuous actions (None: as declared)
         self.types = list(env.agent_types)
         self.heads = heads or {}  # per type: (name, discrete action columns) of each head with a choice
+        # per type: the discrete and continuous columns that get the entropy bonus (the run's entropy_exclude)
+        self.bonus_columns = bonus_columns or {}
         self._make_env = make_env
         self._envs = {n_envs: env}
 
@@ -226,6 +229,8 @@ def _spec(s: Setup, agent: str, settings: BRSettings) -> dv.TrainSpec:
         learned = settings.entropy if settings.entropy is not None else s.entropy_end.get(agent, cfg.entropy)
         epochs, minibatches, clip, value_clip = cfg.epochs, cfg.minibatches, cfg.clip, cfg.value_clip_range()
 
+    columns, reals = s.bonus_columns.get(agent, (None, None))  # the run's bonus: its heads, summed or averaged
+
     def entropy(k: int, blk: dv.Block) -> float:
         if blk.extra.get("fresh"):  # exploration restored, then annealed so that the deviator can settle
             return max(start, learned) * max(0.0, 1.0 - k / max(iters - 1, 1))
@@ -235,7 +240,8 @@ def _spec(s: Setup, agent: str, settings: BRSettings) -> dv.TrainSpec:
         iterations=iters, lr=lr, entropy=entropy,
         ppo=ppo.PPOSettings(clip=clip, value_clip=value_clip, value_coef=cfg.value_coef, value_loss=cfg.value_loss,
                             entropy=0.0, epochs=epochs, minibatches=minibatches, max_grad_norm=cfg.max_grad_norm,
-                            norm_adv=cfg.norm_adv),
+                            norm_adv=cfg.norm_adv, entropy_per_head=cfg.entropy_per_head,
+                            entropy_columns=columns, entropy_reals=reals),
         reward_scale=cfg.get("reward_scale", agent), gamma=cfg.get("gamma", agent),
         gae_lambda=cfg.get("gae_lambda", agent), returns=cfg.returns)
 
@@ -507,8 +513,9 @@ def setup_from_trainer(trainer, n_envs: int, seed: int, game: str = "played") ->
     masks = trainer.masks(e) if game == "played" else {}
     bounds = trainer.bounds(e) if game == "played" else {}
     heads = {a: [(name, cols) for name, cols, _ in trainer.heads_with_choice(a)] for a in trainer.types}
+    bonus = {a: trainer.entropy_bonus_columns(a) for a in trainer.types}
     return Setup(make_env(n_envs), n_envs, trainer.policies, cfg, trainer.steps, end, start, masks, make_env, bounds,
-                 heads)
+                 heads, bonus)
 
 
 def training_gain(run_dir: str | Path, agent: str) -> float:

@@ -108,8 +108,8 @@ class Trainer:
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         for a in self.types:
             labels = list(getattr(self.env, "obs_labels", {}).get(a, []))
-            digits = digit_features(self.resolved, labels, tuple(
-                n.strip() for n in cfg.digits.split(",") if n.strip())) if cfg.obs_norm in ("digits", "scaled") else []
+            digits = digit_features(self.resolved, labels, names(cfg.digits)) if cfg.obs_norm in (
+                "digits", "scaled") else []
             scales = feature_scales(labels, parse_scales(cfg.obs_scale)) if cfg.obs_norm == "scaled" else None
             pol = TypePolicy(self.env.obs_dim[a], list(self.env.action_nvec[a]), cfg.hidden, cfg.obs_norm,
                              cfg.obs_clip, digits, cfg.activation, cfg.shared_value, scales,
@@ -271,6 +271,8 @@ class Trainer:
                               f"(its actions: {', '.join(sorted(known)) or 'none'})")
         layout = self.curriculum.layouts[a]
         gets = [not excluded & set(h.components) for h in heads]
+        if all(gets):  # a name of another type's action only: this type's bonus is unchanged
+            return None, None
         return tuple(gets[k] for k in layout.columns), tuple(gets[k] for k, _ in layout.real_columns)
 
     def heads_with_choice(self, a: str) -> list[tuple[str, list[int], int]]:

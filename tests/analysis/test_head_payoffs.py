@@ -134,3 +134,17 @@ def test_results_older_than_the_run_are_not_quoted(tmp_path: Path) -> None:
     assert head_payoffs(tmp_path) == {}
     (tmp_path / BEST_RESPONSE_RESULTS).write_text("not json")
     assert head_payoffs(tmp_path / "missing") == {}
+
+
+def test_deviators_train_with_the_runs_entropy_bonus() -> None:
+    """A run trained with ``entropy_exclude`` gives its deviators the same bonus (the excluded head none), and
+    with ``entropy_per_head`` the same mean: a best response is trained with the run's PPO."""
+    torch.set_num_threads(1)
+    model = econdsl.load(MODEL)
+    layers = build_layers(model.resolved, None, {"entropy_exclude": "shop", "entropy_per_head": "true"})
+    s = br.setup_from_trainer(Trainer(model, layers.config, layers.curriculum_consts), 16, seed=3)
+    spec = br._spec(s, "Worker", br.BRSettings(iterations=2))
+    assert spec.ppo.entropy_columns == (True, False) and spec.ppo.entropy_reals == ()
+    assert spec.ppo.entropy_per_head
+    plain = br._spec(_setup(), "Worker", br.BRSettings(iterations=2))
+    assert plain.ppo.entropy_columns is None and not plain.ppo.entropy_per_head

@@ -80,7 +80,9 @@ def test_entropy_exclude_names_the_columns_without_a_bonus(rbc):
     assert tr.entropy_bonus_columns("Consumer") == ((False,) * 10 + (True, True), ())
     assert tr.entropy_bonus_columns("Firm") == (None, None)  # not excluded: the unchanged bonus
     joint = build_layers(rbc.resolved, None, {"envs": "2", "entropy_exclude": "wage"})  # any component names it
-    assert Trainer(rbc, joint.config, joint.curriculum_consts).entropy_bonus_columns("Firm") == ((False,), ())
+    joint_tr = Trainer(rbc, joint.config, joint.curriculum_consts)
+    assert joint_tr.entropy_bonus_columns("Firm") == ((False,), ())
+    assert joint_tr.entropy_bonus_columns("Consumer") == (None, None)  # set for all types, not its action
     m = tr.iterate()
     assert m["Consumer/entropy"] > 0
 
