@@ -367,9 +367,13 @@ class Report:
 def _entropy_table(rows: list[dict[str, str]], info: dict[str, Any], types: list[str]) -> list[str]:
     """Policy entropy at the end of training (mean of the last 10 logged iterations), per head (mean over
     the head's action columns) and in total (summed over columns), next to its maximum (uniform policy)."""
+    from .config import TrainConfig, names
+
     cols = rows[0].keys()
     nvec = {a: t.get("action_nvec", []) for a, t in (info.get("architecture") or {}).get("types", {}).items()}
-    out = ["", "Policy entropy over the last 10 logged iterations (nats; a uniform policy has the maximum):", "",
+    cfg = TrainConfig.from_dict(info.get("config") or {})
+    out = ["", "Policy entropy over the last 10 logged iterations (nats; a uniform policy has the maximum; "
+               "\"no bonus\": a head `entropy_exclude` leaves out of the entropy bonus):", "",
            "| agent type | head | entropy | maximum | fraction of maximum |", "|---|---|---:|---:|---:|"]
     found = False
     for a in types:
@@ -379,7 +383,9 @@ def _entropy_table(rows: list[dict[str, str]], info: dict[str, Any], types: list
                 h = np.nanmean(_column(rows, c)[-10:])
                 frac = np.nanmean(_column(rows, f"{a}/entropy_fraction[{head}]")[-10:])
                 top = f"{h / frac:.3g}" if frac > 0 else "–"  # the maximum ln(choices), from the fraction
-                out.append(f"| {a} | {head} (per column) | {h:.3g} | {top} | {100 * frac:.1f}% |")
+                parts = {n.strip() for n in head.strip("()").split(",")}  # a joint head: (price, wage, …)
+                bonus = ", no bonus" if parts & set(names(cfg.get("entropy_exclude", a))) else ""
+                out.append(f"| {a} | {head} (per column{bonus}) | {h:.3g} | {top} | {100 * frac:.1f}% |")
                 found = True
         total = np.nanmean(_column(rows, f"{a}/entropy")[-10:]) if f"{a}/entropy" in cols else math.nan
         top = sum(math.log(n) for n in nvec.get(a, []) if n > 1)

@@ -60,3 +60,17 @@ def test_a_policy_that_does_not_learn_keeps_its_maximum_entropy(tmp_path):
     res = CliRunner().invoke(main, ["report", str(tmp_path / "frozen"), "--out", str(tmp_path / "rep")])
     assert res.exit_code == 0 and "entropy near its maximum" in res.output
     assert (tmp_path / "rep" / "report.html").exists()
+
+
+def test_entropy_table_marks_the_heads_without_a_bonus() -> None:
+    from econdsl.trainer.report import _entropy_table
+
+    row = {"Consumer/entropy": "12.0", "Consumer/entropy[demand]": "1.2", "Consumer/entropy_fraction[demand]": "0.5",
+           "Consumer/entropy[hours]": "0.8", "Consumer/entropy_fraction[hours]": "0.5",
+           "Firm/entropy[(price, wage)]": "1.0", "Firm/entropy_fraction[(price, wage)]": "0.5"}
+    info = {"architecture": {"types": {"Consumer": {"action_nvec": [11] * 10 + [5]}, "Firm": {"action_nvec": [6]}}},
+            "config": {"per_type": {"entropy_exclude": {"Consumer": "demand", "Firm": "wage"}}}}
+    table = "\n".join(_entropy_table([row] * 10, info, ["Consumer", "Firm"]))
+    assert "| Consumer | demand (per column, no bonus) | 1.2 |" in table
+    assert "| Consumer | hours (per column) | 0.8 |" in table  # the bonus as before
+    assert "| Firm | (price, wage) (per column, no bonus) |" in table  # a joint head, named by a component
