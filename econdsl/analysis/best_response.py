@@ -472,7 +472,14 @@ def unilateral(s: Setup, agent: str, settings: BRSettings, seed: int = 0,
         rb = before.mean[agent][:, blk.start:blk.stop, m]
         ra = after.mean[agent][:, blk.start:blk.stop, m]
         b, a, se = _paired(rb, ra)
-        out.append(BRResult(agent, seed, b, a, "unilateral", (m,), se, scale, train_gain, blk.label,
+        label = blk.label
+        if blk.kind != "stay" and a < b:
+            # Staying is always open to the member, so ε ≥ 0: a screened deviation that loses on the fresh
+            # episodes (chosen by the screening's noise) is reported, and ε falls back to staying (0, exactly).
+            label = (f"none (staying is best: the screening's best, {blk.label}, changed U by {a - b:+.3g} ± "
+                     f"{se:.2g} here)")
+            a, se = b, 0.0
+        out.append(BRResult(agent, seed, b, a, "unilateral", (m,), se, scale, train_gain, label,
                             {k: float(v[m]) for k, v in params.items()},
                             curve=list(blk.extra.get("curve", [])),
                             screened=sorted(ranked[m], key=lambda x: -x[1])[:SHOW_SCREENED],

@@ -166,3 +166,27 @@ def test_cli_json(tmp_path: Path) -> None:
     assert (run / "best_response" / "epsilon.md").exists()
     r = CliRunner().invoke(main, ["best-response", str(run), "--member", "Firm:7"])
     assert r.exit_code == 2 and "members 0..2" in r.output
+
+
+def test_a_screened_deviation_that_loses_on_fresh_episodes_falls_back_to_staying(monkeypatch) -> None:
+    """The monopolist held at its optimum (q = 45): every deviation loses. If the screening's noise ranks a
+    losing one first, its measured loss is reported in the label and ε is staying's 0 (staying is always open,
+    so ε ≥ 0), never a negative ε beyond its interval."""
+    tr = _trainer(HERE / "models" / "monopoly.econ", curriculum=False)
+    _settle(tr, "Monopolist", 9)  # q grid 0:5:60, index 9 = 45
+    s = br.setup_from_trainer(tr, 16, seed=3)
+    real = br._screen
+
+    def noisy(s, policies, agent, blocks, *rest):  # a losing fixed action screened as the best gain
+        gains = [(min(g, 0.0), se) for g, se in real(s, policies, agent, blocks, *rest)]
+        k = next(k for k, b in enumerate(blocks) if b.kind == "fixed" and b.action[0] not in (-1, 9))
+        gains[k] = (1.0, 0.0)
+        return gains
+
+    monkeypatch.setattr(br, "_screen", noisy)
+    settings = br.BRSettings(iterations=0, eval_iterations=2, members=1, replicas=16, fresh=False)
+    [r] = br.unilateral(s, "Monopolist", settings, seed=0)
+    assert r.before == pytest.approx(2025.0, rel=1e-4)
+    assert r.eps_abs == 0.0 and r.ci95 == (0.0, 0.0)
+    assert r.deviation.startswith("none (staying is best: the screening's best, fixed action index (")
+    assert "changed U by -" in r.deviation  # the loss it was measured to make
