@@ -50,8 +50,7 @@ class Diagnostics:
         """E108 for a model that some stage could not follow within Python's recursion limit. Which stage hits
         the limit depends on the caller's stack and on the limit, so the message names none and points at the
         file's start."""
-        self.add("E108", "the model is nested too deeply to process", Span(file, 1, 1, 1, 2),
-                 "split deeply nested expressions into several step quantities")
+        self.add("E108", "the model is nested too deeply to process", Span(file, 1, 1, 1, 2), NESTING_HINT)
 
     def add(self, code: str, message: str, span: Span, hint: str | None = None, *notes: str) -> None:
         assert code in CATALOGUE, f"unknown diagnostic code {code}"
@@ -116,6 +115,7 @@ def _style(text: str, code: str, color: bool) -> str:
     return f"\x1b[{code}m{text}\x1b[0m" if color else text
 
 
+NESTING_HINT = "split deeply nested expressions into several step quantities"  # E108, wherever it is found
 LONG_LINE = 160  # source lines longer than this are shown as a window of SHOWN characters around the caret
 SHOWN = 120
 

@@ -12,7 +12,7 @@ from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
 
 from . import ast
-from .diagnostics import Diagnostics
+from .diagnostics import NESTING_HINT, Diagnostics
 
 _CANON = {
     "∧": "&&", "and": "&&", "∨": "||", "or": "||", "¬": "!", "not": "!",
@@ -661,8 +661,7 @@ def _too_deep(tree: Tree, file: str, diags: Diagnostics) -> bool:
                 lines.add(first.line)
                 end = first.end_column if first.end_line == first.line else first.column + 1
                 diags.add("E108", f"this expression is nested more than {MAX_NESTING} levels deep",
-                          ast.Span(file, first.line, first.column, first.line, end),
-                          "split deeply nested expressions into several step quantities")
+                          ast.Span(file, first.line, first.column, first.line, end), NESTING_HINT)
                 found = True
             continue
         if isinstance(node, Tree):

@@ -190,10 +190,7 @@ def update(policy: TypePolicy, optimizer: torch.optim.Optimizer, batch: Batch, m
                 v_clipped = old_v + (value - old_v).clamp(-s.value_clip, s.value_clip)
                 v_loss = torch.max(v_loss, loss_fn(v_clipped, ret, reduction="none"))
             v_loss = avg(v_loss)
-            if keep_reals is not None and gauss is not None:
-                gauss_bonus = gauss[keep_reals]
-            else:
-                gauss_bonus = gauss
+            gauss_bonus = gauss[keep_reals] if keep_reals is not None and gauss is not None else gauss
             if per_head:  # the mean over the discrete heads with a choice and the continuous columns
                 cols = [heads[:, live]] + ([gauss_bonus.expand(heads.shape[0], -1)] if gauss_bonus is not None else [])
                 both = torch.cat(cols, 1)

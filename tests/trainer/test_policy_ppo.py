@@ -89,11 +89,10 @@ def test_ppo_update_raises_the_probability_of_good_actions(minibatches):
     assert set(stats) >= {"policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac", "explained_variance"}
 
 
-@pytest.mark.parametrize("per_head", [False, True])
-def test_entropy_bonus_per_head_or_summed(per_head):
-    """With no reward signal, the entropy bonus alone moves the logits. Summed over heads (the paper's), each
-    head's logits get the full weight; averaged over the heads that have a choice (``entropy_per_head``),
-    each of the 3 live heads gets a third of it (the single-choice head counts for neither)."""
+def _entropy_only_step(per_head: bool, columns: tuple[bool, ...] | None, first: int):
+    """One PPO update with no reward signal (zero advantages, no value loss) of a policy with heads of 4, 4, 4
+    and 1 choices, plain SGD at rate 1: returns the bias step per head, the gradient of the entropy of heads
+    ``first``… at the parameters before it, the logged stats and the heads' entropies before it."""
     torch.manual_seed(0)
     pol = TypePolicy(2, [4, 4, 4, 1], (8,), obs_norm="none")
     with torch.no_grad():
@@ -104,16 +103,25 @@ def test_entropy_bonus_per_head_or_summed(per_head):
     a = TypePolicy.sample(logp_all)
     batch = ppo.Batch(obs, a, TypePolicy.log_prob(logp_all, a), v, torch.zeros(64), v)
     s = ppo.PPOSettings(clip=0.2, value_clip=0.0, value_coef=0.0, value_loss="mse", entropy=1.0, epochs=1,
-                        minibatches=1, max_grad_norm=0.0, norm_adv=False, entropy_per_head=per_head)
+                        minibatches=1, max_grad_norm=0.0, norm_adv=False, entropy_per_head=per_head,
+                        entropy_columns=columns)
     opt = torch.optim.SGD(pol.parameters(), lr=1.0)
     before = pol.logits.bias.detach().clone()
-    grad = torch.autograd.functional.jacobian(  # d(summed entropy)/d(bias) at the parameters before the step
-        lambda b: TypePolicy.head_entropy(_logp_with_bias(pol, obs, b)).sum(-1).mean(), before)
+    grad = torch.autograd.functional.jacobian(
+        lambda b: TypePolicy.head_entropy(_logp_with_bias(pol, obs, b))[:, first:].sum(-1).mean(), before)
     stats = ppo.update(pol, opt, batch, None, s)
-    step = (pol.logits.bias.detach() - before).abs().sum()
-    heads = TypePolicy.head_entropy(logp_all)
+    step = (pol.logits.bias.detach() - before).view(4, -1)
+    return step, grad, stats, TypePolicy.head_entropy(logp_all)
+
+
+@pytest.mark.parametrize("per_head", [False, True])
+def test_entropy_bonus_per_head_or_summed(per_head):
+    """With no reward signal, the entropy bonus alone moves the logits. Summed over heads (the paper's), each
+    head's logits get the full weight; averaged over the heads that have a choice (``entropy_per_head``),
+    each of the 3 live heads gets a third of it (the single-choice head counts for neither)."""
+    step, grad, stats, heads = _entropy_only_step(per_head, None, 0)
     expected = grad.abs().sum() / (3 if per_head else 1)
-    assert float(step) == pytest.approx(float(expected), rel=1e-4)
+    assert float(step.abs().sum()) == pytest.approx(float(expected), rel=1e-4)
     assert len(stats["entropy_columns"]) == 4 and stats["entropy_columns"][3] == pytest.approx(0.0, abs=1e-6)
     assert stats["entropy"] == pytest.approx(float(heads.sum(-1).mean()), rel=1e-5)
 
@@ -129,25 +137,7 @@ def _logp_with_bias(pol: TypePolicy, obs: torch.Tensor, bias: torch.Tensor) -> t
 def test_excluded_heads_get_no_entropy_bonus(per_head):
     """``entropy_exclude``: with no reward signal, the logits of an excluded head do not move at all, and the
     others move as if the excluded head did not exist (summed, or averaged over the 2 live heads left)."""
-    torch.manual_seed(0)
-    pol = TypePolicy(2, [4, 4, 4, 1], (8,), obs_norm="none")
-    with torch.no_grad():
-        pol.logits.bias.copy_(torch.linspace(-1.0, 1.0, pol.logits.bias.numel()))
-    obs = torch.randn(64, 2)
-    with torch.no_grad():
-        logp_all, v = pol(obs)
-    a = TypePolicy.sample(logp_all)
-    batch = ppo.Batch(obs, a, TypePolicy.log_prob(logp_all, a), v, torch.zeros(64), v)
-    s = ppo.PPOSettings(clip=0.2, value_clip=0.0, value_coef=0.0, value_loss="mse", entropy=1.0, epochs=1,
-                        minibatches=1, max_grad_norm=0.0, norm_adv=False, entropy_per_head=per_head,
-                        entropy_columns=(False, True, True, True))
-    opt = torch.optim.SGD(pol.parameters(), lr=1.0)
-    before = pol.logits.bias.detach().clone()
-    grad = torch.autograd.functional.jacobian(  # d(entropy of heads 1-3)/d(bias)
-        lambda b: TypePolicy.head_entropy(_logp_with_bias(pol, obs, b))[:, 1:].sum(-1).mean(), before)
-    stats = ppo.update(pol, opt, batch, None, s)
-    step = (pol.logits.bias.detach() - before).view(4, -1)
+    step, grad, stats, heads = _entropy_only_step(per_head, (False, True, True, True), 1)
     assert float(step[0].abs().sum()) == 0.0  # the excluded head: untouched
     assert float(step.abs().sum()) == pytest.approx(float(grad.abs().sum()) / (2 if per_head else 1), rel=1e-4)
-    heads = TypePolicy.head_entropy(logp_all)
     assert stats["entropy"] == pytest.approx(float(heads.sum(-1).mean()), rel=1e-5)  # still logged in full
